@@ -1,0 +1,66 @@
+"""Atomic writes and run-folder guards: a kill at any moment leaves the old file or the new one."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from utils.errors import UsageError
+from utils.paths import RunPaths
+
+
+def _temp_beside(path: Path, suffix: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(path, "")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_json(path: Path | str, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot store {type(o).__name__} in JSON")
+
+
+def atomic_savefig(fig, path: Path | str, **kw) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(path, path.suffix)
+    try:
+        fig.savefig(tmp, **kw)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def claim_run(paths: RunPaths, overwrite: bool = False, resume: bool = False) -> None:
+    """Refuse to reuse a run's folders unless asked to; with overwrite, clear them first."""
+    if not paths.exists():
+        return
+    if resume:
+        return
+    if not overwrite:
+        raise UsageError(f"a run already exists at {paths.weights.parent / paths.weights.name}: "
+                         "pass --overwrite to replace it or choose another --identifier")
+    for p in paths.all():
+        shutil.rmtree(p, ignore_errors=True)
