@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from utils.config import Config, fill_dataset_defaults
+from utils.data import load_data, pipeline, stratified_split
+from utils.errors import UsageError
+
+
+def test_stratified_split_is_disjoint_stratified_and_seeded():
+    labels = np.repeat(np.arange(10), 50)
+    kept, held = stratified_split(labels, 0.2, seed=3)
+    assert len(set(kept) & set(held)) == 0 and len(kept) + len(held) == 500
+    assert np.all(np.bincount(labels[held], minlength=10) == 10)
+    kept2, held2 = stratified_split(labels, 0.2, seed=3)
+    assert np.array_equal(held, held2) and np.array_equal(kept, kept2)
+    _, held3 = stratified_split(labels, 0.2, seed=4)
+    assert not np.array_equal(np.sort(held), np.sort(held3))
+
+
+def test_mnist5k_splits():
+    data = load_data(fill_dataset_defaults(Config()))
+    assert (len(data.train), len(data.val), len(data.test)) == (3600, 400, 1000)
+    assert data.image_shape == (28, 28, 1) and data.num_classes == 10
+    for split, per_class in ((data.test, 100), (data.val, 40), (data.train, 360)):
+        assert np.all(np.bincount(split.y, minlength=10) == per_class)
+    # disjoint: no image appears in two splits (mnist-5k has no exact duplicates within a class)
+    keys = [set(map(bytes, s.x.reshape(len(s), -1))) for s in (data.train, data.val, data.test)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    # the test split does not depend on the validation share
+    other = load_data(fill_dataset_defaults(Config(validation_split=0.2)))
+    assert np.array_equal(other.test.x, data.test.x)
+
+
+def test_caps_and_pipeline_visit_each_image_once():
+    data = load_data(fill_dataset_defaults(Config(train_images=300, test_images=120)))
+    assert len(data.train) + len(data.val) == 300 and len(data.test) == 120
+    seen = np.concatenate([y.numpy() for _, y in pipeline(data.test, 32)])
+    assert np.array_equal(seen, data.test.y)
+    x, _ = next(iter(pipeline(data.test, 32)))
+    assert x.dtype.name == "float32" and 0.0 <= float(x.numpy().min()) and float(x.numpy().max()) <= 1.0
+
+
+def _write_folder(root, classes=("cat", "dog"), n=4, ext=".png", size=(20, 12)):
+    for split in ("train", "test"):
+        for c in classes:
+            d = root / split / c
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(np.full((*size[::-1], 3), 40 * i, np.uint8)).save(d / f"{i}{ext}")
+
+
+@pytest.mark.parametrize("ext", [".png", ".JPG", ".jpeg", ".bmp"])
+def test_folder_dataset(tmp_path, ext):
+    _write_folder(tmp_path, ext=ext)
+    cfg = Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)
+    data = load_data(cfg)
+    assert data.num_classes == 2 and data.image_shape == (16, 16, 1)
+    assert len(data.train) + len(data.val) == 8 and len(data.test) == 8
+
+
+def test_folder_errors(tmp_path):
+    (tmp_path / "train" / "only").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "train" / "only" / "a.png")
+    cfg = Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)
+    with pytest.raises(UsageError, match="1 class folder"):
+        load_data(cfg)
+    (tmp_path / "train" / "two").mkdir()
+    (tmp_path / "train" / "two" / "broken.png").write_bytes(b"not an image")
+    (tmp_path / "test" / "two").mkdir(parents=True)
+    (tmp_path / "test" / "two" / "b.png").write_bytes(b"not an image")
+    with pytest.raises(UsageError, match="cannot decode image"):
+        load_data(cfg)
+
+
+def test_offline_keras_dataset_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(UsageError) as e:
+        load_data(fill_dataset_defaults(Config(dataset="mnist")))
+    assert str(tmp_path / "datasets" / "mnist.npz") in str(e.value)
