@@ -1,0 +1,112 @@
+"""The Hide-and-Seek model: hider -> binary neuron -> mask * input -> seeker.
+
+Loss of a batch (y the binary mask, 1 = kept; CE the seeker's cross-entropy)::
+
+    total = alpha * mean(CE) + (1 - alpha) * mean(y) + lambda * mean(relu(|h| - bound)^2)
+
+The last term (``logit_penalty`` lambda, ``logit_bound``) only keeps the hider's logits h from
+drifting far past the threshold, where a straight-through mask would take many steps to flip;
+it is zero while |h| <= bound and is not part of the reported total.
+
+Metrics (train and validation; validation uses the deterministic mask): ``loss`` (total),
+``classification_loss``, ``mask_loss`` (mean of the mask), ``accuracy``, ``hidden`` (share of
+input elements hidden, I), ``hidden_fg`` (share of foreground pixels hidden, foreground: any
+channel above ``foreground_threshold``), ``alpha`` and, when a baseline accuracy is given,
+``fidelity`` F = accuracy / baseline, ``fir`` F / (F + I) and ``fii`` F * I.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from networks.binary import reinforce_surrogate
+
+
+class HideAndSeek(keras.Model):
+    def __init__(self, hider: keras.Model, seeker: keras.Model, neuron: keras.layers.Layer,
+                 alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
+                 baseline: float | None = None, foreground_threshold: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.hider, self.seeker, self.neuron = hider, seeker, neuron
+        self.alpha = keras.Variable(alpha, trainable=False, dtype="float32", name="alpha")
+        # Per-step values of the losses the adaptive schedule may watch: classification, total.
+        self.step_losses = keras.Variable([0.0, 0.0], trainable=False, dtype="float32", name="step_losses")
+        self.logit_bound, self.logit_penalty = logit_bound, logit_penalty
+        self.baseline, self.foreground_threshold = baseline, foreground_threshold
+        self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+        names = ("loss", "classification_loss", "mask_loss", "hidden", "hidden_fg")
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    @property
+    def metrics(self):
+        return [*self.trackers.values(), self.accuracy]
+
+    # --- forward -------------------------------------------------------------------------
+    def mask(self, x, training=False, sample=None):
+        """(binary mask y, probability p, logits h); y and p have one channel."""
+        h = self.hider(x, training=training)
+        y = self.neuron(h, training=training, sample=sample)
+        return y, self.neuron.probability(h), h
+
+    def call(self, x, training=False):
+        y, _, _ = self.mask(x, training=training)
+        return self.seeker(x * y, training=training)
+
+    # --- loss ----------------------------------------------------------------------------
+    def _forward(self, x, labels, training):
+        h = self.hider(x, training=training)
+        y = self.neuron(h, training=training)
+        logits = self.seeker(x * y, training=training)
+        ce = self.ce(labels, logits)
+        mask_size = ops.mean(ops.reshape(y, (ops.shape(y)[0], -1)), axis=-1)
+        alpha = ops.convert_to_tensor(self.alpha)
+        per_sample = alpha * ce + (1.0 - alpha) * mask_size
+        total = ops.mean(per_sample)
+        return dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size, per_sample=per_sample, total=total)
+
+    def _bound_penalty(self, h):
+        return self.logit_penalty * ops.mean(ops.square(ops.relu(ops.abs(h) - self.logit_bound)))
+
+    def train_step(self, data):
+        x, labels = data
+        with tf.GradientTape() as tape:
+            out = self._forward(x, labels, training=True)
+            objective = out["total"] + self._bound_penalty(out["h"])
+            if getattr(self.neuron, "estimator", None) == "reinforce":
+                s = reinforce_surrogate(out["per_sample"], out["y"], out["h"])
+                objective += s - ops.stop_gradient(s)
+            # Under tf.distribute gradients are summed over replicas: average them instead.
+            objective /= tf.distribute.get_strategy().num_replicas_in_sync
+        variables = self.trainable_variables
+        grads = tape.gradient(objective, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self.step_losses.assign(ops.stack([ops.mean(out["ce"]), out["total"]]))
+        return self._update_metrics(x, labels, out)
+
+    def test_step(self, data):
+        x, labels = data
+        return self._update_metrics(x, labels, self._forward(x, labels, training=False))
+
+    def _update_metrics(self, x, labels, out):
+        y = out["y"]
+        hidden = 1.0 - y
+        foreground = ops.cast(ops.max(x, axis=-1, keepdims=True) > self.foreground_threshold, y.dtype)
+        t = self.trackers
+        t["loss"].update_state(out["total"])
+        t["classification_loss"].update_state(ops.mean(out["ce"]))
+        t["mask_loss"].update_state(ops.mean(out["mask_size"]))
+        t["hidden"].update_state(hidden)
+        t["hidden_fg"].update_state(hidden, sample_weight=foreground)
+        self.accuracy.update_state(labels, out["logits"])
+        return self._logs()
+
+    def _logs(self):
+        logs = {m.name: m.result() for m in self.metrics}
+        logs["alpha"] = ops.convert_to_tensor(self.alpha)
+        if self.baseline:
+            f = logs["accuracy"] / self.baseline
+            i = logs["hidden"]
+            logs.update(fidelity=f, fir=f / (f + i), fii=f * i)
+        return logs

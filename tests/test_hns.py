@@ -1,0 +1,149 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from networks.binary import StochasticBinaryNeuron, build_neuron
+from networks.hider import build_hider
+from networks.hns import HideAndSeek
+from networks.seeker import build_seeker
+from utils.callbacks import AdaptiveAlpha, SlopeAnnealing
+from utils.collaborative import build_hns
+from utils.config import Config, fill_dataset_defaults
+from utils.weights import save_weights
+
+SHAPE = (8, 8, 1)
+
+
+def tiny_model(stochastic=False, estimator="st1", alpha=0.5, **kw):
+    import keras
+
+    model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
+                        build_neuron(stochastic, estimator, seed=0), alpha=alpha, **kw)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+def tiny_data(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, *SHAPE)).astype(np.float32)
+    y = rng.integers(0, 3, n).astype(np.int32)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(8), x, y
+
+
+def test_loss_is_alpha_ce_plus_mask_size():
+    model = tiny_model(alpha=0.3)
+    _, x, y = tiny_data()
+    out = model._forward(tf.constant(x), tf.constant(y), training=False)
+    mask = out["y"].numpy()
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    logits = model.seeker(x * mask).numpy()
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    ce = -logp[np.arange(len(y)), y]
+    expected = 0.3 * ce.mean() + 0.7 * mask.mean()
+    assert np.isclose(out["total"].numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("stochastic, estimator", [(False, "st1"), (True, "st1"), (True, "st2"), (True, "sa"),
+                                                   (True, "reinforce")])
+def test_train_step_moves_the_hider_for_every_estimator(stochastic, estimator):
+    model = tiny_model(stochastic, estimator)
+    ds, _, _ = tiny_data()
+    before = [w.numpy().copy() for w in model.hider.trainable_weights]
+    history = model.fit(ds, epochs=2, verbose=0)
+    after = model.hider.trainable_weights
+    assert any(not np.allclose(b, a.numpy()) for b, a in zip(before, after))
+    for key in ("loss", "classification_loss", "mask_loss", "accuracy", "hidden", "hidden_fg", "alpha"):
+        assert key in history.history and np.isfinite(history.history[key][-1])
+
+
+def test_saturated_logits_still_get_gradient():
+    # All logits at +12: the sigmoid path gives the hider ~nothing, the logit path does.
+    def hider_grad_norm(stochastic, estimator):
+        model = tiny_model(stochastic, estimator, alpha=0.2, logit_penalty=0.0)
+        model.hider.get_layer("hider_logits").bias.assign([12.0])
+        _, x, y = tiny_data()
+        with tf.GradientTape() as tape:
+            total = model._forward(tf.constant(x), tf.constant(y), training=True)["total"]
+        grads = tape.gradient(total, model.hider.trainable_weights)
+        return float(tf.linalg.global_norm([g for g in grads if g is not None]))
+
+    assert hider_grad_norm(False, "st1") > 1000 * hider_grad_norm(True, "st2")
+
+
+def test_logit_penalty_only_beyond_the_bound():
+    model = tiny_model(logit_bound=2.0, logit_penalty=1.0)
+    assert float(model._bound_penalty(tf.constant([1.9, -2.0, 0.0]))) == 0.0
+    assert np.isclose(float(model._bound_penalty(tf.constant([3.0, -4.0]))), (1 + 4) / 2)
+
+
+def test_eval_masks_are_deterministic_for_stochastic_neurons():
+    model = tiny_model(stochastic=True, estimator="st1")
+    _, x, _ = tiny_data()
+    a, p, _ = model.mask(tf.constant(x), training=False)
+    b, _, _ = model.mask(tf.constant(x), training=False)
+    assert np.array_equal(a.numpy(), b.numpy())
+    assert np.array_equal(a.numpy(), (p.numpy() > 0.5).astype(np.float32))
+
+
+def test_slope_changes_once_per_epoch_and_never_in_evaluation():
+    model = tiny_model(stochastic=True, estimator="sa")
+    ds, x, y = tiny_data()
+    model.fit(ds, validation_data=ds, epochs=3, verbose=0, callbacks=[SlopeAnnealing(model.neuron, 0.5)])
+    assert np.isclose(float(model.neuron.slope.numpy()), 1.5 ** 3)
+    model.evaluate(ds, verbose=0)
+    model.predict(x, verbose=0)
+    assert np.isclose(float(model.neuron.slope.numpy()), 1.5 ** 3)
+
+
+class ScriptedLoss:
+    """Feeds AdaptiveAlpha a scripted sequence of per-step losses."""
+
+    def __init__(self, values):
+        self.values = iter(values)
+        self.alpha = tf.Variable(1.0)
+        self.stop_training = False
+        self.step_losses = tf.Variable([0.0, 0.0])
+        self.saved = []
+
+    def step(self, cb):
+        v = next(self.values)
+        self.step_losses.assign([v, v])
+        cb.on_train_batch_end(0)
+
+
+def test_adaptive_alpha_drops_on_plateaus_and_stops(tmp_path, monkeypatch):
+    import utils.callbacks as cbs
+
+    saved = []
+    monkeypatch.setattr(cbs, "save_weights", lambda model, path: saved.append(path.name))
+    cb = AdaptiveAlpha(patience=10, min_delta=0.01, step=0.25, min_alpha=0.5, weights_dir=tmp_path, verbose=False)
+    fake = ScriptedLoss(list(np.linspace(2, 1, 20)) + [1.0] * 100)
+    cb.set_model(fake)
+    cb.on_train_begin()
+    for _ in range(20):  # steadily improving: alpha stays
+        fake.step(cb)
+    assert float(fake.alpha.numpy()) == 1.0 and not saved
+    for _ in range(10):  # flat: plateau
+        fake.step(cb)
+    assert np.isclose(float(fake.alpha.numpy()), 0.75) and saved == ["alpha_1.00.weights.h5"]
+    for _ in range(20):
+        fake.step(cb)
+    assert saved == ["alpha_1.00.weights.h5", "alpha_0.75.weights.h5", "alpha_0.50.weights.h5"]
+    assert fake.stop_training and np.isclose(float(fake.alpha.numpy()), 0.5)
+
+
+def test_build_hns_transfers_pretrained_weights_by_name(tmp_path):
+    cfg = fill_dataset_defaults(Config(image_size=28))
+    ae = build_hider("small", (28, 28, 1), 1)
+    seeker = build_seeker("small", (28, 28, 1), 10)
+    save_weights(ae, tmp_path / "h.weights.h5")
+    save_weights(seeker, tmp_path / "s.weights.h5")
+    import dataclasses
+
+    cfg = dataclasses.replace(cfg, hider_weights=str(tmp_path / "h.weights.h5"),
+                              seeker_weights=str(tmp_path / "s.weights.h5"))
+    model = build_hns(cfg, (28, 28, 1), 10)
+    for name in ("hider_conv1", "hider_logits"):
+        assert np.array_equal(model.hider.get_layer(name).kernel.numpy(), ae.get_layer(name).kernel.numpy())
+    assert np.array_equal(model.seeker.get_layer("seeker_logits").kernel.numpy(),
+                          seeker.get_layer("seeker_logits").kernel.numpy())
