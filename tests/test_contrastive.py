@@ -1,0 +1,277 @@
+"""Tests of utils/contrastive.py: the FISTA pieces by hand, the c search, a closed-form PN, batching."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from utils.contrastive import ContrastiveExplainer, project, shrink, update_c
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    """Tiny untrained softmax CNN on 8x8x1 images whose predictions differ between the images.
+
+    Random biases: with zero biases a ReLU network has zero gradient at the empty image, where every
+    PP search starts (delta = 0).
+    """
+    keras.utils.set_random_seed(1)
+    init = keras.initializers.RandomNormal(stddev=0.3)
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", kernel_initializer=init,
+                            bias_initializer=init),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, activation="softmax", kernel_initializer=init),
+    ])
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).uniform(0.0, 1.0, (4, 8, 8, 1)).astype(np.float32)
+
+
+def linear_logits(weights):
+    model = keras.Sequential([keras.Input((weights.shape[0],)), keras.layers.Dense(weights.shape[1])])
+    model.layers[0].set_weights([weights, np.zeros(weights.shape[1], np.float32)])
+    return model
+
+
+def is_valid(scores, target, mode, kappa):
+    """The PN/PP condition recomputed in numpy from the model's scores."""
+    shifted = scores.copy()
+    rows = np.arange(len(target))
+    shifted[rows, target] += kappa if mode == "PN" else -kappa
+    return shifted.argmax(1) != target if mode == "PN" else shifted.argmax(1) == target
+
+
+def test_shrink_matches_hand_computed_values():
+    x = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.0], np.float32)
+    z = np.array([0.75, 0.5625, 0.25, 0.4375, 1.5, -0.5], np.float32)
+    # z - x = 0.25, 0.0625, -0.25, -0.0625, 1.0, -0.5 with beta = 0.125: move 0.125 toward x,
+    # snap to x inside [-0.125, 0.125], then clip to [0, 1].
+    expected = [0.625, 0.5, 0.375, 0.5, 1.0, 0.0]
+    np.testing.assert_allclose(shrink(z, x, 0.125, 0.0, 1.0).numpy(), expected)
+
+
+def test_project_matches_hand_computed_values():
+    v = np.float32(0.5)
+    x = np.array([0.25, 0.25, 0.75, 0.75, 0.5, 0.25], np.float32)
+    new = np.array([0.125, 0.375, 0.875, 0.625, 0.5, 0.75], np.float32)
+    # |x - v| = .25 .25 .25 .25 0 .25 and |new - v| = .375 .125 .375 .125 0 .25: strictly farther
+    # from v only in coordinates 0 and 2; the last one is equally far (counts as "toward" for PP).
+    np.testing.assert_allclose(project(new, x, v, "PN").numpy(), [0.125, 0.25, 0.875, 0.75, 0.5, 0.25])
+    np.testing.assert_allclose(project(new, x, v, "PP").numpy(), [0.25, 0.375, 0.75, 0.625, 0.5, 0.75])
+
+
+def test_update_c_follows_the_bisection_on_a_scripted_sequence():
+    c, lb, ub = np.array([10.0, 10.0]), np.zeros(2), np.full(2, 1e10)
+    script = [([False, True], [100.0, 5.0]),    # no upper bound yet: x10; found: (0 + 10) / 2
+              ([False, False], [1000.0, 7.5]),  # x10; lb = 5, ub = 10: (5 + 10) / 2
+              ([True, True], [550.0, 6.25]),    # ub = 1000, lb = 100: 550; ub = 7.5, lb = 5
+              ([False, False], [775.0, 6.875])]  # lb = 550, ub = 1000; lb = 6.25, ub = 7.5
+    for found, expected in script:
+        c, lb, ub = update_c(c, lb, ub, found)
+        np.testing.assert_allclose(c, expected)
+    np.testing.assert_allclose(lb, [550.0, 6.25])
+    np.testing.assert_allclose(ub, [1000.0, 7.5])
+
+
+def test_iterates_follow_the_fista_updates_of_a_numpy_reference():
+    # One c step on 2-class linear logits, where grad_y smooth = c * 1[a . y + kappa > 0] * a - 2 (x - y)
+    # with a = W[:, t] - W[:, other]; save_every=1 exposes every iterate adv_k for the comparison.
+    weights = np.array([[1.0, -1.0], [-2.0, 1.0], [0.5, 0.0], [1.0, 0.0]], np.float32)
+    a = (weights[:, 0] - weights[:, 1]).astype(np.float64)
+    x = np.array([0.5, 0.4, 0.5, 0.5])
+    c, kappa, beta, lr0, iterations, clip = 2.0, 0.1, 0.02, 0.05, 12, (-1.5, 1.5)
+    explainer = ContrastiveExplainer(linear_logits(weights), mode="PN", kappa=kappa, beta=beta, c_init=c,
+                                     c_steps=1, max_iterations=iterations, learning_rate_init=lr0, clip=clip,
+                                     no_info_val=0.0, save_every=1)
+    saved = explainer.explain(x[None].astype(np.float32)).savepoints
+
+    def away_from_zero(new):  # PN projection with v = 0: keep a change only if |new| > |x|
+        return np.where(np.abs(new) > np.abs(x), new, x)
+
+    adv = y = x
+    for k, (index, iterate) in enumerate(saved):
+        grad = np.clip(c * (a @ y + kappa > 0) * a - 2 * (x - y), *clip)
+        z = y - lr0 * np.sqrt(1 - k / iterations) * grad
+        new = away_from_zero(np.clip(x + np.sign(z - x) * np.maximum(np.abs(z - x) - beta, 0), 0, 1))
+        adv, y = new, away_from_zero(new + k / (k + 3) * (new - adv))
+        assert index == k + 1
+        np.testing.assert_allclose(iterate[0], adv, atol=1e-5)
+    assert len(saved) == iterations and not np.allclose(adv, x)
+
+
+def test_the_answer_is_the_valid_iterate_of_smallest_elastic_net_distance(cnn, images):
+    beta, kappa = 0.05, 0.0
+    explainer = ContrastiveExplainer(cnn, mode="PN", kappa=kappa, beta=beta, c_init=100.0, c_steps=1,
+                                     max_iterations=30, save_every=1)
+    exp = explainer.explain(images)
+    iterates = np.stack([s for _, s in exp.savepoints])  # (iterations, n, 8, 8, 1)
+    delta = (images - iterates).reshape(len(iterates), len(images), -1)
+    dist = np.square(delta).sum(-1) + beta * np.abs(delta).sum(-1)
+    valid = np.stack([is_valid(cnn(it).numpy(), exp.X_pred, "PN", kappa) for it in iterates])
+    assert valid.any(0).sum() >= 2 and not valid.all(), "the test needs found instances and invalid iterates"
+    np.testing.assert_array_equal(exp.found, valid.any(0))
+    for i in np.flatnonzero(exp.found):
+        best = np.argmin(np.where(valid[:, i], dist[:, i], np.inf))
+        np.testing.assert_array_equal(exp.PN[i], iterates[best, i])
+
+
+@pytest.mark.parametrize("no_info", ["x", "zero"])
+def test_pn_of_a_linear_model_is_the_closed_form_projection(no_info):
+    # Logits f(z) = W^T z, t = 0, margin m(z) = a . z with a = W[:, 0] - W[:, 1]. With beta = gamma = 0
+    # the best valid iterate minimises ||delta||^2 (delta = x - adv) subject to the PN condition
+    # m(adv) < -kappa, i.e. a . delta > m(x) + kappa. The minimum over delta in a subspace S is
+    # delta* = (m(x) + kappa) a_S / ||a_S||^2 (projection of x onto the hyperplane m = -kappa).
+    # * no_info = x: every change moves away from v = x, so nothing is projected out: S = all features.
+    # * no_info = 0: x > 0, so a PN may only raise features (delta_j <= 0); a . delta grows only through
+    #   the features with a_j < 0, hence S = {j : a_j < 0} = {1}.
+    # Both optima lie inside the feature range [0, 1].
+    weights = np.array([[1.0, -1.0], [-2.0, 1.0], [0.5, 0.0], [1.0, 0.0]], np.float32)
+    a = weights[:, 0] - weights[:, 1]
+    x = np.array([[0.5, 0.4, 0.5, 0.5]], np.float32)
+    kappa = 0.01
+    a_s = a if no_info == "x" else np.where(a < 0, a, 0.0)
+    expected = x[0] - (a @ x[0] + kappa) * a_s / (a_s @ a_s)
+    explainer = ContrastiveExplainer(linear_logits(weights), mode="PN", kappa=kappa, beta=0.0, c_init=1.0,
+                                     c_steps=8, max_iterations=100,
+                                     no_info_val=x[0] if no_info == "x" else 0.0)
+    exp = explainer.explain(x)
+    assert exp.found[0] and exp.X_pred[0] == 0 and exp.PN_pred[0] == 1
+    np.testing.assert_allclose(exp.PN[0], expected, atol=1e-3)
+
+
+def test_instances_without_solution_keep_the_original_and_are_flagged():
+    weights = np.array([[1.0, -1.0], [-2.0, 1.0]], np.float32)
+    x = np.array([[0.5, 0.25], [0.75, 0.25]], np.float32)
+    # c = 1e-3 and 5 small steps cannot cross the decision boundary (margins 1.25 and 2.0).
+    exp = ContrastiveExplainer(linear_logits(weights), mode="PN", c_init=1e-3, c_steps=1,
+                               max_iterations=5).explain(x)
+    assert not exp.found.any()
+    np.testing.assert_array_equal(exp.PN, x)
+    np.testing.assert_array_equal(exp.PN_pred, [-1, -1])
+    np.testing.assert_array_equal(exp.X_pred, [0, 0])
+    np.testing.assert_array_equal(exp.l0, [0, 0])
+    np.testing.assert_allclose(exp.c, [1e-3, 1e-3])
+
+
+@pytest.mark.parametrize("mode", ["PN", "PP"])
+def test_batch_gives_the_one_at_a_time_results(cnn, images, mode):
+    explainer = ContrastiveExplainer(cnn, mode=mode, kappa=0.05, c_init=1.0, c_steps=3, max_iterations=30)
+    batch = explainer.explain(images)
+    for i in range(len(images)):
+        one = explainer.explain(images[i:i + 1])
+        assert one.found[0] == batch.found[i]
+        np.testing.assert_allclose(getattr(one, mode)[0], getattr(batch, mode)[i], atol=1e-5)
+        assert one.c[0] == batch.c[i]
+        assert getattr(one, f"{mode}_pred")[0] == getattr(batch, f"{mode}_pred")[i]
+
+
+@pytest.mark.parametrize("mode", ["PN", "PP"])
+def test_found_agrees_with_the_model_on_the_returned_arrays(cnn, images, mode):
+    kappa = 0.05
+    explainer = ContrastiveExplainer(cnn, mode=mode, kappa=kappa, beta=0.05, c_init=1.0, c_steps=4,
+                                     max_iterations=40, no_info_val=0.0)
+    exp = explainer.explain(images)
+    result = getattr(exp, mode)
+    assert getattr(exp, "PP" if mode == "PN" else "PN") is None
+    assert result.shape == images.shape and np.all(np.isfinite(result))
+    assert exp.found.any(), "the search should succeed on some instances"
+    scores = cnn(result).numpy()
+    np.testing.assert_array_equal(exp.found, is_valid(scores, exp.X_pred, mode, kappa) & exp.found)
+    np.testing.assert_array_equal(getattr(exp, f"{mode}_pred"), np.where(exp.found, scores.argmax(1), -1))
+    np.testing.assert_array_equal(result[~exp.found], images[~exp.found])
+    delta = images - result if mode == "PN" else np.where(exp.found[:, None, None, None], result, 0.0)
+    np.testing.assert_allclose(exp.l1, np.abs(delta).reshape(len(images), -1).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(exp.l2, np.sqrt(np.square(delta).reshape(len(images), -1).sum(1)), rtol=1e-5)
+    np.testing.assert_array_equal(exp.l0, np.count_nonzero(delta.reshape(len(images), -1), axis=1))
+    # PN only adds (moves away from 0), PP's delta is a part of x.
+    if mode == "PN":
+        assert np.all(result >= images)
+    else:
+        assert np.all((result[exp.found] >= 0) & (result[exp.found] <= images[exp.found]))
+
+
+def test_colour_images_and_flat_inputs_run():
+    keras.utils.set_random_seed(2)
+    colour = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 4, strides=4),
+                               keras.layers.Flatten(), keras.layers.Dense(4)])
+    flat = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    rng = np.random.default_rng(1)
+    for model, x in ((colour, rng.uniform(0, 1, (2, 32, 32, 3))), (flat, rng.uniform(0, 1, (3, 5)))):
+        exp = ContrastiveExplainer(model, mode="PN", beta=0.01, c_init=10.0, c_steps=3,
+                                   max_iterations=40).explain(x)
+        assert exp.PN.shape == x.shape and exp.found.shape == (len(x),)
+        assert exp.found.any()
+        scores = model(exp.PN).numpy()
+        np.testing.assert_array_equal(exp.found, is_valid(scores, exp.X_pred, "PN", 0.0))
+
+
+def test_autoencoder_term_changes_the_result_and_is_required_for_gamma():
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    autoencoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(2, activation="relu"),
+                                    keras.layers.Dense(6, activation="sigmoid")])
+    x = np.random.default_rng(2).uniform(0.2, 0.8, (3, 6)).astype(np.float32)
+    kwargs = dict(mode="PN", c_init=10.0, c_steps=2, max_iterations=50)
+    plain = ContrastiveExplainer(model, **kwargs).explain(x)
+    with_ae = ContrastiveExplainer(model, gamma=10.0, autoencoder=autoencoder, **kwargs).explain(x)
+    assert with_ae.meta["autoencoder"] and with_ae.meta["gamma"] == 10.0
+    assert not np.allclose(plain.PN, with_ae.PN, atol=1e-3)
+    with pytest.raises(ValueError, match="autoencoder"):
+        ContrastiveExplainer(model, gamma=1.0)
+    too_short = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5)])
+    with pytest.raises(ValueError, match="input's shape"):
+        ContrastiveExplainer(model, gamma=1.0, autoencoder=too_short).explain(x)
+
+
+def test_a_hider_autoencoder_serves_for_the_gamma_term(cnn, images):
+    from networks.hider import hider_small
+
+    keras.utils.set_random_seed(4)
+    hider = hider_small((8, 8, 1), 1)
+    kwargs = dict(mode="PN", beta=0.0, c_init=10.0, c_steps=1, max_iterations=10)
+    plain = ContrastiveExplainer(cnn, **kwargs).explain(images)
+    with_hider = ContrastiveExplainer(cnn, gamma=100.0, autoencoder=hider, **kwargs).explain(images)
+    assert np.all(np.isfinite(with_hider.PN))
+    assert not np.allclose(plain.PN, with_hider.PN, atol=1e-4)
+
+
+def test_savepoints_and_a_single_trace_for_all_batch_sizes(cnn, images):
+    explainer = ContrastiveExplainer(cnn, mode="PN", beta=0.0, c_steps=2, max_iterations=10, save_every=4)
+    exp = explainer.explain(images)
+    # Every 4 iterations of each 10-iteration c step, counted over both steps.
+    assert [i for i, _ in exp.savepoints] == [4, 8, 14, 18]
+    assert all(s.shape == images.shape for _, s in exp.savepoints)
+    assert not np.array_equal(exp.savepoints[0][1], images)
+    explainer.explain(images[:1])
+    (c_step,) = explainer._compiled.values()
+    assert c_step.experimental_get_tracing_count() == 1
+    assert ContrastiveExplainer(cnn, c_steps=1, max_iterations=5).explain(images).savepoints == []
+
+
+def test_fit_sets_the_no_information_value_per_feature(cnn):
+    data = np.stack([np.full((8, 8, 1), v, np.float32) for v in (0.0, 0.25, 1.0)])
+    explainer = ContrastiveExplainer(cnn)
+    np.testing.assert_allclose(explainer.fit(data, "median").no_info_val, np.full((8, 8, 1), 0.25))
+    np.testing.assert_allclose(explainer.fit(data, "mean").no_info_val, np.full((8, 8, 1), 1.25 / 3))
+    assert explainer.explain(data[1:2]).meta["no_info_type"] == "mean"
+
+
+@pytest.mark.parametrize("kwargs, x, match", [
+    (dict(mode="XX"), None, "mode"),
+    (dict(kappa=-1.0), None, "kappa"),
+    (dict(c_steps=0), None, "c_steps"),
+    (dict(clip=(1.0, -1.0)), None, "clip"),
+    (dict(save_every=11, max_iterations=10), None, "save_every"),
+    ({}, np.zeros((8, 8, 1)), "batch"),
+    ({}, np.full((1, 8, 8, 1), 2.0), "feature_range"),
+    ({}, np.full((1, 8, 8, 1), np.nan), "NaN"),
+    (dict(no_info_val=np.zeros(3)), np.zeros((1, 8, 8, 1)), "no_info_val"),
+    ({}, np.zeros((1, 5, 5, 1)), "cannot take"),
+])
+def test_bad_arguments_raise_clear_errors(cnn, kwargs, x, match):
+    with pytest.raises(ValueError, match=match):
+        ContrastiveExplainer(cnn, **kwargs).explain(x)

@@ -1,0 +1,398 @@
+"""Contrastive explanations (CEM, Dhurandhar et al. 2018, arXiv 1802.07623), batched, for Keras 3.
+
+A contrastive explanation of the prediction ``t = argmax f(x)`` of a classifier ``f`` has two halves:
+
+* **Pertinent negative (PN)**: what must stay *absent* for the prediction to be t. CEM looks for the
+  smallest *addition* to x that changes the prediction: the model sees the perturbed instance
+  ``adv`` and ``PN = adv`` (the PN proper is ``adv - x``).
+* **Pertinent positive (PP)**: what is minimally *sufficient* for the prediction t. CEM removes as
+  much of x as it can: ``adv`` moves x toward the no-information value, the model sees what is left,
+  ``delta = x - adv``, and ``PP = delta``.
+
+Adding and removing are measured against a no-information value ``v`` per feature (``no_info_val``:
+0 for MNIST's black background, or the training median/mean from :meth:`ContrastiveExplainer.fit`).
+A PN may only move a feature further from v than x is; a PP's ``adv`` only moves it toward v. With
+``v = 0`` and inputs >= 0 the PP is literally a part of x (``0 <= PP <= x``); with another v it is the
+difference ``x - adv``, as in alibi.
+
+Both are found by FISTA on ``c * attack + ||delta||^2 + beta * ||delta||_1 + gamma * ||AE(z) - z||^2``
+(``z = adv`` for PN, ``delta`` for PP), with a bisection on the weight c per instance; see
+:class:`ContrastiveExplainer` for every formula. The autoencoder term keeps ``z`` close to the data
+manifold. For Hide-and-Seek runs the pretrained hider autoencoder (``networks.hider`` built with
+as many output channels as the input and a sigmoid output, pretrained to reconstruct its input by
+``pretrain_hider.py``) can serve as the CEM autoencoder as it is.
+
+Unlike alibi (TF1 graph mode, one instance per call), a whole batch is explained at once: every
+instance has its own c and its own bookkeeping, and one compiled ``tf.function`` runs all
+``max_iterations`` iterations of a c step for the whole batch without returning to Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+MODES = ("PN", "PP")
+NO_INFO_TYPES = ("median", "mean")
+C_UPPER_INIT = 1e10
+# While the upper bound of c is still above this, no valid solution has been found for the
+# instance yet: c grows tenfold instead of being bisected.
+C_UPPER_UNSET = 1e9
+
+
+def shrink(z, x, beta, lower, upper):
+    """Elastic-net shrinkage of z around x, then a clip to the feature range.
+
+    Element-wise (soft thresholding of z - x with threshold beta)::
+
+        S(z)_j = clip(z_j - beta, lower_j, upper_j)   if z_j - x_j >  beta
+                 x_j                                  if |z_j - x_j| <= beta
+                 clip(z_j + beta, lower_j, upper_j)   if z_j - x_j < -beta
+
+    i.e. ``clip(x + sign(z - x) * max(|z - x| - beta, 0), lower, upper)`` for x inside the range.
+    """
+    d = z - x
+    return tf.clip_by_value(x + tf.sign(d) * tf.maximum(tf.abs(d) - beta, 0.0), lower, upper)
+
+
+def project(new, x, no_info, mode):
+    """Keep the coordinates of ``new`` that changed x in the direction ``mode`` allows, else x.
+
+    With v = ``no_info`` (element-wise)::
+
+        PN: P(new)_j = new_j  if |new_j - v_j| >  |x_j - v_j|   (moved strictly away from v)
+                       x_j    otherwise
+        PP: P(new)_j = new_j  if |new_j - v_j| <= |x_j - v_j|   (moved toward v, or not farther)
+                       x_j    otherwise
+    """
+    farther = tf.abs(new - no_info) > tf.abs(x - no_info)
+    keep = farther if mode == "PN" else tf.logical_not(farther)
+    return tf.where(keep, new, x)
+
+
+def update_c(c, lower, upper, found):
+    """One step of the per-instance search on the attack weight c (numpy, element-wise).
+
+    Starting from ``lower = 0``, ``upper = 1e10``, ``c = c_init``::
+
+        found:      upper = min(upper, c);  c = (lower + upper) / 2
+        not found:  lower = max(lower, c);  c = (lower + upper) / 2  if upper < 1e9  else  10 * c
+
+    ``found`` says whether the c step just run produced any valid iterate. Returns (c, lower, upper).
+    """
+    c, lower, upper = (np.asarray(a, np.float64) for a in (c, lower, upper))
+    found = np.asarray(found, bool)
+    upper = np.where(found, np.minimum(upper, c), upper)
+    lower = np.where(found, lower, np.maximum(lower, c))
+    c = np.where(found | (upper < C_UPPER_UNSET), (lower + upper) / 2, 10 * c)
+    return c, lower, upper
+
+
+@dataclass
+class CEMExplanation:
+    """Result of :meth:`ContrastiveExplainer.explain` for a batch of n instances.
+
+    ``PN``/``PP`` (only the one of ``mode`` is set, the other is None) has the shape of X. Where no
+    valid solution was found, ``found`` is False, the row is the original instance and its
+    ``PN_pred``/``PP_pred`` is -1; elsewhere that is the model's class for the returned row.
+    ``l0``, ``l1``, ``l2`` are the number of non-zero entries, the L1 norm and the (not squared) L2
+    norm of ``delta = x - adv`` (0 where not found); for PP, ``delta`` is the PP itself.
+    ``c`` is the attack weight used in the last c step. ``savepoints`` lists
+    ``(iteration, array)`` pairs: the current iterate of the whole batch (``adv`` for PN, ``delta``
+    for PP), every ``save_every`` iterations of each c step, iterations counted 1-based over all
+    c steps; empty when ``save_every`` is None.
+    """
+
+    mode: str
+    X: np.ndarray
+    X_pred: np.ndarray
+    found: np.ndarray
+    c: np.ndarray
+    l0: np.ndarray
+    l1: np.ndarray
+    l2: np.ndarray
+    savepoints: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    PN: Optional[np.ndarray] = None
+    PN_pred: Optional[np.ndarray] = None
+    PP: Optional[np.ndarray] = None
+    PP_pred: Optional[np.ndarray] = None
+
+
+class ContrastiveExplainer:
+    """Pertinent negatives or positives of a Keras 3 classifier for whole batches (see module doc).
+
+    Notation per instance: x the input, t = argmax f(x) its predicted class, ``adv`` the perturbed
+    instance and ``y`` its FISTA slack (both start at x at every c step), ``delta = x - adv``,
+    ``z = adv`` (PN) or ``delta`` (PP) the input the model judges, and
+    ``m(z) = f_t(z) - max_{i != t} f_i(z)`` the margin of class t.
+
+    Loss, per instance (the L1 term is handled by the shrinkage, not differentiated)::
+
+        attack = c * max(0,  m(z) + kappa)      PN: push t below another class by kappa
+                 c * max(0, -m(z) + kappa)      PP: keep t above every other class by kappa
+        smooth = attack + ||delta||^2 + gamma * ||AE(z) - z||^2
+        elastic-net distance  D = ||delta||^2 + beta * ||delta||_1
+
+    FISTA iteration k = 0 .. max_iterations - 1 of one c step::
+
+        g       = clip(grad_y smooth(y), clip[0], clip[1])          element-wise
+        lr_k    = learning_rate_init * (1 - k / max_iterations) ** 0.5
+        new     = project(shrink(y - lr_k * g, x, beta, feature_range), x, v)
+        y       = project(new + k / (k + 3) * (new - adv), x, v)
+        adv     = new
+
+    (:func:`shrink`, :func:`project`). As in the authors' code and alibi, the shrinkage threshold is
+    beta itself, not lr_k * beta: a feature leaves x only once a single step lr_k * |g_j| exceeds
+    beta, which the growth of c eventually brings about. alibi advances its step counter before
+    the momentum, so its momentum is (k + 1) / (k + 4); here both schedules use the same k, as in
+    the FISTA of the paper. After each iteration ``adv`` is valid when
+
+        PN: argmax(f(adv)   + kappa * e_t) != t
+        PP: argmax(f(delta) - kappa * e_t) == t
+
+    and the valid iterate of smallest D over all c steps is the instance's answer. Between c steps
+    c is updated per instance by :func:`update_c`.
+
+    ``kappa`` is a margin on the model's own output scale: probabilities for a softmax output,
+    logits otherwise; no softmax is applied here. The model is called with ``training=False`` and
+    must treat the rows of a batch independently (no batch statistics), as Keras layers do in
+    inference mode.
+
+    Args:
+        model: Keras 3 classifier mapping a batch ``(n, *instance_shape)`` to ``(n, classes)``
+            scores (probabilities or logits), with ``classes >= 2``.
+        mode: ``"PN"`` (pertinent negative) or ``"PP"`` (pertinent positive).
+        kappa: confidence margin >= 0, on the model's output scale.
+        beta: weight >= 0 of the L1 term, applied as the shrinkage threshold.
+        gamma: weight >= 0 of the autoencoder term; > 0 requires ``autoencoder``.
+        autoencoder: Keras model whose output has the shape of its input; used only when gamma > 0.
+        c_init: initial attack weight c > 0.
+        c_steps: number of c steps (>= 1).
+        max_iterations: FISTA iterations per c step (>= 1).
+        learning_rate_init: initial learning rate > 0.
+        clip: (min, max) of the element-wise gradient clipping.
+        feature_range: (min, max) of the perturbed instance, floats or arrays broadcastable to the
+            instance shape. The instances to explain must lie inside it.
+        no_info_val: value v carrying no information, a float or an array broadcastable to the
+            instance shape. None means the values set by :meth:`fit`, or 0 if it was never fit.
+        save_every: keep the current iterate every ``save_every`` iterations of each c step
+            (``1 <= save_every <= max_iterations``), or None for no savepoints.
+    """
+
+    def __init__(self, model, mode="PN", kappa=0., beta=0.1, gamma=0., autoencoder=None, c_init=10.,
+                 c_steps=10, max_iterations=1000, learning_rate_init=1e-2, clip=(-100., 100.),
+                 feature_range=(0., 1.), no_info_val=None, save_every=None):
+        if not callable(model):
+            raise ValueError("model must be a Keras model (a callable on a batch of instances)")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        for name, value in (("kappa", kappa), ("beta", beta), ("gamma", gamma)):
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if gamma > 0 and autoencoder is None:
+            raise ValueError("gamma > 0 needs an autoencoder (pass autoencoder=...), or set gamma=0")
+        if autoencoder is not None and not callable(autoencoder):
+            raise ValueError("autoencoder must be a Keras model (a callable on a batch of instances)")
+        if not np.isfinite(c_init) or c_init <= 0:
+            raise ValueError(f"c_init must be a finite number > 0, got {c_init!r}")
+        if not np.isfinite(learning_rate_init) or learning_rate_init <= 0:
+            raise ValueError(f"learning_rate_init must be a finite number > 0, got {learning_rate_init!r}")
+        for name, value in (("c_steps", c_steps), ("max_iterations", max_iterations)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if len(clip) != 2 or not clip[0] < clip[1]:
+            raise ValueError(f"clip must be (min, max) with min < max, got {clip!r}")
+        if len(feature_range) != 2:
+            raise ValueError(f"feature_range must be (min, max), got {feature_range!r}")
+        lower, upper = (np.asarray(b, np.float32) for b in feature_range)
+        if not np.all(lower <= upper):
+            raise ValueError("feature_range must have min <= max everywhere")
+        if save_every is not None and (not isinstance(save_every, (int, np.integer))
+                                       or not 1 <= save_every <= max_iterations):
+            raise ValueError(f"save_every must be None or an integer in [1, max_iterations], got {save_every!r}")
+        self.model = model
+        self.mode = mode
+        self.kappa = float(kappa)
+        self.beta = float(beta)
+        self.gamma = float(gamma)
+        self.autoencoder = autoencoder
+        self.c_init = float(c_init)
+        self.c_steps = int(c_steps)
+        self.max_iterations = int(max_iterations)
+        self.learning_rate_init = float(learning_rate_init)
+        self.clip = (float(clip[0]), float(clip[1]))
+        self.feature_range = (lower, upper)
+        self.no_info_val = None if no_info_val is None else np.asarray(no_info_val, np.float32)
+        self.no_info_type = None
+        self.save_every = None if save_every is None else int(save_every)
+        self._compiled = {}
+
+    def fit(self, x_train, no_info_type="median"):
+        """Set ``no_info_val`` to the per-feature median or mean of ``x_train`` (n, *instance_shape)."""
+        if no_info_type not in NO_INFO_TYPES:
+            raise ValueError(f"no_info_type must be one of {NO_INFO_TYPES}, got {no_info_type!r}")
+        x_train = np.asarray(x_train, np.float32)
+        if x_train.ndim < 2 or len(x_train) == 0:
+            raise ValueError(f"x_train must be a non-empty batch (n, *instance_shape), got shape {x_train.shape}")
+        reduce = np.median if no_info_type == "median" else np.mean
+        self.no_info_val = reduce(x_train, axis=0).astype(np.float32)
+        self.no_info_type = no_info_type
+        return self
+
+    def explain(self, x):
+        """Explain a batch ``x`` of shape (n, *instance_shape); returns a :class:`CEMExplanation`."""
+        x = np.asarray(x, np.float32)
+        if x.ndim < 2 or len(x) == 0:
+            raise ValueError(f"x must be a non-empty batch (n, *instance_shape), got shape {x.shape}; "
+                             "for one instance pass x[None]")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x contains NaN or infinite values")
+        shape = x.shape[1:]
+        no_info = self._per_feature(0.0 if self.no_info_val is None else self.no_info_val, shape, "no_info_val")
+        lower, upper = (self._per_feature(b, shape, "feature_range") for b in self.feature_range)
+        if np.any(x < lower) or np.any(x > upper):
+            raise ValueError("x lies outside feature_range; widen feature_range or rescale the inputs")
+        scores = self._scores(self.model, x, "model")
+        if scores.ndim != 2 or scores.shape[0] != len(x) or scores.shape[1] < 2:
+            raise ValueError(f"model must return (n, classes >= 2) scores, got shape {scores.shape}")
+        if self.gamma > 0:
+            reconstruction = self._scores(self.autoencoder, x[:1], "autoencoder")
+            if reconstruction.shape != (1, *shape):
+                raise ValueError(f"autoencoder must return its input's shape {(1, *shape)}, "
+                                 f"got {reconstruction.shape}")
+        x_pred = scores.argmax(axis=1).astype(np.int32)
+        c_step = self._c_step_fn(shape, scores.shape[1])
+
+        n = len(x)
+        c, c_lower, c_upper = np.full(n, self.c_init), np.zeros(n), np.full(n, C_UPPER_INIT)
+        best_dist, best_adv = tf.fill([n], np.float32(np.inf)), tf.constant(x)
+        savepoints = []
+        for step in range(self.c_steps):
+            c_used = c
+            best_dist, best_adv, found_now, saves = c_step(
+                x, no_info, lower, upper, x_pred, c.astype(np.float32), best_dist, best_adv)
+            c, c_lower, c_upper = update_c(c, c_lower, c_upper, found_now.numpy())
+            offset = step * self.max_iterations
+            savepoints += [(offset + (j + 1) * self.save_every, s) for j, s in enumerate(saves.numpy())]
+
+        found = np.isfinite(best_dist.numpy())
+        delta = x - best_adv.numpy()
+        if self.mode == "PN":
+            result = best_adv.numpy()
+        else:
+            result = np.where(found.reshape((-1,) + (1,) * len(shape)), delta, x)
+        result_pred = np.where(found, self._scores(self.model, result, "model").argmax(axis=1), -1)
+        flat = delta.reshape(n, -1)
+        return CEMExplanation(
+            mode=self.mode, X=x, X_pred=x_pred, found=found, c=c_used,
+            l0=np.count_nonzero(flat, axis=1), l1=np.abs(flat).sum(axis=1),
+            l2=np.sqrt(np.square(flat).sum(axis=1)), savepoints=savepoints, meta=self._meta(),
+            **{self.mode: result, f"{self.mode}_pred": result_pred})
+
+    def _meta(self):
+        return dict(
+            mode=self.mode, kappa=self.kappa, beta=self.beta, gamma=self.gamma,
+            autoencoder=self.autoencoder is not None, c_init=self.c_init, c_steps=self.c_steps,
+            max_iterations=self.max_iterations, learning_rate_init=self.learning_rate_init,
+            clip=self.clip, feature_range=self.feature_range,
+            no_info_val=0.0 if self.no_info_val is None else self.no_info_val,
+            no_info_type=self.no_info_type, save_every=self.save_every)
+
+    @staticmethod
+    def _per_feature(value, shape, name):
+        try:
+            return np.ascontiguousarray(np.broadcast_to(np.asarray(value, np.float32), shape))
+        except ValueError:
+            raise ValueError(f"{name} of shape {np.shape(value)} does not broadcast to the instance "
+                             f"shape {shape}") from None
+
+    @staticmethod
+    def _scores(model, x, name):
+        try:
+            out = model(tf.constant(x), training=False)
+        except (ValueError, TypeError, tf.errors.InvalidArgumentError) as e:
+            raise ValueError(f"{name} cannot take a batch of shape {x.shape}: {e}") from e
+        if not tf.is_tensor(out):
+            raise ValueError(f"{name} must return a single tensor, got {type(out).__name__}")
+        return np.asarray(out, np.float32)
+
+    def _c_step_fn(self, shape, classes):
+        """The compiled c step for this instance shape, built once per shape, models and hyperparameters."""
+        key = (shape, classes, id(self.model), id(self.autoencoder), self.mode, self.kappa, self.beta,
+               self.gamma, self.max_iterations, self.learning_rate_init, self.clip, self.save_every)
+        if key not in self._compiled:
+            self._compiled[key] = self._build_c_step(shape, classes)
+        return self._compiled[key]
+
+    def _build_c_step(self, shape, classes):
+        mode, kappa, beta, gamma = self.mode, self.kappa, self.beta, self.gamma
+        iterations, lr_init, clip, save_every = (self.max_iterations, self.learning_rate_init, self.clip,
+                                                 self.save_every)
+        model, autoencoder = self.model, self.autoencoder
+        axes = list(range(1, len(shape) + 1))
+        row = (-1,) + (1,) * len(shape)
+        batch = tf.TensorSpec((None, *shape), tf.float32)
+        instance = tf.TensorSpec(shape, tf.float32)
+        per_row = tf.TensorSpec((None,), tf.float32)
+
+        def scores(z):
+            return tf.cast(model(z, training=False), tf.float32)
+
+        @tf.function(input_signature=[batch, instance, instance, instance, tf.TensorSpec((None,), tf.int32),
+                                      per_row, per_row, batch])
+        def c_step(x, no_info, lower, upper, target, c, best_dist, best_adv):
+            """Run one c step for the batch; returns (best_dist, best_adv, found_now, savepoints)."""
+            onehot = tf.one_hot(target, classes)
+
+            def judged(adv):
+                return adv if mode == "PN" else x - adv
+
+            def smooth_loss(y):
+                z = judged(y)
+                out = scores(z)
+                margin = tf.reduce_sum(out * onehot, 1) - tf.reduce_max(tf.where(onehot > 0, -np.inf, out), 1)
+                hinge = margin + kappa if mode == "PN" else kappa - margin
+                loss = c * tf.maximum(0.0, hinge) + tf.reduce_sum(tf.square(x - y), axes)
+                if gamma > 0:
+                    reconstruction = tf.cast(autoencoder(z, training=False), tf.float32)
+                    loss += gamma * tf.reduce_sum(tf.square(reconstruction - z), axes)
+                return tf.reduce_sum(loss)
+
+            def is_valid(out):
+                if mode == "PN":
+                    return tf.argmax(out + kappa * onehot, 1, output_type=tf.int32) != target
+                return tf.argmax(out - kappa * onehot, 1, output_type=tf.int32) == target
+
+            adv, y = x, x
+            found = tf.zeros_like(target, tf.bool)
+            saves = tf.TensorArray(tf.float32, size=iterations // save_every if save_every else 0,
+                                   element_shape=x.shape)
+            for k in tf.range(iterations):
+                kf = tf.cast(k, tf.float32)
+                # Only the gradient in y is needed: not watching the weights skips their gradients.
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(y)
+                    loss = smooth_loss(y)
+                grad = tf.clip_by_value(tape.gradient(loss, y), *clip)
+                lr = lr_init * tf.sqrt(1.0 - kf / iterations)
+                new = project(shrink(y - lr * grad, x, beta, lower, upper), x, no_info, mode)
+                y = project(new + kf / (kf + 3.0) * (new - adv), x, no_info, mode)
+                adv = new
+                delta = x - adv
+                valid = is_valid(scores(judged(adv)))
+                dist = tf.reduce_sum(tf.square(delta), axes) + beta * tf.reduce_sum(tf.abs(delta), axes)
+                better = valid & (dist < best_dist)
+                best_dist = tf.where(better, dist, best_dist)
+                best_adv = tf.where(tf.reshape(better, row), adv, best_adv)
+                found = found | valid
+                if save_every:
+                    if (k + 1) % save_every == 0:
+                        saves = saves.write((k + 1) // save_every - 1, judged(adv))
+            if save_every:
+                return best_dist, best_adv, found, saves.stack()
+            return best_dist, best_adv, found, tf.zeros(tf.concat([[0], tf.shape(x)], 0))
+
+        return c_step
