@@ -1,12 +1,31 @@
-"""Evaluate a trained Hide-and-Seek run (not implemented yet: see issue 4)."""
-import sys
+"""Evaluate a trained Hide-and-Seek run: Fidelity, Interpretability, leakage, figures.
 
+    python evaluation.py --config mnist-5k [--identifier ID] [--stochastic --estimator st1 ...]
+
+Picks the run with the same flags as collaborative_training.py, evaluates every per-alpha
+checkpoint and the final weights on the whole test split (and the validation split, which
+alone chooses the recommended checkpoint), and writes evaluation.json, evaluation.csv and
+PNG figures to results/<config>/hns/.../<identifier>/. See utils/evaluation.py for the
+definition of every figure.
+"""
 from utils.cli import run
-from utils.errors import UsageError
+from utils.config import COMMON, HNS, parse_config
+
+EXTRA = [
+    ("min_fidelity", dict(type=float, metavar="F", help="Recommended checkpoint: validation Fidelity floor "
+                          "(default 0.98).")),
+    ("leakage_epochs", dict(type=int, metavar="N", help="Epochs of the mask-only leakage classifier; 0 skips "
+                            "it (default 3).")),
+    ("examples", dict(type=int, metavar="N", help="Test images in each mask figure (default 8).")),
+]
 
 
 def main(argv):
-    raise UsageError("evaluation.py is not implemented yet")
+    cfg, opts = parse_config(argv, "evaluation.py", __doc__, groups=(COMMON, HNS), extra=EXTRA)
+    from utils.report import evaluate
+
+    evaluate(cfg, min_fidelity=getattr(opts, "min_fidelity", 0.98),
+             leakage_epochs=getattr(opts, "leakage_epochs", 3), examples=getattr(opts, "examples", 8))
 
 
 if __name__ == "__main__":

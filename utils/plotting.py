@@ -40,3 +40,71 @@ def image_grid(rows: list[list[np.ndarray]], column_titles: list[str], path, row
 def reconstructions(x: np.ndarray, x_hat: np.ndarray, path) -> None:
     """Inputs and autoencoder reconstructions side by side."""
     image_grid([[a, b] for a, b in zip(x, x_hat)], ["input", "reconstruction"], path)
+
+
+def mask_grid(x, prob, mask, preds, labels, path, title=None) -> None:
+    """Rows of: input | hider probability | mask | masked input, with the prediction (hit/miss)."""
+    x, prob, mask = np.asarray(x), np.asarray(prob), np.asarray(mask, np.float32)
+    n = len(x)
+    fig, axes = plt.subplots(n, 4, figsize=(6.4, 1.7 * n), squeeze=False)
+    for r in range(n):
+        m = mask[r] if mask[r].ndim == 3 else mask[r][..., None]
+        hit = preds[r] == labels[r]
+        views = [(x[r], "input"), (prob[r], "hider probability"), (m, "mask (kept = white)"),
+                 (x[r] * m, f"pred {preds[r]} ({'hit' if hit else 'miss, label ' + str(labels[r])})")]
+        for c, (image, name) in enumerate(views):
+            _show(axes[r, c], image, name if (r == 0 or c == 3) else None,
+                  cmap="viridis" if c == 1 else "gray")
+            if c == 3:
+                axes[r, c].title.set_color("green" if hit else "red")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def tradeoff(rows: list[dict], path, recommended: int | None = None, title=None) -> None:
+    """Test accuracy against the share hidden (I and I_fg), one point per checkpoint, labelled by alpha."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    acc = [r["test"]["accuracy"] for r in rows]
+    for key, style in (("I", "o-"), ("I_fg", "s-")):
+        xs = [r["test"][key] for r in rows]
+        ax.plot(xs, acc, style, label=f"{key} (share {'of input' if key == 'I' else 'of foreground'} hidden)",
+                alpha=0.8)
+        if key == "I_fg":
+            for r, xv, yv in zip(rows, xs, acc):
+                ax.annotate(r["checkpoint"].replace(".weights.h5", "").replace("alpha_", "a="), (xv, yv),
+                            fontsize=6, xytext=(3, 3), textcoords="offset points")
+    if recommended is not None:
+        r = rows[recommended]
+        ax.plot([r["test"]["I_fg"]], [r["test"]["accuracy"]], "r*", markersize=14, label="recommended")
+    ax.set_xlabel("share hidden")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=110)
+    plt.close(fig)
+
+
+def across_runs(summary: list[dict], path, title=None) -> None:
+    """Mean and spread over runs of test accuracy and I_fg per checkpoint."""
+    names = [s["checkpoint"].replace(".weights.h5", "").replace("alpha_", "") for s in summary]
+    idx = np.arange(len(summary))
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.4 * len(summary)), 4.0))
+    for key in ("accuracy", "I_fg"):
+        mean = np.array([s[f"{key}_mean"] for s in summary])
+        std = np.array([s[f"{key}_std"] for s in summary])
+        ax.errorbar(idx, mean, yerr=std, fmt="o-", capsize=3, label=f"test {key} (mean +- std)")
+    ax.set_xticks(idx, names, rotation=60, fontsize=7)
+    ax.set_xlabel("checkpoint (alpha)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=110)
+    plt.close(fig)

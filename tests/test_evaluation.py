@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from utils.data import Split
+from utils.evaluation import (aggregate_runs, checkpoint_alpha, figures_of_merit, leakage_accuracy,
+                              masked_predictions, recommend)
+from utils.metrics import read_baseline
+from utils.errors import UsageError
+
+
+def test_figures_on_hand_made_masks():
+    # 2 images of 2x2 pixels; foreground marked by hand.
+    masks = np.array([[[1, 0], [0, 0]], [[1, 1], [0, 0]]], bool)       # kept: 1 + 2 of 8 pixels
+    fg = np.array([[[1, 1], [0, 0]], [[0, 0], [1, 0]]], bool)          # 3 foreground pixels
+    preds, labels = np.array([3, 1]), np.array([3, 2])                 # accuracy 0.5
+    out = figures_of_merit(preds, labels, masks, fg, baseline=0.8)
+    assert out["images"] == 2
+    assert out["accuracy"] == 0.5
+    assert out["I"] == pytest.approx(5 / 8)
+    assert out["I_fg"] == pytest.approx(2 / 3)        # fg hidden: (0,1) of image 0 and (1,0) of image 1
+    assert out["F"] == pytest.approx(0.625)
+    assert out["FIR"] == pytest.approx(0.625 / (0.625 + 5 / 8))
+    assert out["FII"] == pytest.approx(0.625 * 5 / 8)
+    assert out["FII_fg"] == pytest.approx(0.625 * 2 / 3)
+    assert out["kept_pixels"] == pytest.approx(1.5)
+    assert out["all_fg_hidden"] == pytest.approx(0.5)  # image 1 keeps none of its foreground
+    assert "F" not in figures_of_merit(preds, labels, masks, fg, baseline=None)
+
+
+class CountingInfer:
+    """Stands in for the compiled model: predicts the label, keeps everything, counts images."""
+
+    def __init__(self, split):
+        self.split, self.seen = split, 0
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        n = int(x.shape[0])
+        labels = self.split.y[self.seen:self.seen + n]
+        self.seen += n
+        return tf.constant(labels), tf.ones((*x.shape[:3], 1)), tf.ones((*x.shape[:3], 1))
+
+
+def test_every_test_image_counted_exactly_once():
+    rng = np.random.default_rng(0)
+    split = Split(rng.integers(0, 255, (1003, 4, 4, 1), dtype=np.uint8), rng.integers(0, 10, 1003).astype(np.int32))
+    infer = CountingInfer(split)
+    out = masked_predictions(infer, split, 256, 0.1)
+    assert infer.seen == 1003 and len(out.preds) == 1003
+    assert np.array_equal(out.preds, split.y)
+
+
+def _row(name, val_acc, val_ifg, test_acc, test_ifg, base=0.9):
+    f = lambda acc, i: {"accuracy": acc, "F": acc / base, "I_fg": i, "FII_fg": acc / base * i}  # noqa: E731
+    return {"checkpoint": name, "val": f(val_acc, val_ifg), "test": f(test_acc, test_ifg)}
+
+
+def test_selection_uses_validation_only():
+    rows = [_row("a", 0.90, 0.9, 0.50, 0.1),   # best on validation, terrible on test
+            _row("b", 0.60, 0.1, 0.99, 0.99)]  # best on test
+    best, rule = recommend(rows, min_fidelity=0.9, have_baseline=True)
+    assert best == 0 and "validation" in rule
+
+
+def test_selection_fidelity_floor():
+    rows = [_row("keeps", 0.89, 0.5, 0.9, 0.5), _row("hides", 0.60, 0.99, 0.6, 0.99)]
+    assert recommend(rows, 0.95, True)[0] == 0           # "hides" has F 0.67 < 0.95
+    assert recommend(rows, 0.5, True)[0] == 1            # both qualify: higher FII_fg wins
+    best, rule = recommend([_row("x", 0.1, 0.5, 0.1, 0.5)], 0.95, True)
+    assert best == 0 and "no checkpoint reached" in rule
+
+
+def _label_masks(labels, rng, informative):
+    masks = rng.random((len(labels), 12, 12)) < 0.1
+    if informative:
+        for i, c in enumerate(labels):  # the class is where a 3x3 block is kept
+            r, col = divmod(int(c), 4)
+            masks[i, 3 * r:3 * r + 3, 3 * col:3 * col + 3] = True
+    return masks
+
+
+@pytest.mark.parametrize("informative, low, high", [(False, 0.0, 0.2), (True, 0.95, 1.0)])
+def test_leakage_classifier(informative, low, high):
+    rng = np.random.default_rng(1)
+    ytr, yte = rng.integers(0, 10, 1500), rng.integers(0, 10, 500)
+    acc = leakage_accuracy(_label_masks(ytr, rng, informative), ytr, _label_masks(yte, rng, informative), yte,
+                           num_classes=10, epochs=4)
+    assert low <= acc <= high
+
+
+def test_aggregate_runs_mean_and_spread():
+    runs = [[{"checkpoint": "a", "alpha": 0.5, "test": {"accuracy": 0.8, "I_fg": 0.5}}],
+            [{"checkpoint": "a", "alpha": 0.5, "test": {"accuracy": 0.6, "I_fg": 0.7}}]]
+    (s,) = aggregate_runs(runs)
+    assert s["runs"] == 2 and s["accuracy_mean"] == pytest.approx(0.7) and s["accuracy_std"] == pytest.approx(0.1)
+
+
+def test_checkpoint_alpha_and_baseline_files(tmp_path):
+    assert checkpoint_alpha("x/alpha_0.35.weights.h5") == 0.35 and checkpoint_alpha("final.weights.h5") is None
+    (tmp_path / "b.json").write_text('{"accuracy": 0.97}')
+    (tmp_path / "b.txt").write_text("0.95\n")
+    (tmp_path / "bad.txt").write_text("hello")
+    assert read_baseline(tmp_path / "b.json") == 0.97 and read_baseline(tmp_path / "b.txt") == 0.95
+    with pytest.raises(UsageError, match="holds no accuracy"):
+        read_baseline(tmp_path / "bad.txt")
