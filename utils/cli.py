@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import threading
 import traceback
 
 from utils.errors import RunError, UsageError
@@ -10,12 +12,44 @@ from utils.errors import RunError, UsageError
 # TensorFlow's C++ start-up chatter hides the messages users need; set before it is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Lines TensorFlow's C++ runtime writes to stderr before its logging is configured (so that no
+# environment variable silences them): "I0000 00:00:... port.cc:153] oneDNN ...", cuInit, etc.
+_CPP_NOISE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)|"
+                        rb"[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\])")
+
+
+class _QuietStderr:
+    """Route file descriptor 2 through a filter that drops TensorFlow's C++ start-up lines."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self.thread = threading.Thread(target=self._pump, args=(read,), daemon=True)
+        self.thread.start()
+        return self
+
+    def _pump(self, read):
+        with os.fdopen(read, "rb") as pipe:
+            for line in pipe:
+                if not _CPP_NOISE.match(line):
+                    os.write(self.saved, line)
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)  # closes the pipe's last writer: the pump sees EOF and ends
+        self.thread.join(timeout=5)
+        os.close(self.saved)
+        return False
+
 
 def main_wrapper(main, argv=None) -> int:
     """Run `main(argv)`; map failures to one line on stderr and an exit code.
 
     UsageError -> 2, RunError and anything unexpected -> 1, Ctrl-C -> 130. With --verbose
-    in argv the traceback is shown as well.
+    in argv the traceback (and TensorFlow's own log lines) are shown as well.
     """
     argv = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in argv
@@ -41,4 +75,8 @@ def main_wrapper(main, argv=None) -> int:
 
 
 def run(main) -> None:
-    sys.exit(main_wrapper(main))
+    if "--verbose" in sys.argv[1:]:
+        sys.exit(main_wrapper(main))
+    with _QuietStderr():
+        code = main_wrapper(main)
+    sys.exit(code)

@@ -1,0 +1,82 @@
+"""End-to-end: the real scripts, in subprocesses, on a few hundred embedded digits."""
+import csv
+import json
+
+import pytest
+
+from conftest import run_script, tree
+
+pytestmark = pytest.mark.slow
+SMALL = ["--config", "mnist-5k", "--identifier", "t", "--train_images", "400", "--test_images", "200",
+         "--batch_size", "32", "--quiet"]
+HNS = ["--hider_weights", "weights/mnist-5k/hider/t/best.weights.h5",
+       "--seeker_weights", "weights/mnist-5k/seeker/t/best.weights.h5",
+       "--baseline", "results/mnist-5k/seeker/t/baseline.json",
+       "--patience", "4", "--alpha_step", "0.25", "--min_alpha", "0.5", "--max_epochs", "4"]
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def pipeline_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pipeline")
+    ok(run_script("pretrain_seeker.py", *SMALL, "--max_epochs", "2", cwd=d))
+    ok(run_script("baseline.py", *SMALL, cwd=d))
+    ok(run_script("pretrain_hider.py", *SMALL, "--max_epochs", "1", cwd=d))
+    ok(run_script("collaborative_training.py", *SMALL, *HNS, cwd=d))
+    ok(run_script("evaluation.py", *SMALL, "--baseline", "results/mnist-5k/seeker/t/baseline.json",
+                  "--leakage_epochs", "1", "--examples", "2", cwd=d))
+    return d
+
+
+def test_pretraining_and_baseline_files(pipeline_dir):
+    d = pipeline_dir
+    for kind in ("seeker", "hider"):
+        for name in ("best", "final"):
+            assert (d / f"weights/mnist-5k/{kind}/t/{name}.weights.h5").is_file()
+        assert any(p.name.startswith("events.out.tfevents") for p in (d / f"logs/mnist-5k/{kind}/t").rglob("*"))
+    baseline = json.loads((d / "results/mnist-5k/seeker/t/baseline.json").read_text())
+    assert baseline["test_images"] == 200 and 0.0 < baseline["accuracy"] <= 1.0
+    assert float((d / "results/mnist-5k/seeker/t/baseline.txt").read_text()) == baseline["accuracy"]
+    assert (d / "results/mnist-5k/hider/t/reconstructions.png").stat().st_size > 1000
+
+
+def test_collaborative_training_writes_per_alpha_checkpoints(pipeline_dir):
+    w = pipeline_dir / "weights/mnist-5k/hns/deterministic/t"
+    names = sorted(p.name for p in w.iterdir())
+    assert "final.weights.h5" in names and "alpha_1.00.weights.h5" in names
+    logs = pipeline_dir / "logs/mnist-5k/hns/deterministic/t"
+    assert any(logs.joinpath("hparams").rglob("events.out.tfevents*"))
+    assert any(logs.joinpath("images").rglob("events.out.tfevents*"))
+
+
+def test_evaluation_report(pipeline_dir):
+    r = pipeline_dir / "results/mnist-5k/hns/deterministic/t"
+    report = json.loads((r / "evaluation.json").read_text())
+    checkpoints = sorted(p.name for p in (pipeline_dir / "weights/mnist-5k/hns/deterministic/t").iterdir())
+    assert sorted(c["checkpoint"] for c in report["checkpoints"]) == checkpoints
+    for row in report["checkpoints"]:
+        assert row["test"]["images"] == 200 and 0 <= row["test"]["I_fg"] <= 1 and 0 <= row["leakage"] <= 1
+        assert row["test"]["F"] == pytest.approx(row["test"]["accuracy"] / report["baseline"])
+    assert report["recommended"]["checkpoint"] in checkpoints and "validation" in report["recommended"]["rule"]
+    rows = list(csv.DictReader((r / "evaluation.csv").open()))
+    assert len(rows) == len(checkpoints)
+    for png in ["tradeoff.png", f"masks_{report['recommended']['checkpoint'].replace('.weights.h5', '')}.png"]:
+        assert (r / png).stat().st_size > 1000
+
+
+def test_existing_run_is_never_clobbered(pipeline_dir):
+    before = tree(pipeline_dir)
+    result = run_script("pretrain_seeker.py", *SMALL, "--max_epochs", "1", cwd=pipeline_dir)
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert tree(pipeline_dir) == before
+
+
+def test_debug_writes_nothing(tmp_path):
+    ok(run_script("pretrain_seeker.py", *SMALL, "--max_epochs", "1", "--train_images", "100", "--debug",
+                  cwd=tmp_path))
+    assert tree(tmp_path) == {}
