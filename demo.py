@@ -33,7 +33,7 @@ def stages(config: str, identifier: str):
         ("pretrain hider", "pretrain_hider.py", common + ["--batch_size", "64", "--max_epochs", "15"], hider),
         ("collaborative training", "collaborative_training.py",
          common + ["--hider_weights", str(hider), "--seeker_weights", str(seeker), "--baseline", str(baseline),
-                   "--batch_size", "128", "--patience", "100", "--max_epochs", "200"], hns),
+                   "--batch_size", "64", "--patience", "150", "--learning_rate", "5e-4", "--max_epochs", "200"], hns),
         ("evaluation", "evaluation.py", common + ["--baseline", str(baseline)], report),
     ]
 

@@ -13,7 +13,7 @@ from utils.config import COMMON, HNS, parse_config
 
 EXTRA = [
     ("min_fidelity", dict(type=float, metavar="F", help="Recommended checkpoint: validation Fidelity floor "
-                          "(default 0.97).")),
+                          "(default 0.98).")),
     ("leakage_epochs", dict(type=int, metavar="N", help="Epochs of the mask-only leakage classifier; 0 skips "
                             "it (default 3).")),
     ("examples", dict(type=int, metavar="N", help="Test images in each mask figure (default 8).")),
@@ -24,7 +24,7 @@ def main(argv):
     cfg, opts = parse_config(argv, "evaluation.py", __doc__, groups=(COMMON, HNS), extra=EXTRA)
     from utils.report import evaluate
 
-    evaluate(cfg, min_fidelity=getattr(opts, "min_fidelity", 0.97),
+    evaluate(cfg, min_fidelity=getattr(opts, "min_fidelity", 0.98),
              leakage_epochs=getattr(opts, "leakage_epochs", 3), examples=getattr(opts, "examples", 8))
 
 

@@ -26,7 +26,7 @@ def _baselines(cfg: Config) -> tuple[float | None, float | None, str | None]:
     return test, val, str(path)
 
 
-def evaluate(cfg: Config, min_fidelity: float = 0.97, leakage_epochs: int = 3, examples: int = 8) -> list[dict]:
+def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, examples: int = 8) -> list[dict]:
     """Evaluate every run of `cfg` and write its report; returns one report dict per run."""
     if not 0 < min_fidelity <= 1.5:
         raise UsageError(f"--min_fidelity must be in (0, 1.5], got {min_fidelity}")
