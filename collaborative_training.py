@@ -19,6 +19,7 @@ def main(argv):
     from utils.io import claim_run
     from utils.metrics import read_baseline
     from utils.paths import hns_model_type, run_paths
+    from utils.resume import state_path
     from utils.training import seed_everything
 
     baseline = read_baseline(cfg.baseline) if cfg.baseline else None
@@ -28,7 +29,8 @@ def main(argv):
     data = load_data(cfg)
     if not cfg.debug:
         for paths in all_paths:
-            claim_run(paths, overwrite=cfg.overwrite, resume=cfg.resume)
+            resumable = state_path(paths.weights).is_file() and not (paths.weights / "final.weights.h5").is_file()
+            claim_run(paths, overwrite=cfg.overwrite, resume=cfg.resume, resumable=resumable)
     for run_index, paths in zip(runs, all_paths):
         seed = cfg.seed + (run_index or 1) - 1
         seed_everything(seed)

@@ -39,6 +39,10 @@ class HideAndSeek(keras.Model):
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
+    def build(self, input_shape):
+        # The hider and seeker are functional models, built when they were made.
+        self.built = True
+
     @property
     def metrics(self):
         return [*self.trackers.values(), self.accuracy]

@@ -68,6 +68,18 @@ class AdaptiveAlpha(keras.callbacks.Callback):
         self.weights_dir, self.verbose = weights_dir, verbose
         self.history: list[tuple[int, float]] = []  # (global step, alpha reached)
         self.global_step = 0
+        self.finished = False
+
+    def get_state(self) -> dict:
+        """What a resumed run needs to continue the schedule exactly."""
+        return {"values": list(self.window.values), "global_step": self.global_step,
+                "history": [list(h) for h in self.history], "finished": self.finished}
+
+    def set_state(self, state: dict) -> None:
+        self.window.values = [float(v) for v in state["values"]]
+        self.global_step = int(state["global_step"])
+        self.history = [(int(s), float(a)) for s, a in state["history"]]
+        self.finished = bool(state["finished"])
 
     def on_train_begin(self, logs=None):
         if not self.history:
@@ -84,6 +96,7 @@ class AdaptiveAlpha(keras.callbacks.Callback):
         self.window.clear()
         if alpha - self.step < self.min_alpha - 1e-6:
             self.model.stop_training = True
+            self.finished = True
             self.history.append((self.global_step, alpha))
             return
         new = round(alpha - self.step, 6)

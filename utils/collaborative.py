@@ -13,9 +13,11 @@ from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
 from utils.callbacks import AdaptiveAlpha, MaskImages, SlopeAnnealing, StopOnNonFinite
 from utils.config import Config, as_dict
-from utils.data import Data, pipeline, to_float
-from utils.errors import RunError
+from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
+from utils.errors import Interrupted, RunError
+from utils.io import atomic_write_json
 from utils.paths import RunPaths
+from utils.resume import GracefulStop, ResumeState, load_state, state_path
 from utils.training import fit_verbosity, tensorboard
 from utils.weights import load_weights, save_weights
 
@@ -48,7 +50,7 @@ def build_hns(cfg: Config, image_shape, num_classes: int, baseline: float | None
 class TrainingResult:
     model: HideAndSeek
     paths: RunPaths
-    history: dict
+    history: list
     alpha_history: list = field(default_factory=list)
     seconds: float = 0.0
     images_per_second: float = 0.0
@@ -63,38 +65,65 @@ def hparams(cfg: Config) -> dict:
 
 def train_hns(cfg: Config, data: Data, paths: RunPaths, baseline: float | None = None,
               seed: int | None = None) -> TrainingResult:
-    """Train one HnS model; write per-alpha and final weights and TensorBoard logs to `paths`."""
+    """Train one HnS model; write per-alpha and final weights and TensorBoard logs to `paths`.
+
+    If `paths` holds the resume state of an interrupted run, training continues from its last
+    completed epoch (see utils/resume.py) and ends as the uninterrupted run would have.
+    """
     seed = cfg.seed if seed is None else seed
     model = build_hns(cfg, data.image_shape, data.num_classes, baseline, seed)
-    train = pipeline(data.train, cfg.batch_size, shuffle=True, seed=seed)
-    val = pipeline(data.val, cfg.batch_size)
-    guard = StopOnNonFinite()
-    callbacks = [guard]
+    state_file = state_path(paths.weights)
+    first_epoch, extra = 0, {}
+    if not cfg.debug and state_file.is_file():
+        first_epoch, extra = load_state(model, state_file)
+        print(f"resuming {paths.weights} after epoch {first_epoch}")
+    guard, graceful = StopOnNonFinite(), GracefulStop()
+    callbacks = [guard, graceful]
     adaptive = None
     if cfg.alpha is None:
         adaptive = AdaptiveAlpha(cfg.patience, cfg.min_delta, cfg.monitor, cfg.alpha_step, cfg.min_alpha,
                                  weights_dir=None if cfg.debug else paths.weights, verbose=not cfg.quiet)
+        if "adaptive" in extra.get("callbacks", {}):
+            adaptive.set_state(extra["callbacks"]["adaptive"])
         callbacks.append(adaptive)
     if cfg.stochastic and cfg.estimator == "sa":
         callbacks.append(SlopeAnnealing(model.neuron, cfg.rate))
+    resume = ResumeState(state_file, {"adaptive": adaptive} if adaptive else {},
+                         skip=lambda: bool(guard.failed or graceful.signal), epoch_logs=extra.get("epoch_logs"))
     if not cfg.debug:
         from tensorboard.plugins.hparams import api as hp
 
         paths.make()
-        callbacks += [tensorboard(paths), MaskImages(paths.logs / "images", to_float(data.val.x[:8])),
+        callbacks += [resume, tensorboard(paths), MaskImages(paths.logs / "images", to_float(data.val.x[:8])),
                       hp.KerasCallback(str(paths.logs / "hparams"), hparams(cfg))]
+    last_epoch = first_epoch if adaptive is not None and adaptive.finished else cfg.max_epochs
     start = time.perf_counter()
-    history = model.fit(train, validation_data=val, epochs=cfg.max_epochs, callbacks=callbacks,
-                        verbose=fit_verbosity(cfg))
+    model.fit(epoch_pipeline(data.train, cfg.batch_size, seed, first_epoch, last_epoch),
+              steps_per_epoch=steps_per_epoch(data.train, cfg.batch_size), initial_epoch=first_epoch,
+              epochs=last_epoch, validation_data=pipeline(data.val, cfg.batch_size), callbacks=callbacks, shuffle=False,
+              verbose=fit_verbosity(cfg))
     seconds = time.perf_counter() - start
+    epochs_run = max(len(resume.epoch_logs) - len(extra.get("epoch_logs", [])), 0)
+    if graceful.signal:
+        where = f"after epoch {len(resume.epoch_logs)}"
+        if not cfg.debug:
+            save_weights(model, paths.weights / "interrupted.weights.h5")
+            raise Interrupted(f"stopped by {graceful.signal}; the state {where} is saved in {state_file} and the "
+                              "current weights in interrupted.weights.h5: run the same command again to resume")
+        raise Interrupted(f"stopped by {graceful.signal} (--debug: nothing saved)")
     if guard.failed:
         raise RunError(f"training stopped: {guard.failed}; checkpoints saved so far are kept in "
                        f"{paths.weights}. Lower --learning_rate or raise --alpha and retry")
     if not cfg.debug:
         save_weights(model, paths.weights / "final.weights.h5")
-    epochs = len(history.history.get("loss", []))
-    return TrainingResult(model, paths, history.history, adaptive.history if adaptive else [], seconds,
-                          epochs * len(data.train) / max(seconds, 1e-9))
+        atomic_write_json(paths.results / "history.json", {
+            "epochs": resume.epoch_logs,
+            "alpha_steps": adaptive.history if adaptive else [],
+        })
+        state_file.unlink(missing_ok=True)
+        (paths.weights / "interrupted.weights.h5").unlink(missing_ok=True)
+    return TrainingResult(model, paths, resume.epoch_logs, adaptive.history if adaptive else [], seconds,
+                          epochs_run * len(data.train) / max(seconds, 1e-9))
 
 
 def checkpoints(weights_dir: Path) -> list[Path]:

@@ -11,3 +11,9 @@ class RunError(Exception):
     """A run failed while training or evaluating (NaN loss, interrupted ...): exit code 1."""
 
     exit_code = 1
+
+
+class Interrupted(RunError):
+    """The user stopped a run with SIGINT or SIGTERM; its state was saved: exit code 130."""
+
+    exit_code = 130

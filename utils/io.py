@@ -53,14 +53,24 @@ def atomic_savefig(fig, path: Path | str, **kw) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def claim_run(paths: RunPaths, overwrite: bool = False, resume: bool = False) -> None:
-    """Refuse to reuse a run's folders unless asked to; with overwrite, clear them first."""
-    if not paths.exists():
-        return
+def claim_run(paths: RunPaths, overwrite: bool = False, resume: bool = False,
+              resumable: bool = False) -> bool:
+    """Check that a run may write to its folders; True when it continues an interrupted run.
+
+    A new run gets its folders. An existing run is replaced only with `overwrite`. A run that
+    was interrupted (`resumable`: its resume state exists and it has no final weights) is
+    continued by default, as with --resume; a finished one is never touched without overwrite.
+    """
+    if overwrite:
+        for p in paths.all():
+            shutil.rmtree(p, ignore_errors=True)
+        return False
+    if resumable:
+        return True
     if resume:
-        return
-    if not overwrite:
-        raise UsageError(f"a run already exists at {paths.weights.parent / paths.weights.name}: "
+        raise UsageError(f"nothing to resume at {paths.weights}: no interrupted run there "
+                         "(drop --resume, or pass --overwrite to train it again)")
+    if paths.exists():
+        raise UsageError(f"a run already exists at {paths.weights}: "
                          "pass --overwrite to replace it or choose another --identifier")
-    for p in paths.all():
-        shutil.rmtree(p, ignore_errors=True)
+    return False

@@ -71,7 +71,7 @@ def pretrain(cfg: Config, kind: str, paths: RunPaths) -> tuple[keras.Model, Data
         claim_run(paths, overwrite=cfg.overwrite)
         paths.make()
         callbacks += [tensorboard(paths), BestWeights(paths.weights / "best.weights.h5", monitor, mode)]
-    model.fit(train, validation_data=val, epochs=cfg.max_epochs, callbacks=callbacks,
+    model.fit(train, validation_data=val, epochs=cfg.max_epochs, callbacks=callbacks, shuffle=False,
               verbose=fit_verbosity(cfg))
     if guard.failed:
         raise RunError(f"training stopped: {guard.failed}; the best weights so far are kept in "

@@ -1,0 +1,187 @@
+"""Bad input, interruptions and reproducibility, through the real scripts in subprocesses."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, run_script, tree
+
+pytestmark = pytest.mark.slow
+TINY = ["--train_images", "300", "--test_images", "100", "--batch_size", "32", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A work folder with an earlier run's outputs and files users get wrong."""
+    from networks.hider import build_hider
+    from networks.seeker import build_seeker
+    from utils.weights import save_weights
+
+    d = tmp_path_factory.mktemp("bad")
+    save_weights(build_seeker("small", (28, 28, 1), 10), d / "seeker.weights.h5")
+    save_weights(build_seeker("small", (64, 64, 1), 10), d / "seeker64.weights.h5")
+    save_weights(build_hider("small", (28, 28, 1), 1), d / "hider.weights.h5")
+    data = (d / "seeker.weights.h5").read_bytes()
+    (d / "truncated.weights.h5").write_bytes(data[: len(data) // 3])
+    (d / "bad.toml").write_text("[mnist-5k\nbatch_size = 3\n")
+    (d / "baseline.txt").write_text("not a number\n")
+    (d / "empty").mkdir()
+    one = d / "oneclass" / "train" / "a"
+    one.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(one / "x.png")
+    broken = d / "broken"
+    for split in ("train", "test"):
+        for c in ("a", "b"):
+            (broken / split / c).mkdir(parents=True)
+            (broken / split / c / "x.png").write_bytes(b"garbage")
+    # an earlier run whose files must survive every bad invocation
+    for kind in ("weights", "results", "logs"):
+        p = d / kind / "mnist-5k" / "seeker" / "default"
+        p.mkdir(parents=True)
+        (p / "keep.txt").write_text("earlier run")
+    return d
+
+
+FOLDER = ["--dataset", "folder", "--image_size", "16", "--channels", "1"]
+CASES = [
+    ("pretrain_seeker.py", ["--config_file", "bad.toml"], "not valid TOML"),
+    ("pretrain_hider.py", ["--config", "nope"], "unknown preset 'nope'"),
+    ("baseline.py", ["--bogus"], "unrecognized arguments: --bogus"),
+    ("pretrain_seeker.py", ["--batch_size", "ten"], "invalid int value"),
+    ("collaborative_training.py", ["--alpha", "1.5"], "--alpha must be in [0, 1]"),
+    ("collaborative_training.py", ["--patience", "0"], "--patience must be >= 1"),
+    ("pretrain_hider.py", ["--batch_size", "0"], "--batch_size must be >= 1"),
+    ("collaborative_training.py", ["--image_size", "30"], "use a multiple of 4"),
+    ("collaborative_training.py", ["--rate", "-0.5"], "--rate must be >= 0"),
+    ("evaluation.py", ["--seeker_weights", "missing.weights.h5"], "no such file"),
+    ("baseline.py", ["--seeker_weights", "hider.weights.h5"], "does not fit model 'seeker_small'"),
+    ("baseline.py", ["--seeker_weights", "seeker64.weights.h5"], "shapes differ for seeker_logits"),
+    ("baseline.py", ["--seeker_weights", "truncated.weights.h5"], "may be truncated"),
+    ("collaborative_training.py", ["--seeker_weights", "hider.weights.h5", "--identifier", "x"], "does not fit"),
+    ("collaborative_training.py", ["--baseline", "baseline.txt", "--identifier", "x"], "holds no accuracy"),
+    ("pretrain_seeker.py", [*FOLDER, "--data_dir", "empty", "--identifier", "x"], "no such folder"),
+    ("pretrain_seeker.py", [*FOLDER, "--data_dir", "oneclass", "--identifier", "x"], "1 class folder"),
+    ("pretrain_seeker.py", [*FOLDER, "--data_dir", "broken", "--identifier", "x"], "cannot decode image"),
+    ("pretrain_seeker.py", ["--config", "mnist", "--identifier", "x"], "mnist.npz"),
+    ("evaluation.py", ["--identifier", "never_trained"], "no checkpoints in"),
+    ("pretrain_seeker.py", [], "a run already exists"),
+]
+
+
+@pytest.mark.parametrize("script, args, message", CASES, ids=[f"{c[0]}:{c[2][:25]}" for c in CASES])
+def test_bad_input_one_line_exit_2_nothing_written(files, script, args, message):
+    def outputs():  # Keras writes its own config to KERAS_HOME: not ours to judge
+        return {k: v for k, v in tree(files).items() if not k.startswith("keras_home")}
+
+    before = outputs()
+    result = run_script(script, *args, cwd=files, env={"KERAS_HOME": str(files / "keras_home")})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr
+    assert outputs() == before
+
+
+def test_verbose_shows_the_traceback(files):
+    result = run_script("baseline.py", "--seeker_weights", "hider.weights.h5", "--verbose", cwd=files)
+    assert result.returncode == 2 and "Traceback" in result.stderr
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+    result = run_script("pretrain_seeker.py", *TINY, "--learning_rate", "1e12", "--max_epochs", "3", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "nan" in line.lower() or "inf" in line.lower()
+
+
+# --- interruptions and reproducibility ------------------------------------------------------
+
+HNS = [*TINY, "--stochastic", "--estimator", "sa", "--rate", "0.2", "--patience", "5", "--alpha_step", "0.1",
+       "--min_alpha", "0.1", "--max_epochs", "6", "--seed", "3"]
+
+
+def hns_dir(cwd, identifier, kind="weights"):
+    return cwd / kind / "mnist-5k" / "hns" / "stochastic" / "sa" / "rate_0.2" / identifier
+
+
+def start(cwd, identifier):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, str(ROOT / "collaborative_training.py"), *HNS, "--identifier", identifier],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_epoch(cwd, identifier, epoch, proc, timeout=300):
+    from utils.resume import state_path
+
+    path = state_path(hns_dir(cwd, identifier))
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if path.is_file():
+            with np.load(path) as f:
+                if json.loads(bytes(f["meta"]).decode())["epoch"] >= epoch:
+                    return
+        time.sleep(0.2)
+    raise AssertionError(f"epoch {epoch} never saved (exit {proc.poll()})")
+
+
+def final_weights(cwd, identifier):
+    from utils.weights import read_weights
+
+    return read_weights(hns_dir(cwd, identifier) / "final.weights.h5")
+
+
+def history(cwd, identifier):
+    return json.loads((hns_dir(cwd, identifier, "results") / "history.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hns")
+    result = run_script("collaborative_training.py", *HNS, "--identifier", "ref", cwd=d)
+    assert result.returncode == 0, result.stderr
+    return d
+
+
+def test_same_seed_same_metrics(reference):
+    result = run_script("collaborative_training.py", *HNS, "--identifier", "again", cwd=reference)
+    assert result.returncode == 0, result.stderr
+    assert history(reference, "again") == history(reference, "ref")
+    assert len(history(reference, "ref")["alpha_steps"]) >= 1  # the schedule moved: its state matters
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(reference):
+    proc = start(reference, "killed")
+    wait_for_epoch(reference, "killed", 2, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (hns_dir(reference, "killed") / "final.weights.h5").exists()
+    result = run_script("collaborative_training.py", *HNS, "--identifier", "killed", cwd=reference)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout
+    assert history(reference, "killed") == history(reference, "ref")
+    a, b = final_weights(reference, "killed"), final_weights(reference, "ref")
+    assert a.keys() == b.keys() and all(np.array_equal(x, y) for k in a for x, y in zip(a[k], b[k]))
+
+
+def test_sigint_finishes_the_step_saves_and_explains(reference):
+    proc = start(reference, "stopped")
+    wait_for_epoch(reference, "stopped", 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    (line,) = err.strip().splitlines()
+    assert "SIGINT" in line and "resume" in line
+    w = hns_dir(reference, "stopped")
+    assert (w / "interrupted.weights.h5").is_file() and (w / "resume_state.npz").is_file()
+    assert not (w / "final.weights.h5").exists()
+    result = run_script("collaborative_training.py", *HNS, "--identifier", "stopped", "--resume", cwd=reference)
+    assert result.returncode == 0, result.stderr
+    assert (w / "final.weights.h5").is_file() and not (w / "resume_state.npz").exists()
+    # a finished run is not resumed again nor overwritten
+    again = run_script("collaborative_training.py", *HNS, "--identifier", "stopped", cwd=reference)
+    assert again.returncode == 2 and "already exists" in again.stderr
