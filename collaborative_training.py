@@ -14,12 +14,10 @@ from utils.config import COMMON, HNS, parse_config
 
 def main(argv):
     cfg, _ = parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS))
-    from utils.collaborative import train_hns
+    from utils.collaborative import claim_runs, train_hns
     from utils.data import load_data
-    from utils.io import claim_run
     from utils.metrics import read_baseline
     from utils.paths import hns_model_type, run_paths
-    from utils.resume import state_path
     from utils.training import seed_everything
 
     baseline = read_baseline(cfg.baseline) if cfg.baseline else None
@@ -27,11 +25,8 @@ def main(argv):
     all_paths = [run_paths(cfg, hns_model_type(cfg), run) for run in runs]
     seed_everything(cfg.seed)
     data = load_data(cfg)
-    if not cfg.debug:
-        for paths in all_paths:
-            resumable = state_path(paths.weights).is_file() and not (paths.weights / "final.weights.h5").is_file()
-            claim_run(paths, overwrite=cfg.overwrite, resume=cfg.resume, resumable=resumable)
-    for run_index, paths in zip(runs, all_paths):
+    todo = list(zip(runs, all_paths)) if cfg.debug else claim_runs(cfg, runs, all_paths)
+    for run_index, paths in todo:
         seed = cfg.seed + (run_index or 1) - 1
         seed_everything(seed)
         result = train_hns(cfg, data, paths, baseline, seed)

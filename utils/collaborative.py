@@ -15,7 +15,7 @@ from utils.callbacks import AdaptiveAlpha, MaskImages, SlopeAnnealing, StopOnNon
 from utils.config import Config, as_dict
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
 from utils.errors import Interrupted, RunError
-from utils.io import atomic_write_json
+from utils.io import atomic_write_json, claim_run
 from utils.paths import RunPaths
 from utils.resume import GracefulStop, ResumeState, load_state, state_path
 from utils.training import fit_verbosity, tensorboard
@@ -124,6 +124,29 @@ def train_hns(cfg: Config, data: Data, paths: RunPaths, baseline: float | None =
         (paths.weights / "interrupted.weights.h5").unlink(missing_ok=True)
     return TrainingResult(model, paths, resume.epoch_logs, adaptive.history if adaptive else [], seconds,
                           epochs_run * len(data.train) / max(seconds, 1e-9))
+
+
+def claim_runs(cfg: Config, runs: list, all_paths: list[RunPaths]) -> list:
+    """Check the folders of every run of `cfg`; returns the (run index, paths) left to train.
+
+    New runs are trained; with --overwrite every run starts again. Runs that were interrupted
+    (a resume state, no final weights) continue by default, and so does an interrupted
+    --num_trainings series: its finished runs are kept and its unfinished ones, resumed or
+    (if they died before their first epoch) restarted. Anything else that exists is refused.
+    """
+    finished = [(p.weights / "final.weights.h5").is_file() for p in all_paths]
+    interrupted = [state_path(p.weights).is_file() and not f for p, f in zip(all_paths, finished)]
+    continuing = not cfg.overwrite and (any(interrupted) or (cfg.resume and not all(finished)))
+    todo = []
+    for run, paths, done, resumable in zip(runs, all_paths, finished, interrupted):
+        if continuing and done:
+            continue
+        if continuing and not resumable:
+            claim_run(paths, overwrite=True)
+        else:
+            claim_run(paths, overwrite=cfg.overwrite, resume=cfg.resume, resumable=resumable)
+        todo.append((run, paths))
+    return todo
 
 
 def checkpoints(weights_dir: Path) -> list[Path]:
