@@ -104,3 +104,15 @@ def test_checkpoint_alpha_and_baseline_files(tmp_path):
     assert read_baseline(tmp_path / "b.json") == 0.97 and read_baseline(tmp_path / "b.txt") == 0.95
     with pytest.raises(UsageError, match="holds no accuracy"):
         read_baseline(tmp_path / "bad.txt")
+
+
+def test_leakage_probe_restarts_identically_for_each_checkpoint():
+    from utils.evaluation import LeakageProbe
+
+    rng = np.random.default_rng(2)
+    ytr, yte = rng.integers(0, 10, 600), rng.integers(0, 10, 200)
+    a, b = _label_masks(ytr, rng, True), _label_masks(yte, rng, True)
+    probe = LeakageProbe((12, 12), 10, epochs=2)
+    first = probe.score(a, ytr, b, yte)
+    probe.score(_label_masks(ytr, rng, False), ytr, b, yte)  # a different checkpoint in between
+    assert probe.score(a, ytr, b, yte) == first

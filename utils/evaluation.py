@@ -106,26 +106,51 @@ def figures_of_merit(preds, labels, masks, foreground, baseline: float | None) -
     return out
 
 
+class LeakageProbe:
+    """A small CNN that classifies masks alone (see the module docstring).
+
+    Built and compiled once; every `score` call starts it again from the same initial weights
+    and a fresh optimizer state, so each checkpoint gets an identical, independent probe
+    without recompiling.
+    """
+
+    def __init__(self, mask_shape, num_classes: int, epochs: int = 3, seed: int = 0):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        self.epochs = epochs
+        self.model = keras.Sequential([
+            keras.Input((*mask_shape, 1)),
+            keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(num_classes),
+        ])
+        self.model.compile(keras.optimizers.Adam(2e-3),
+                           keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        self.model.optimizer.build(self.model.trainable_variables)
+        self.variables = [*self.model.variables, *self.model.optimizer.variables]
+        self.initial = [v.numpy() for v in self.variables]
+        self.seed = seed
+
+    def score(self, train_masks, train_labels, test_masks, test_labels) -> float:
+        """Test accuracy after training on the training masks for `epochs` epochs."""
+        import keras
+
+        keras.utils.set_random_seed(self.seed)
+        for v, value in zip(self.variables, self.initial):
+            v.assign(value)
+        self.model.fit(train_masks[..., None].astype(np.float32), train_labels, batch_size=128,
+                       epochs=self.epochs, verbose=0, shuffle=True)
+        logits = self.model.predict(test_masks[..., None].astype(np.float32), batch_size=512, verbose=0)
+        return float(np.mean(np.argmax(logits, -1) == test_labels))
+
+
 def leakage_accuracy(train_masks, train_labels, test_masks, test_labels, num_classes: int,
                      epochs: int = 3, seed: int = 0) -> float:
-    """Test accuracy of a small CNN that sees only the masks (see the module docstring)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    shape = (*train_masks.shape[1:], 1)
-    model = keras.Sequential([
-        keras.Input(shape),
-        keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(num_classes),
-    ])
-    model.compile(keras.optimizers.Adam(2e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    model.fit(train_masks[..., None].astype(np.float32), train_labels, batch_size=128, epochs=epochs,
-              verbose=0, shuffle=True)
-    preds = np.argmax(model.predict(test_masks[..., None].astype(np.float32), batch_size=512, verbose=0), -1)
-    return float(np.mean(preds == test_labels))
+    """Test accuracy of a fresh `LeakageProbe` trained on `train_masks`."""
+    probe = LeakageProbe(train_masks.shape[1:], num_classes, epochs, seed)
+    return probe.score(train_masks, train_labels, test_masks, test_labels)
 
 
 def recommend(rows: list[dict], min_fidelity: float, have_baseline: bool) -> tuple[int, str]:
@@ -170,6 +195,7 @@ def evaluate_run(model, checkpoints: list[Path], data, cfg, baseline=None, val_b
     from utils.weights import load_weights
 
     infer = make_infer(model)
+    probe = LeakageProbe(data.image_shape[:2], data.num_classes, leakage_epochs, cfg.seed) if leakage_epochs else None
     rows = []
     for path in checkpoints:
         load_weights(model, path)
@@ -180,10 +206,9 @@ def evaluate_run(model, checkpoints: list[Path], data, cfg, baseline=None, val_b
             "test": figures_of_merit(test.preds, data.test.y, test.masks, test.foreground, baseline),
             "val": figures_of_merit(val.preds, data.val.y, val.masks, val.foreground, val_baseline),
         }
-        if leakage_epochs > 0:
+        if probe is not None:
             train = masked_predictions(infer, data.train, 256, cfg.foreground_threshold)
-            row["leakage"] = leakage_accuracy(train.masks, data.train.y, test.masks, data.test.y,
-                                              data.num_classes, leakage_epochs, cfg.seed)
+            row["leakage"] = probe.score(train.masks, data.train.y, test.masks, data.test.y)
         if frozen_seeker is not None:
             row["masked_by_seeker"] = float(np.mean(_frozen_predictions(frozen_seeker, data.test, test.masks)
                                                     == data.test.y))
