@@ -64,6 +64,16 @@ def mask_grid(x, prob, mask, preds, labels, path, title=None) -> None:
     plt.close(fig)
 
 
+def _finish_chart(fig, ax, path, title=None) -> None:
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=110)
+    plt.close(fig)
+
+
 def tradeoff(rows: list[dict], path, recommended: int | None = None, title=None) -> None:
     """Test accuracy against the share hidden (I and I_fg), one point per checkpoint, labelled by alpha."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -81,13 +91,7 @@ def tradeoff(rows: list[dict], path, recommended: int | None = None, title=None)
         ax.plot([r["test"]["I_fg"]], [r["test"]["accuracy"]], "r*", markersize=14, label="recommended")
     ax.set_xlabel("share hidden")
     ax.set_ylabel("test accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
+    _finish_chart(fig, ax, path, title)
 
 
 def across_runs(summary: list[dict], path, title=None) -> None:
@@ -101,10 +105,4 @@ def across_runs(summary: list[dict], path, title=None) -> None:
         ax.errorbar(idx, mean, yerr=std, fmt="o-", capsize=3, label=f"test {key} (mean +- std)")
     ax.set_xticks(idx, names, rotation=60, fontsize=7)
     ax.set_xlabel("checkpoint (alpha)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
+    _finish_chart(fig, ax, path, title)
