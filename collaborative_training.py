@@ -14,7 +14,7 @@ from utils.config import COMMON, HNS, parse_config
 
 def main(argv):
     cfg, _ = parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS))
-    from utils.collaborative import claim_runs, train_hns
+    from utils.collaborative import build_hns, claim_runs, train_hns
     from utils.data import load_data
     from utils.metrics import read_baseline
     from utils.paths import hns_model_type, run_paths
@@ -25,6 +25,7 @@ def main(argv):
     all_paths = [run_paths(cfg, hns_model_type(cfg), run) for run in runs]
     seed_everything(cfg.seed)
     data = load_data(cfg)
+    build_hns(cfg, data.image_shape, data.num_classes)  # bad start weights fail here, before any run is touched
     todo = list(zip(runs, all_paths)) if cfg.debug else claim_runs(cfg, runs, all_paths)
     for run_index, paths in todo:
         seed = cfg.seed + (run_index or 1) - 1

@@ -71,6 +71,7 @@ CASES = [
     ("pretrain_seeker.py", ["--config", "mnist", "--identifier", "x"], "mnist.npz"),
     ("evaluation.py", ["--identifier", "never_trained"], "no checkpoints in"),
     ("pretrain_seeker.py", [], "a run already exists"),
+    ("pretrain_seeker.py", ["--seeker_weights", "hider.weights.h5", "--overwrite"], "does not fit"),
 ]
 
 
