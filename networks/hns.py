@@ -83,12 +83,15 @@ class HideAndSeek(keras.Model):
         x, labels = data
         with tf.GradientTape() as tape:
             out = self._forward(x, labels, training=True)
-            objective = out["total"] + self._bound_penalty(out["h"])
+            reinforce = self.neuron.estimator == "reinforce"
+            # REINFORCE's sampled masks only score the hider; the seeker learns from y_eval.
+            objective = (ops.stop_gradient(out["total"]) if reinforce else out["total"]) + \
+                self._bound_penalty(out["h"])
             if self.neuron.stochastic:
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
                 ce_eval = self.ce(labels, self.seeker(x * y_eval, training=True))
                 objective += ops.convert_to_tensor(self.alpha) * ops.mean(ce_eval)
-            if self.neuron.estimator == "reinforce":
+            if reinforce:
                 s = reinforce_surrogate(out["per_sample"], out["y"], out["h"])
                 objective += s - ops.stop_gradient(s)
             # Under tf.distribute gradients are summed over replicas: average them instead.
