@@ -9,16 +9,12 @@ drifting far past the threshold, where a straight-through mask would take many s
 it is zero while |h| <= bound and is not part of the reported total.
 
 With stochastic neurons the seeker is also trained on the mask it is evaluated with,
-y_eval = 1[p > 0.5] (no gradient to the hider): ``+ alpha * mean(CE(seeker(x * y_eval)))``.
-Without it the seeker learns only sampled masks; when many probabilities stay undecided (ST2,
-REINFORCE) it then fails on the thresholded mask (e.g. 0.874 test accuracy with it vs 0.960 with
-sampled masks, REINFORCE at alpha 0.5 on mnist-5k). The term is not part of the reported total.
-
-Metrics (train and validation; validation uses the deterministic mask): ``loss`` (total),
-``classification_loss``, ``mask_loss`` (mean of the mask), ``accuracy``, ``hidden`` (share of
-input elements hidden, I), ``hidden_fg`` (share of foreground pixels hidden, foreground: any
-channel above ``foreground_threshold``), ``alpha`` and, when a baseline accuracy is given,
-``fidelity`` F = accuracy / baseline, ``fir`` F / (F + I) and ``fii`` F * I.
+y_eval = 1[p > 0.5] (no gradient to the hider): ``+ alpha * mean(CE(seeker(x * y_eval)))``;
+with REINFORCE the seeker learns from y_eval only, and the sampled masks only score the hider.
+Without this the seeker learns only sampled masks, and when many probabilities stay undecided
+(ST2, REINFORCE) it fails on the thresholded mask: on mnist-5k at alpha 0.5 (30 epochs from
+pretrained weights) ST2 reached 0.910 test accuracy without the term and 0.944 with it,
+REINFORCE 0.874 without and 0.922 with. None of this is part of the reported total.
 """
 from __future__ import annotations
 
