@@ -17,6 +17,10 @@ EXTRA = [
     ("leakage_epochs", dict(type=int, metavar="N", help="Epochs of the mask-only leakage classifier; 0 skips "
                             "it (default 3).")),
     ("examples", dict(type=int, metavar="N", help="Test images in each mask figure (default 8).")),
+    ("cem_images", dict(type=int, metavar="N", help="Test images explained with CEM (PP and PN) on the "
+                        "pretrained and the HnS seeker at the recommended checkpoint; 0 skips (default 10).")),
+    ("cem_c_steps", dict(type=int, metavar="N", help="CEM c search steps for that comparison (default 5).")),
+    ("cem_iterations", dict(type=int, metavar="N", help="CEM iterations per c step (default 300).")),
 ]
 
 
@@ -25,7 +29,9 @@ def main(argv):
     from utils.report import evaluate
 
     evaluate(cfg, min_fidelity=getattr(opts, "min_fidelity", 0.98),
-             leakage_epochs=getattr(opts, "leakage_epochs", 3), examples=getattr(opts, "examples", 8))
+             leakage_epochs=getattr(opts, "leakage_epochs", 3), examples=getattr(opts, "examples", 8),
+             cem=dict(images=getattr(opts, "cem_images", 10), c_steps=getattr(opts, "cem_c_steps", 5),
+                      iterations=getattr(opts, "cem_iterations", 300)))
 
 
 if __name__ == "__main__":

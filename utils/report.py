@@ -7,7 +7,7 @@ from pathlib import Path
 
 from utils.config import Config, as_dict
 from utils.errors import UsageError
-from utils.paths import default_baseline, default_seeker_weights, hns_model_type, run_paths
+from utils.paths import default_baseline, default_hider_weights, default_seeker_weights, hns_model_type, run_paths
 
 
 def _baselines(cfg: Config) -> tuple[float | None, float | None, str | None]:
@@ -26,14 +26,26 @@ def _baselines(cfg: Config) -> tuple[float | None, float | None, str | None]:
     return test, val, str(path)
 
 
-def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, examples: int = 8) -> list[dict]:
-    """Evaluate every run of `cfg` and write its report; returns one report dict per run."""
+def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, examples: int = 8,
+             cem: dict | None = None) -> list[dict]:
+    """Evaluate every run of `cfg` and write its report; returns one report dict per run.
+
+    `cem` ({images, c_steps, iterations}) adds the contrastive comparison of the recommended
+    checkpoint (utils/contrastive_report.py): PP and PN of the first `images` test images on the
+    pretrained and the HnS seeker, with the MNIST example settings of CEM (kappa 0, beta 0.1,
+    gamma 100 with the pretrained hider autoencoder, c_init 1) but fewer c steps and iterations
+    so that it fits in the demo; explain.py runs the full search.
+    """
+    cem = {"images": 10, "c_steps": 5, "iterations": 300, **(cem or {})}
     if not 0 < min_fidelity <= 1.5:
         raise UsageError(f"--min_fidelity must be in (0, 1.5], got {min_fidelity}")
     if leakage_epochs < 0:
         raise UsageError(f"--leakage_epochs must be >= 0, got {leakage_epochs}")
     if examples < 1:
         raise UsageError(f"--examples must be >= 1, got {examples}")
+    for key in ("images", "c_steps", "iterations"):
+        if cem[key] < (0 if key == "images" else 1):
+            raise UsageError(f"--cem_{key} must be >= {0 if key == 'images' else 1}, got {cem[key]}")
     runs = [None] if cfg.num_trainings == 1 else list(range(1, cfg.num_trainings + 1))
     all_paths = [run_paths(cfg, hns_model_type(cfg), r) for r in runs]
     from utils.collaborative import checkpoints
@@ -97,6 +109,11 @@ def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, e
         tradeoff(rows, results / "tradeoff.png", best, title=f"{cfg.config} {hns_model_type(cfg)} "
                                                                 f"{cfg.identifier}" + (f" run {run_index}" if run_index else ""))
         figures = example_figures(model, rows, best, data, results, examples)
+        if cem["images"] and frozen is not None:
+            report["contrastive"] = _contrastive(cfg, model, frozen, rows[best], data, results, cem)
+            atomic_write_json(results / "evaluation.json", report)
+        elif cem["images"]:
+            print(f"notice: no seeker weights at {seeker_path}: the PP/PN comparison is left out")
         log_to_tensorboard(rows, paths.logs / "evaluation")
         print(table(rows, best))
         print(f"recommended: {rows[best]['checkpoint']} ({rule}): test accuracy "
@@ -113,3 +130,28 @@ def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, e
         across_runs(summary, parent / "across_runs.png", title=f"{len(all_rows)} runs of {cfg.identifier}")
         print(f"across runs: {parent / 'across_runs.json'}, {parent / 'across_runs.png'}")
     return reports
+
+
+def _contrastive(cfg, model, frozen, row, data, results, cem: dict) -> dict:
+    """PP/PN of the pretrained and the HnS seeker at the recommended checkpoint, with its mask."""
+    from utils.contrastive_report import MNIST_SETTINGS, compare_pp_pn, load_autoencoder
+    from utils.data import to_float
+    from utils.weights import load_weights
+
+    settings = {**MNIST_SETTINGS, "c_steps": cem["c_steps"], "max_iterations": cem["iterations"]}
+    ae_path = Path(cfg.hider_weights) if cfg.hider_weights else default_hider_weights(cfg)
+    autoencoder = load_autoencoder(cfg.model, data.image_shape, ae_path) if ae_path.is_file() else None
+    if autoencoder is None:
+        print(f"notice: no hider autoencoder at {ae_path}: CEM runs without its autoencoder term (gamma 0)")
+        settings["gamma"] = 0.0
+    load_weights(model, Path(row["path"]))
+    n = min(cem["images"], len(data.test))
+    summary = compare_pp_pn({"pretrained seeker": frozen, "HnS seeker": model.seeker}, autoencoder, model,
+                            to_float(data.test.x[:n]).numpy(), data.test.y[:n], results, settings,
+                            checkpoint=row["checkpoint"])
+    for name, s in summary["seekers"].items():
+        iou = s["iou"]["mean"]
+        print(f"  CEM on the {name}: PP found {s['PP']['found_rate']:.2f}, PN found {s['PN']['found_rate']:.2f}, "
+              f"mean IoU of PP support and HnS kept pixels {'n/a' if iou is None else f'{iou:.2f}'}")
+    print(f"contrastive explanations: {results / 'contrastive.json'}")
+    return summary
