@@ -19,8 +19,8 @@ pertinent negatives (PN, a minimal addition to x that changes it). This module
   values that would round to 0 in the uint8 image, i.e. float residue. It is deliberately not a
   "visible" level: CEM keeps a PP as faint as it can (pretrained seeker_small on mnist-5k at
   the MNIST settings: PP maxima 0.04 to 0.15 for 80% of the images, median entry 0.03), so a
-  threshold like 0.05 would empty most PPs. ``pp_in_kept =
-  |S & K| / |S|`` says how much of the PP the hider keeps.
+  threshold like 0.05 would empty most PPs. ``pp_in_kept = |S & K| / |S|`` says how much of the
+  PP the hider keeps.
 
 The seekers output logits, so the CEM margin ``kappa`` is on the logit scale (no softmax is
 applied); with ``kappa = 0`` that does not change which solutions are valid.
@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -175,7 +176,8 @@ def draw_rows(rows: list[list[tuple]], path, title: Optional[str] = None) -> Non
     from utils.plotting import _show
 
     n_cols = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.7 * n_cols, 1.8 * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.9 * n_cols, 1.8 * len(rows) + 0.5), squeeze=False,
+                             layout="constrained")
     for r, row in enumerate(rows):
         for c, (image, name, ok) in enumerate(row):
             _show(axes[r, c], image, name)
@@ -184,8 +186,7 @@ def draw_rows(rows: list[list[tuple]], path, title: Optional[str] = None) -> Non
         for c in range(len(row), n_cols):
             axes[r, c].axis("off")
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(textwrap.fill(title, width=int(16 * n_cols)), fontsize=9)
     atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
 
@@ -203,7 +204,9 @@ def explanation_cells(explanations: Mapping, i: int) -> list[tuple]:
             cells.append((image, f"{mode} not found", False))
             continue
         title = f"{mode} -> {getattr(exp, f'{mode}_pred')[i]} (L0 {exp.l0[i]}"
-        if mode == "PP" and image.max() > 0:
+        if mode == "PP" and image.max() == 0:
+            title += ": empty"
+        elif mode == "PP":
             title += f", max {image.max():.2f}"
             image = image / image.max()
         cells.append((image, title + ")", True))

@@ -1,0 +1,190 @@
+"""Tests of utils/contrastive_report.py and explain.py: checks, IoU, the report files, the script's errors."""
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import run_script
+from utils.contrastive import CEMExplanation
+from utils.contrastive_report import compare_pp_pn, page_paths, summarize, support_iou
+from utils.errors import UsageError
+
+SHAPE = (8, 8, 1)
+FAST = dict(kappa=0.0, beta=0.05, gamma=1.0, c_init=10.0, c_steps=3, max_iterations=30, learning_rate_init=1e-1)
+
+
+def _randomize(model, seed):
+    """Every weight N(0, 0.3^2): predictions that depend on the input (the default init leaves them to
+    the biases), and non-zero biases, without which a ReLU net has zero gradient at the empty image
+    where every PP search starts."""
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        v.assign(rng.normal(0.0, 0.3, v.shape).astype(np.float32))
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """seeker_small, hider autoencoder and a deterministic HnS model on 8x8x1 images, 3 classes, untrained."""
+    from networks.binary import build_neuron
+    from networks.hider import build_hider
+    from networks.hns import HideAndSeek
+    from networks.seeker import build_seeker
+
+    keras.utils.set_random_seed(3)
+    seeker = _randomize(build_seeker("small", SHAPE, 3), 0)
+    autoencoder = build_hider("small", SHAPE, out_channels=1)
+    hns = HideAndSeek(_randomize(build_hider("small", SHAPE, out_channels=1, logits=True), 1),
+                      _randomize(build_seeker("small", SHAPE, 3), 2), build_neuron(False))
+    hns.build((None, *SHAPE))
+    x = np.random.default_rng(0).uniform(0.0, 1.0, (5, *SHAPE)).astype(np.float32)
+    return seeker, autoencoder, hns, x
+
+
+def test_support_iou_matches_hand_computed_values():
+    pp = np.zeros((4, 2, 2, 1), np.float32)
+    mask = np.zeros((4, 2, 2, 1), np.float32)
+    pp[0, 0, 0] = pp[0, 0, 1] = 0.5            # S = {a, b}
+    mask[0, 0, 1] = mask[0, 1, 1] = 1.0        # K = {b, d}: IoU 1/3
+    pp[1, 0, 0] = 0.04                         # below the threshold: S empty, K = {a}: IoU 0
+    mask[1, 0, 0] = 1.0
+    found = [True, True, True, False]          # image 2: both empty -> 1; image 3: not found -> None
+    assert support_iou(pp, found, mask, threshold=0.05) == [pytest.approx(1 / 3), 0.0, 1.0, None]
+
+
+def test_summarize_counts_a_pn_that_keeps_the_prediction_as_a_failure():
+    # Logits = x itself: the class is the largest of the 3 features.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
+    x = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
+    pn = np.array([[1, 2, 0], [1, 0.5, 0], [0, 1, 0]], np.float32)  # changes, keeps (bad), not found
+    exp = CEMExplanation(mode="PN", X=x, X_pred=np.array([0, 0, 1]), found=np.array([True, True, False]),
+                         c=np.ones(3), l0=np.array([1, 1, 0]), l1=np.array([2.0, 0.5, 0.0]),
+                         l2=np.array([2.0, 0.5, 0.0]), PN=pn, PN_pred=np.array([1, 0, -1]))
+    s = summarize(model, exp)
+    assert (s["found"], s["verified"], s["failures"]) == (2, 1, [1])
+    assert s["found_rate"] == pytest.approx(2 / 3)
+    assert s["mean_l0"] == 1.0 and s["mean_l1"] == pytest.approx(1.25)
+    assert s["nonzero_share"] == pytest.approx(1 / 3)
+
+
+def test_page_paths_split_rows():
+    one = page_paths("d", "e", 3, per_page=10)
+    assert [(p.name, r) for p, r in one] == [("e.png", slice(0, 3))]
+    many = page_paths("d", "e", 25, per_page=10)
+    assert [(p.name, r) for p, r in many] == [("e_1.png", slice(0, 10)), ("e_2.png", slice(10, 20)),
+                                              ("e_3.png", slice(20, 25))]
+
+
+def test_compare_pp_pn_writes_figures_and_sane_numbers(tiny, tmp_path):
+    seeker, autoencoder, hns, x = tiny
+    labels = np.array([0, 1, 2, 0, 1])
+    report = compare_pp_pn({"pretrained": seeker, "hns": hns.seeker}, autoencoder, hns, x, labels, tmp_path,
+                           FAST, checkpoint="alpha_0.50.weights.h5")
+    assert (tmp_path / "contrastive_pretrained.png").stat().st_size > 0
+    assert (tmp_path / "contrastive_hns.png").stat().st_size > 0
+    assert json.loads((tmp_path / "contrastive.json").read_text()) == json.loads(json.dumps(report))
+    assert not list(tmp_path.glob(".*tmp*"))
+    mask, _, _ = hns.mask(x)
+    assert report["hns"]["kept_share"] == pytest.approx(float(np.mean(mask)))
+    assert report["settings"]["max_iterations"] == 30 and report["checkpoint"] == "alpha_0.50.weights.h5"
+    for name in ("pretrained", "hns"):
+        r = report["seekers"][name]
+        for mode in ("PP", "PN"):
+            s = r[mode]
+            assert 0.0 <= s["found_rate"] <= 1.0 and s["found"] == round(s["found_rate"] * 5)
+            # CEM only returns iterates it judged valid: the re-run must agree on every one.
+            assert s["verified"] == s["found"] and s["failures"] == []
+        assert r["PN"]["found"] > 0, "an untrained 3-class net should be easy to flip"
+        ious = r["iou"]["per_image"]
+        assert len(ious) == 5
+        assert sum(v is not None for v in ious) == r["PP"]["found"]
+        assert all(0.0 <= v <= 1.0 for v in ious if v is not None)
+        if r["PP"]["found"]:
+            assert r["iou"]["mean"] == pytest.approx(np.mean([v for v in ious if v is not None]))
+    assert report["seekers"]["pretrained"]["pred"] == np.argmax(seeker(x), -1).tolist()
+
+
+def test_compare_pp_pn_without_a_results_dir_writes_nothing(tiny, tmp_path, monkeypatch):
+    seeker, _, hns, x = tiny
+    monkeypatch.chdir(tmp_path)
+    report = compare_pp_pn({"s": seeker}, None, hns, x[:2], [0, 1], None, {**FAST, "gamma": 0.0, "c_steps": 1})
+    assert report["figures"] == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--n", "0"], "--n must be >= 1"),
+    (["--sample_from_class", "10"], r"--sample_from_class must be a class index >= 0 \(at most 9\)"),
+    (["--no_ae", "--gamma", "5"], "exclude each other"),
+    (["--c_steps", "0"], "--c_steps must be >= 1"),
+    (["--beta", "-1"], "--beta must be"),
+    (["--save_every", "50", "--max_iterations", "20"], "--save_every must be in"),
+    (["--identifier", "absent"], "run pretrain_seeker.py --config mnist-5k --identifier absent"),
+    (["--mode", "XX"], "invalid choice"),
+])
+def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_path, monkeypatch):
+    import explain
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match=match):
+        explain.main(argv)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_a_typed_learning_rate_counts():
+    import explain
+
+    assert explain._typed(["--learning_rate", "0.1"], "learning_rate")
+    assert explain._typed(["--learning_rate=0.1"], "learning_rate")
+    assert explain._typed(["--learn", "0.1"], "learning_rate")    # argparse takes unique prefixes
+    assert not explain._typed(["--n", "3", "--identifier", "learning_rate"], "learning_rate")
+
+
+def test_missing_autoencoder_names_the_fix(tmp_path, monkeypatch):
+    import explain
+    from networks.seeker import build_seeker
+    from utils.weights import save_weights
+
+    monkeypatch.chdir(tmp_path)
+    save_weights(build_seeker("small", (28, 28, 1), 10), tmp_path / "s.weights.h5")
+    with pytest.raises(UsageError, match="pretrain_hider.py .* or use --no_ae"):
+        explain.main(["--seeker_weights", str(tmp_path / "s.weights.h5"), "--identifier", "absent"])
+
+
+@pytest.mark.slow
+def test_explain_script_end_to_end(tmp_path, monkeypatch):
+    import explain
+    from networks.hider import build_hider
+    from networks.seeker import build_seeker
+    from utils.weights import save_weights
+
+    keras.utils.set_random_seed(0)
+    save_weights(_randomize(build_seeker("small", (28, 28, 1), 10), 0), tmp_path / "s.weights.h5")
+    save_weights(build_hider("small", (28, 28, 1), out_channels=1), tmp_path / "h.weights.h5")
+    args = ["--seeker_weights", tmp_path / "s.weights.h5", "--hider_weights", tmp_path / "h.weights.h5",
+            "--max_iterations", "20", "--c_steps", "2", "--n", "3", "--identifier", "t", "--save_every", "10",
+            "--sample_from_class", "7"]
+    done = run_script("explain.py", *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "results" / "mnist-5k" / "explanations" / "t"
+    report = json.loads((out / "explanations.json").read_text())
+    assert [r["label"] for r in report["images"]] == [7, 7, 7]
+    # The preset's Adam learning rate (1e-3) must not leak into CEM's own default.
+    assert report["settings"]["learning_rate_init"] == 0.01
+    assert report["settings"]["max_iterations"] == 20 and report["settings"]["gamma"] == 100.0
+    for mode in ("PP", "PN"):
+        s = report["summary"][mode]
+        assert s["verified"] == s["found"] == sum(r[mode]["found"] for r in report["images"])
+        assert all((r[mode]["pred"] == -1) != r[mode]["found"] for r in report["images"])
+        assert f"{mode}: found for {s['found']}/3" in done.stdout
+    assert (out / "explanations.png").stat().st_size > 0
+    with np.load(out / "savepoints_PN.npz") as saved:
+        assert saved["iterations"].tolist() == [10, 20, 30, 40]
+        assert saved["iterates"].shape == (4, 3, 28, 28, 1)
+    before = (out / "explanations.json").read_text()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="--overwrite"):
+        explain.main(list(map(str, args)))
+    assert (out / "explanations.json").read_text() == before
