@@ -173,14 +173,14 @@ def draw_rows(rows: list[list[tuple]], path, title: Optional[str] = None) -> Non
     import matplotlib.pyplot as plt
 
     from utils.io import atomic_savefig
-    from utils.plotting import _show
+    from utils.plotting import show_image
 
     n_cols = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.9 * n_cols, 1.8 * len(rows) + 0.5), squeeze=False,
                              layout="constrained")
     for r, row in enumerate(rows):
         for c, (image, name, ok) in enumerate(row):
-            _show(axes[r, c], image, name)
+            show_image(axes[r, c], image, name)
             if not ok:
                 axes[r, c].title.set_color("red")
         for c in range(len(row), n_cols):

@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 from utils.io import atomic_savefig  # noqa: E402
 
 
-def _show(ax, image, title=None, cmap="gray", vmin=0.0, vmax=1.0):
+def show_image(ax, image, title=None, cmap="gray", vmin=0.0, vmax=1.0):
+    """Draw one image in [0, 1] on `ax` without ticks (grey for one channel, RGB for three)."""
     image = np.asarray(image, np.float32)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
@@ -29,7 +30,7 @@ def image_grid(rows: list[list[np.ndarray]], column_titles: list[str], path, row
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             title = column_titles[c] if r == 0 else None
-            _show(axes[r, c], image, title, cmap=(cmaps or {}).get(c, "gray"))
+            show_image(axes[r, c], image, title, cmap=(cmaps or {}).get(c, "gray"))
             if c == 0 and row_titles:
                 axes[r, c].set_ylabel(row_titles[r], fontsize=7)
     fig.tight_layout()
@@ -53,7 +54,7 @@ def mask_grid(x, prob, mask, preds, labels, path, title=None) -> None:
         views = [(x[r], "input"), (prob[r], "hider probability"), (m, "mask (kept = white)"),
                  (x[r] * m, f"pred {preds[r]} ({'hit' if hit else 'miss, label ' + str(labels[r])})")]
         for c, (image, name) in enumerate(views):
-            _show(axes[r, c], image, name if (r == 0 or c == 3) else None,
+            show_image(axes[r, c], image, name if (r == 0 or c == 3) else None,
                   cmap="viridis" if c == 1 else "gray")
             if c == 3:
                 axes[r, c].title.set_color("green" if hit else "red")
