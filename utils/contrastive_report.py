@@ -27,9 +27,7 @@ applied); with ``kappa = 0`` that does not change which solutions are valid.
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Mapping, Optional
@@ -215,16 +213,11 @@ def explanation_cells(explanations: Mapping, i: int) -> list[tuple]:
 
 def save_savepoints(path, exp, indices) -> None:
     """``exp.savepoints`` as an npz file (written atomically): iterations (k,), iterates (k, n, ...), indices (n,)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
-    os.close(fd)
-    try:
+    from utils.io import atomic_path
+
+    with atomic_path(path, ".npz") as tmp:
         np.savez_compressed(tmp, iterations=np.array([k for k, _ in exp.savepoints]),
                             iterates=np.stack([a for _, a in exp.savepoints]), indices=np.asarray(indices))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _slug(name: str) -> str:

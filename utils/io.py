@@ -5,27 +5,34 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from utils.errors import UsageError
 from utils.paths import RunPaths
 
 
-def _temp_beside(path: Path, suffix: str) -> Path:
+@contextmanager
+def atomic_path(path: Path | str, suffix: str = ""):
+    """Yield a temporary path beside `path`; when the block succeeds it replaces `path` in one rename.
+
+    A kill at any moment leaves the old file or the new one; a failed block leaves no temporary.
+    `suffix` keeps an extension that writers insist on (``.png``, ``.npz``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
-    return Path(tmp)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path, "")
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def atomic_write_json(path: Path | str, obj) -> None:
@@ -43,14 +50,8 @@ def _json_default(o):
 
 
 def atomic_savefig(fig, path: Path | str, **kw) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path, path.suffix)
-    try:
+    with atomic_path(path, Path(path).suffix) as tmp:
         fig.savefig(tmp, **kw)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def claim_run(paths: RunPaths, overwrite: bool = False, resume: bool = False,

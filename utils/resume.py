@@ -12,15 +12,15 @@ resume" instead of a traceback.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from utils.io import atomic_path
 
 STATE_FILE = "resume_state.npz"
 
@@ -35,19 +35,10 @@ def save_state(model, path, epoch: int, extra: dict) -> None:
     meta = {"epoch": epoch, "model_variables": len(model.variables),
             "optimizer_variables": len(model.optimizer.variables), "extra": extra}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def load_state(model, path) -> tuple[int, dict]:

@@ -7,14 +7,13 @@ holding that layer's variables ``0, 1, ...`` in order. Writes are atomic.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from utils.errors import UsageError
+from utils.io import atomic_path
 
 FORMAT = "hns-weights-by-name-v1"
 
@@ -32,22 +31,14 @@ def _leaves(model, prefix=""):
 
 
 def save_weights(model, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["model"] = model.name
-            for name, layer in _leaves(model):
-                g = f.create_group(name)
-                for i, w in enumerate(layer.weights):
-                    g.create_dataset(str(i), data=np.asarray(w.numpy()))
-                    g[str(i)].attrs["name"] = w.name
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["model"] = model.name
+        for name, layer in _leaves(model):
+            g = f.create_group(name)
+            for i, w in enumerate(layer.weights):
+                g.create_dataset(str(i), data=np.asarray(w.numpy()))
+                g[str(i)].attrs["name"] = w.name
 
 
 def read_weights(path) -> dict[str, list[np.ndarray]]:
