@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from utils.config import Config, fill_dataset_defaults
-from utils.data import load_data, pipeline, stratified_split
+from utils.data import Split, epoch_pipeline, load_data, pipeline, shift_images, stratified_split
 from utils.errors import UsageError
 
 
@@ -39,6 +39,48 @@ def test_caps_and_pipeline_visit_each_image_once():
     assert np.array_equal(seen, data.test.y)
     x, _ = next(iter(pipeline(data.test, 32)))
     assert x.dtype.name == "float32" and 0.0 <= float(x.numpy().min()) and float(x.numpy().max()) <= 1.0
+
+
+def test_shift_images_moves_pixels_without_wrapping():
+    import tensorflow as tf
+
+    x = np.zeros((3, 5, 5, 1), np.float32)
+    x[:, 2, 2, 0] = 1.0
+    x[2, 0, 0, 0] = 1.0
+    # offsets - shift = (0, 0), (-2, +2) and (+2, +2): moves by (0, 0), (+2, -2), (-2, -2)
+    out = shift_images(tf.constant(x), tf.constant([[2, 2], [0, 4], [4, 4]], tf.int32), 2).numpy()
+    assert np.array_equal(out[0], x[0])
+    assert [tuple(p) for p in np.argwhere(out[1, ..., 0])] == [(4, 0)]
+    # the pixel at (0, 0) leaves the image instead of wrapping round to the far side
+    assert [tuple(p) for p in np.argwhere(out[2, ..., 0])] == [(0, 0)]
+
+
+def _split(n=40, size=8):
+    rng = np.random.default_rng(0)
+    return Split(rng.integers(1, 255, (n, size, size, 1), dtype=np.uint8), np.arange(n) % 4)
+
+
+def test_epoch_pipeline_augmentation_is_a_seeded_shift_and_resumes_exactly():
+    split = _split()
+    full = [x.numpy() for x, _ in epoch_pipeline(split, 16, seed=3, first_epoch=0, epochs=3, shift=2)]
+    again = [x.numpy() for x, _ in epoch_pipeline(split, 16, seed=3, first_epoch=0, epochs=3, shift=2)]
+    resumed = [x.numpy() for x, _ in epoch_pipeline(split, 16, seed=3, first_epoch=2, epochs=3, shift=2)]
+    other = [x.numpy() for x, _ in epoch_pipeline(split, 16, seed=4, first_epoch=0, epochs=3, shift=2)]
+    plain = [x.numpy() for x, _ in epoch_pipeline(split, 16, seed=3, first_epoch=0, epochs=3)]
+    assert all(np.array_equal(a, b) for a, b in zip(full, again))
+    assert all(np.array_equal(a, b) for a, b in zip(full[-3:], resumed))   # 3 batches per epoch
+    assert not all(np.array_equal(a, b) for a, b in zip(full, other))
+    # same images in the same order, some of them moved; every pixel is an input pixel or 0
+    assert not all(np.array_equal(a, b) for a, b in zip(full, plain))
+    values = set(np.unique(np.concatenate([p.ravel() for p in plain]))) | {0.0}
+    assert set(np.unique(np.concatenate([a.ravel() for a in full]))) <= values
+    moved = np.concatenate(full)
+    assert np.mean(np.all(moved == np.concatenate(plain), axis=(1, 2, 3))) < 0.2   # 1/25 stay put
+
+
+def test_epoch_pipeline_image_targets_are_the_augmented_inputs():
+    for x, target in epoch_pipeline(_split(), 16, seed=0, first_epoch=0, epochs=1, targets="images", shift=1):
+        assert np.array_equal(x.numpy(), target.numpy())
 
 
 def _write_folder(root, classes=("cat", "dog"), n=4, ext=".png", size=(20, 12)):

@@ -58,7 +58,7 @@ class TrainingResult:
 
 def hparams(cfg: Config) -> dict:
     keys = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
-            "learning_rate", "logit_bound", "logit_penalty", "seed")
+            "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed")
     d = as_dict(cfg)
     return {k: ("adaptive" if d[k] is None else d[k]) for k in keys}
 
@@ -98,7 +98,8 @@ def train_hns(cfg: Config, data: Data, paths: RunPaths, baseline: float | None =
                       hp.KerasCallback(str(paths.logs / "hparams"), hparams(cfg))]
     last_epoch = first_epoch if adaptive is not None and adaptive.finished else cfg.max_epochs
     start = time.perf_counter()
-    model.fit(epoch_pipeline(data.train, cfg.batch_size, seed, first_epoch, last_epoch),
+    model.fit(epoch_pipeline(data.train, cfg.batch_size, seed, first_epoch, last_epoch,
+                             shift=cfg.augment_shift),
               steps_per_epoch=steps_per_epoch(data.train, cfg.batch_size), initial_epoch=first_epoch,
               epochs=last_epoch, validation_data=pipeline(data.val, cfg.batch_size), callbacks=callbacks, shuffle=False,
               verbose=fit_verbosity(cfg))

@@ -57,6 +57,8 @@ class Config:
     train_images: Optional[int] = _opt(None, "Cap on the training images, validation split included.")
     test_images: Optional[int] = _opt(None, "Cap on the test images.")
     validation_split: float = _opt(0.1, "Share of the training split held out for model selection.")
+    augment_shift: int = _opt(0, "Augmentation: training images move by a random whole number of pixels "
+                              "in [-N, N] along each axis (0: off). Pretraining, baseline and HnS alike.")
     batch_size: int = _opt(64, "Batch size.")
     max_epochs: int = _opt(10, "Maximum number of epochs.")
     learning_rate: float = _opt(1e-3, "Adam learning rate.")

@@ -8,7 +8,7 @@ from networks.hider import build_hider
 from networks.seeker import build_seeker
 from utils.callbacks import BestWeights, StopOnNonFinite
 from utils.config import Config
-from utils.data import Data, load_data, pipeline
+from utils.data import Data, epoch_pipeline, load_data, pipeline, steps_per_epoch
 from utils.errors import RunError
 from utils.io import claim_run
 from utils.paths import RunPaths
@@ -62,7 +62,7 @@ def pretrain(cfg: Config, kind: str, paths: RunPaths) -> tuple[keras.Model, Data
     data = load_data(cfg)
     model = build_pretraining_model(cfg, kind, data.image_shape, data.num_classes)
     targets = "labels" if kind == "seeker" else "images"
-    train = pipeline(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, targets=targets)
+    train = epoch_pipeline(data.train, cfg.batch_size, cfg.seed, 0, cfg.max_epochs, targets, cfg.augment_shift)
     val = pipeline(data.val, cfg.batch_size, targets=targets)
     monitor, mode = ("val_accuracy", "max") if kind == "seeker" else ("val_loss", "min")
     guard = StopOnNonFinite()
@@ -71,7 +71,8 @@ def pretrain(cfg: Config, kind: str, paths: RunPaths) -> tuple[keras.Model, Data
         claim_run(paths, overwrite=cfg.overwrite)
         paths.make()
         callbacks += [tensorboard(paths), BestWeights(paths.weights / "best.weights.h5", monitor, mode)]
-    model.fit(train, validation_data=val, epochs=cfg.max_epochs, callbacks=callbacks, shuffle=False,
+    model.fit(train, steps_per_epoch=steps_per_epoch(data.train, cfg.batch_size), validation_data=val,
+              epochs=cfg.max_epochs, callbacks=callbacks, shuffle=False,
               verbose=fit_verbosity(cfg))
     if guard.failed:
         raise RunError(f"training stopped: {guard.failed}; the best weights so far are kept in "
