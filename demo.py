@@ -1,6 +1,6 @@
 """The whole pipeline on the embedded MNIST digits, in one go (what `make demo` runs).
 
-    python demo.py [--force] [--config mnist-5k] [--identifier default]
+    python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N]
 
 Stages: pretrain seeker -> baseline -> pretrain hider -> collaborative training (adaptive
 alpha, deterministic neurons, pretrained start) -> evaluation. Each stage runs the real
@@ -19,14 +19,14 @@ from utils.evaluation import table
 HERE = Path(__file__).resolve().parent
 
 
-def stages(config: str, identifier: str):
+def stages(config: str, identifier: str, seed: int | None = None):
     w, r = Path("weights") / config, Path("results") / config
     seeker = w / "seeker" / identifier / "best.weights.h5"
     hider = w / "hider" / identifier / "best.weights.h5"
     baseline = r / "seeker" / identifier / "baseline.json"
     hns = w / "hns" / "deterministic" / identifier / "final.weights.h5"
     report = r / "hns" / "deterministic" / identifier / "evaluation.json"
-    common = ["--config", config, "--identifier", identifier]
+    common = ["--config", config, "--identifier", identifier] + ([] if seed is None else ["--seed", str(seed)])
     return [
         ("pretrain seeker", "pretrain_seeker.py", common + ["--batch_size", "64", "--max_epochs", "30"], seeker),
         ("baseline", "baseline.py", common, baseline),
@@ -43,10 +43,12 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="rerun every stage, replacing earlier outputs")
     parser.add_argument("--config", default="mnist-5k", help="preset to run (default mnist-5k)")
     parser.add_argument("--identifier", default="default", help="run name (default 'default')")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of every stage (default: the preset's); use a new --identifier per seed")
     args = parser.parse_args()
     timings = []
     total = time.perf_counter()
-    for name, script, argv, done in stages(args.config, args.identifier):
+    for name, script, argv, done in stages(args.config, args.identifier, args.seed):
         if done.is_file() and not args.force:
             print(f"== {name}: reusing {done} (--force reruns it)", flush=True)
             timings.append((name, None))
@@ -63,7 +65,7 @@ def main() -> int:
     for name, seconds in timings:
         print(f"  {name:24s} {'reused' if seconds is None else f'{seconds:6.0f} s'}")
     print(f"  {'total':24s} {time.perf_counter() - total:6.0f} s")
-    report = stages(args.config, args.identifier)[-1][3]
+    report = stages(args.config, args.identifier, args.seed)[-1][3]
     summary = json.loads(report.read_text())
     rec = summary["recommended"]
     print(f"\n== final table (test split, {summary['test_images']} images; baseline {summary['baseline']:.3f})")
