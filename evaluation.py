@@ -14,6 +14,9 @@ from utils.config import COMMON, HNS, parse_config
 EXTRA = [
     ("min_fidelity", dict(type=float, metavar="F", help="Recommended checkpoint: validation Fidelity floor "
                           "(default 0.98).")),
+    ("fidelity_se", dict(type=float, metavar="K", help="A checkpoint meets the floor when its validation F "
+                         "plus K standard errors (binomial, from the validation split's size) reaches it; "
+                         "0 makes the floor hard (default 1).")),
     ("leakage_epochs", dict(type=int, metavar="N", help="Epochs of the mask-only leakage classifier; 0 skips "
                             "it (default 3).")),
     ("examples", dict(type=int, metavar="N", help="Test images in each mask figure (default 8).")),
@@ -29,6 +32,7 @@ def main(argv):
     from utils.report import evaluate
 
     evaluate(cfg, min_fidelity=getattr(opts, "min_fidelity", 0.98),
+             tolerance_se=getattr(opts, "fidelity_se", 1.0),
              leakage_epochs=getattr(opts, "leakage_epochs", 3), examples=getattr(opts, "examples", 8),
              cem=dict(images=getattr(opts, "cem_images", 10), c_steps=getattr(opts, "cem_c_steps", 5),
                       iterations=getattr(opts, "cem_iterations", 300)))

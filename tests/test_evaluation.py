@@ -3,7 +3,7 @@ import pytest
 
 from utils.data import Split
 from utils.evaluation import (aggregate_runs, checkpoint_alpha, figures_of_merit, leakage_accuracy,
-                              masked_predictions, recommend)
+                              masked_predictions, fidelity_standard_error, recommend)
 from utils.metrics import read_baseline
 from utils.errors import UsageError
 
@@ -51,8 +51,9 @@ def test_every_test_image_counted_exactly_once():
     assert np.array_equal(out.preds, split.y)
 
 
-def _row(name, val_acc, val_ifg, test_acc, test_ifg, base=0.9):
-    f = lambda acc, i: {"accuracy": acc, "F": acc / base, "I_fg": i, "FII_fg": acc / base * i}  # noqa: E731
+def _row(name, val_acc, val_ifg, test_acc, test_ifg, base=0.9, n=400):
+    f = lambda acc, i: {"images": n, "accuracy": acc, "F": acc / base, "I_fg": i,  # noqa: E731
+                        "FII_fg": acc / base * i}
     return {"checkpoint": name, "val": f(val_acc, val_ifg), "test": f(test_acc, test_ifg)}
 
 
@@ -69,6 +70,24 @@ def test_selection_fidelity_floor():
     assert recommend(rows, 0.5, True)[0] == 1            # both qualify: higher FII_fg wins
     best, rule = recommend([_row("x", 0.1, 0.5, 0.1, 0.5)], 0.95, True)
     assert best == 0 and "no checkpoint reached" in rule
+
+
+def test_fidelity_standard_error_is_the_binomial_one():
+    val = _row("x", 0.855, 0.5, 0.0, 0.0, base=0.9, n=400)["val"]
+    # sqrt(0.855 * 0.145 / 400) / 0.9 = 0.0176051 / 0.9
+    assert fidelity_standard_error(val) == pytest.approx(0.0195612, abs=1e-6)
+
+
+def test_selection_allows_one_standard_error_below_the_floor():
+    # F = 0.866 / 0.9 = 0.9622, 0.018 below the 0.98 floor; on 400 images
+    # SE(F) = sqrt(0.866 * 0.134 / 400) / 0.9 = 0.0189, so F + SE = 0.9812 qualifies
+    rows = [_row("keeps", 0.9, 0.3, 0.9, 0.3), _row("hides", 0.866, 0.9, 0.86, 0.9)]
+    assert recommend(rows, 0.98, True, tolerance_se=0.0)[0] == 0
+    best, rule = recommend(rows, 0.98, True)
+    assert best == 1 and "F + 1 SE >= 0.98" in rule
+    # on 4,000 images the same F is about 3 standard errors below the floor
+    big = [_row("keeps", 0.9, 0.3, 0.9, 0.3, n=4000), _row("hides", 0.866, 0.9, 0.86, 0.9, n=4000)]
+    assert recommend(big, 0.98, True)[0] == 0
 
 
 def _label_masks(labels, rng, informative):

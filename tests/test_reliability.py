@@ -59,6 +59,8 @@ CASES = [
     ("pretrain_hider.py", ["--batch_size", "0"], "--batch_size must be >= 1"),
     ("collaborative_training.py", ["--image_size", "30"], "use a multiple of 4"),
     ("collaborative_training.py", ["--rate", "-0.5"], "--rate must be >= 0"),
+    ("pretrain_seeker.py", ["--augment_shift", "-1"], "--augment_shift must be >= 0"),
+    ("evaluation.py", ["--fidelity_se", "-1"], "--fidelity_se must be in [0, 10]"),
     ("evaluation.py", ["--seeker_weights", "missing.weights.h5"], "no such file"),
     ("baseline.py", ["--seeker_weights", "hider.weights.h5"], "does not fit model 'seeker_small'"),
     ("baseline.py", ["--seeker_weights", "seeker64.weights.h5"], "shapes differ for seeker_logits"),

@@ -61,7 +61,7 @@ class Config:
                               "in [-N, N] along each axis (0: off). Pretraining, baseline and HnS alike.")
     batch_size: int = _opt(64, "Batch size.")
     max_epochs: int = _opt(10, "Maximum number of epochs.")
-    learning_rate: float = _opt(1e-3, "Adam learning rate.")
+    learning_rate: float = _opt(1e-3, "Adam learning rate (in explain.py: CEM's initial learning rate).")
     model: str = _opt("small", "Architecture: small, large (hider_large + seeker_large) or resnet "
                       "(hider_large + ResNet50 seeker, no pretrained weights).", choices=MODELS)
     hider_weights: Optional[str] = _opt(None, "Pretrained hider weights (.weights.h5) to start from.")
@@ -233,6 +233,9 @@ def validate(cfg: Config) -> None:
     _check(cfg.batch_size >= 1, f"--batch_size must be >= 1, got {cfg.batch_size}")
     _check(cfg.max_epochs >= 1, f"--max_epochs must be >= 1, got {cfg.max_epochs}")
     _check(cfg.learning_rate > 0, f"--learning_rate must be > 0, got {cfg.learning_rate}")
+    _check(cfg.augment_shift >= 0, f"--augment_shift must be >= 0 pixels, got {cfg.augment_shift}")
+    _check(cfg.image_size is None or cfg.augment_shift < cfg.image_size,
+           f"--augment_shift {cfg.augment_shift} must be smaller than the image size {cfg.image_size}")
     _check(0 < cfg.validation_split < 1, f"--validation_split must be in (0, 1), got {cfg.validation_split}")
     for name in ("train_images", "test_images"):
         v = getattr(cfg, name)

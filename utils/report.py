@@ -27,7 +27,7 @@ def _baselines(cfg: Config) -> tuple[float | None, float | None, str | None]:
 
 
 def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, examples: int = 8,
-             cem: dict | None = None) -> list[dict]:
+             cem: dict | None = None, tolerance_se: float = 1.0) -> list[dict]:
     """Evaluate every run of `cfg` and write its report; returns one report dict per run.
 
     `cem` ({images, c_steps, iterations}) adds the contrastive comparison of the recommended
@@ -39,6 +39,8 @@ def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, e
     cem = {"images": 10, "c_steps": 5, "iterations": 300, **(cem or {})}
     if not 0 < min_fidelity <= 1.5:
         raise UsageError(f"--min_fidelity must be in (0, 1.5], got {min_fidelity}")
+    if not 0 <= tolerance_se <= 10:
+        raise UsageError(f"--fidelity_se must be in [0, 10] standard errors, got {tolerance_se}")
     if leakage_epochs < 0:
         raise UsageError(f"--leakage_epochs must be >= 0, got {leakage_epochs}")
     if examples < 1:
@@ -89,7 +91,7 @@ def evaluate(cfg: Config, min_fidelity: float = 0.98, leakage_epochs: int = 3, e
         print(f"evaluating {paths.weights}")
         rows = evaluate_run(model, checkpoints(paths.weights), data, cfg, baseline, val_baseline, frozen,
                             leakage_epochs)
-        best, rule = recommend(rows, min_fidelity, baseline is not None)
+        best, rule = recommend(rows, min_fidelity, baseline is not None, tolerance_se)
         report = {
             "run": str(paths.weights), "settings": settings, "baseline": baseline,
             "val_baseline": val_baseline, "baseline_file": baseline_source,
