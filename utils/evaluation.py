@@ -155,11 +155,11 @@ def leakage_accuracy(train_masks, train_labels, test_masks, test_labels, num_cla
 
 
 def fidelity_standard_error(val: dict) -> float:
-    """Standard error of a validation F: sqrt(a (1 - a) / n) / baseline, with a the checkpoint's
-    validation accuracy over n images (binomial sampling error; the baseline is taken as fixed)."""
+    """Standard error of a validation F: sqrt(a (1 - a) / n) / baseline = F sqrt((1 - a) / (a n)),
+    with a the checkpoint's validation accuracy over n images (binomial sampling error; the
+    baseline is taken as fixed)."""
     a, n = val["accuracy"], max(int(val["images"]), 1)
-    baseline = a / val["F"] if val["F"] else 1.0
-    return float(np.sqrt(a * (1.0 - a) / n) / baseline)
+    return float(val["F"] * np.sqrt((1.0 - a) / (a * n))) if a > 0 else 0.0
 
 
 def recommend(rows: list[dict], min_fidelity: float, have_baseline: bool,
