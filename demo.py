@@ -4,38 +4,77 @@
 
 Stages: pretrain seeker -> baseline -> pretrain hider -> collaborative training (adaptive
 alpha, deterministic neurons, pretrained start) -> evaluation. Each stage runs the real
-script; a stage whose outputs exist is reused (--force reruns everything). The settings
-below were calibrated on 2 CPU cores (see README).
+script with the preset's settings (config.toml: the calibrated ones live in its per-script
+tables). A finished stage is reused; an interrupted one continues from its last saved epoch
+(one that died before saving anything starts again); --force reruns everything.
 """
 import argparse
 import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from utils.evaluation import table
+from utils.config import COMMON, HNS, parse_config
+from utils.runs import RunPaths, default_baseline, hns_model_type, run_paths
 
 HERE = Path(__file__).resolve().parent
 
 
-def stages(config: str, identifier: str, seed: int | None = None):
-    w, r = Path("weights") / config, Path("results") / config
-    seeker = w / "seeker" / identifier / "best.weights.h5"
-    hider = w / "hider" / identifier / "best.weights.h5"
-    baseline = r / "seeker" / identifier / "baseline.json"
-    hns = w / "hns" / "deterministic" / identifier / "final.weights.h5"
-    report = r / "hns" / "deterministic" / identifier / "evaluation.json"
+def _die_with_parent():
+    """In a stage's process: receive SIGTERM when the demo dies (Linux), so that a killed demo does not
+    leave a stage running on its own: the stage saves its state and stops, and the next demo continues it."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class Stage:
+    name: str
+    script: str
+    argv: list
+    done: Path                       # the file that marks the stage finished
+    run: RunPaths | None = None      # a training run, which can resume
+
+
+def stages(config: str, identifier: str, seed: int | None = None) -> list[Stage]:
     common = ["--config", config, "--identifier", identifier] + ([] if seed is None else ["--seed", str(seed)])
+    cfg = parse_config(common, "demo.py", __doc__, groups=(COMMON, HNS))
+    seeker, hider = run_paths(cfg, "seeker"), run_paths(cfg, "hider")
+    hns = run_paths(cfg, hns_model_type(cfg))
+    baseline = default_baseline(cfg)
     return [
-        ("pretrain seeker", "pretrain_seeker.py", common + ["--batch_size", "64", "--max_epochs", "30"], seeker),
-        ("baseline", "baseline.py", common, baseline),
-        ("pretrain hider", "pretrain_hider.py", common + ["--batch_size", "64", "--max_epochs", "15"], hider),
-        ("collaborative training", "collaborative_training.py",
-         common + ["--hider_weights", str(hider), "--seeker_weights", str(seeker), "--baseline", str(baseline),
-                   "--batch_size", "64", "--patience", "150", "--learning_rate", "5e-4", "--max_epochs", "200"], hns),
-        ("evaluation", "evaluation.py", common + ["--baseline", str(baseline)], report),
+        Stage("pretrain seeker", "pretrain_seeker.py", common, seeker.final, seeker),
+        Stage("baseline", "baseline.py", common, baseline),
+        Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider),
+        Stage("collaborative training", "collaborative_training.py",
+              common + ["--hider_weights", str(hider.best), "--seeker_weights", str(seeker.best),
+                        "--baseline", str(baseline)], hns.final, hns),
+        Stage("evaluation", "evaluation.py", common + ["--baseline", str(baseline)],
+              hns.results / "evaluation.json"),
     ]
+
+
+def how(stage: Stage, force: bool) -> list | None:
+    """Extra flags to run `stage` with, or None to reuse it."""
+    if force:
+        return ["--overwrite"]
+    if stage.done.is_file():
+        print(f"== {stage.name}: reusing {stage.done} (--force reruns it)", flush=True)
+        return None
+    status = stage.run.status() if stage.run else "absent"
+    if status == "interrupted":
+        print(f"== {stage.name}: continuing the interrupted run in {stage.run.weights}", flush=True)
+    if status == "incomplete":
+        print(f"== {stage.name}: {stage.run.weights} stopped before saving any state: starting it again", flush=True)
+        return ["--overwrite"]
+    return []
 
 
 def main() -> int:
@@ -46,35 +85,43 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of every stage (default: the preset's); use a new --identifier per seed")
     args = parser.parse_args()
+    plan = stages(args.config, args.identifier, args.seed)
     timings = []
     total = time.perf_counter()
-    for name, script, argv, done in stages(args.config, args.identifier, args.seed):
-        if done.is_file() and not args.force:
-            print(f"== {name}: reusing {done} (--force reruns it)", flush=True)
-            timings.append((name, None))
+    for stage in plan:
+        extra = how(stage, args.force)
+        if extra is None:
+            timings.append((stage.name, None))
             continue
-        print(f"== {name}: python {script} {' '.join(argv)}", flush=True)
+        print(f"== {stage.name}: python {stage.script} {' '.join(stage.argv + extra)}", flush=True)
         start = time.perf_counter()
-        # A stage that did not finish last time left a partial run: replace it.
-        code = subprocess.call([sys.executable, str(HERE / script), *argv, "--overwrite"])
-        timings.append((name, time.perf_counter() - start))
+        code = subprocess.call([sys.executable, str(HERE / stage.script), *stage.argv, *extra],
+                               preexec_fn=_die_with_parent)
+        timings.append((stage.name, time.perf_counter() - start))
         if code != 0:
-            print(f"demo: stage '{name}' failed with exit code {code}", file=sys.stderr)
+            print(f"demo: stage '{stage.name}' failed with exit code {code}; run `make demo` again to continue it",
+                  file=sys.stderr)
             return code
     print("\n== wall time per stage")
     for name, seconds in timings:
         print(f"  {name:24s} {'reused' if seconds is None else f'{seconds:6.0f} s'}")
     print(f"  {'total':24s} {time.perf_counter() - total:6.0f} s")
-    report = stages(args.config, args.identifier, args.seed)[-1][3]
+    summarize(plan[-1].done, args.config)
+    return 0
+
+
+def summarize(report: Path, config: str) -> None:
+    from utils.reporting.tables import table
+
     summary = json.loads(report.read_text())
     rec = summary["recommended"]
+    names = [r["checkpoint"] for r in summary["checkpoints"]]
     print(f"\n== final table (test split, {summary['test_images']} images; baseline {summary['baseline']:.3f})")
-    print(table(summary["checkpoints"], [r["checkpoint"] for r in summary["checkpoints"]].index(rec["checkpoint"])))
+    print(table(summary["checkpoints"], names.index(rec["checkpoint"])))
     print(f"\nrecommended: {rec['checkpoint']}: test accuracy {rec['test']['accuracy']:.3f}, "
           f"I_fg {rec['test']['I_fg']:.3f} ({rec['rule']})")
     print(f"report: {report.parent}/ (evaluation.json, evaluation.csv, tradeoff.png, masks_*.png)")
-    print(f"TensorBoard: tensorboard --logdir logs/{args.config}")
-    return 0
+    print(f"TensorBoard: tensorboard --logdir logs/{config}")
 
 
 if __name__ == "__main__":

@@ -2,26 +2,24 @@
 
     python pretrain_hider.py --config mnist-5k
 
-Writes a PNG of test reconstructions to results/<config>/hider/<identifier>/.
+Writes a PNG of test reconstructions to results/<config>/hider/<identifier>/. A run that was
+killed continues from its last completed epoch when the same command is run again.
 """
-from utils.cli import run
-from utils.config import parse_config
+from utils.config import parse_config, run
 
 
 def main(argv):
-    cfg, _ = parse_config(argv, "pretrain_hider.py", __doc__)
-    from utils.data import to_float
-    from utils.paths import run_paths
-    from utils.plotting import reconstructions
+    cfg = parse_config(argv, "pretrain_hider.py", __doc__)
+    from utils.evaluation.prediction import as_float_images
+    from utils.reporting.plotting import reconstructions
     from utils.training import pretrain
 
-    paths = run_paths(cfg, "hider")
-    model, data = pretrain(cfg, "hider", paths)
+    model, data, paths = pretrain(cfg, "hider")
     if not cfg.debug:
-        x = to_float(data.test.x[:8])
-        reconstructions(x.numpy(), model(x, training=False).numpy(), paths.results / "reconstructions.png")
-        print(f"hider weights: {paths.weights}/best.weights.h5 (lowest validation loss), final.weights.h5")
-        print(f"reconstructions: {paths.results}/reconstructions.png")
+        x = as_float_images(data.test.x[:8])
+        reconstructions(x, model(x, training=False).numpy(), paths.results / "reconstructions.png")
+        print(f"hider weights: {paths.best} (lowest validation loss), {paths.final.name}")
+        print(f"reconstructions: {paths.results / 'reconstructions.png'}")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,19 @@
 """Train the seeker (the classifier) alone: the starting point of Hide-and-Seek and its baseline.
 
     python pretrain_seeker.py --config mnist-5k
+
+A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.cli import run
-from utils.config import parse_config
+from utils.config import parse_config, run
 
 
 def main(argv):
-    cfg, _ = parse_config(argv, "pretrain_seeker.py", __doc__)
-    from utils.paths import run_paths
+    cfg = parse_config(argv, "pretrain_seeker.py", __doc__)
     from utils.training import pretrain
 
-    paths = run_paths(cfg, "seeker")
-    model, data = pretrain(cfg, "seeker", paths)
+    _, _, paths = pretrain(cfg, "seeker")
     if not cfg.debug:
-        print(f"seeker weights: {paths.weights}/best.weights.h5 (best validation accuracy), final.weights.h5")
+        print(f"seeker weights: {paths.best} (best validation accuracy), {paths.final.name}")
         print(f"TensorBoard: tensorboard --logdir {paths.logs}")
 
 

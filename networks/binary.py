@@ -20,7 +20,8 @@ deterministic  y = 1[p > 0.5] = 1[h > 0]  1                     (straight-throug
 st1            y ~ Bernoulli(p)          1                     (whole neuron as identity)
 st2            y ~ Bernoulli(p)          sigma'(h) = p (1 - p) (through the sigmoid)
 sa             y ~ Bernoulli(p), s grows s p (1 - p)           (slope annealing)
-reinforce      y ~ Bernoulli(p)          none: the model adds a score-function surrogate,
+reinforce      y ~ Bernoulli(p)          none (``pathwise`` is False): the neuron's
+                                         ``surrogate`` gives a score-function estimate,
                                          see `reinforce_surrogate`
 =============  ========================  ==================================================
 
@@ -56,6 +57,7 @@ class DeterministicBinaryNeuron(keras.layers.Layer):
 
     stochastic = False
     estimator = "deterministic"
+    pathwise = True
 
     def probability(self, h):
         return ops.sigmoid(h)
@@ -107,6 +109,17 @@ class StochasticBinaryNeuron(keras.layers.Layer):
         if self.estimator in ("st2", "sa"):
             return _straight_through(h, y_hard, ops.stop_gradient(self.slope * p * (1.0 - p)))
         return ops.stop_gradient(y_hard)
+
+    @property
+    def pathwise(self) -> bool:
+        """False for REINFORCE: the output carries no gradient, `surrogate` gives it instead."""
+        return self.estimator != "reinforce"
+
+    def surrogate(self, per_sample_loss, y, h):
+        """A scalar whose gradient with respect to h estimates d E[loss] / dh (see `reinforce_surrogate`)."""
+        if self.pathwise:
+            raise ValueError(f"estimator {self.estimator!r} has a pathwise gradient: it needs no surrogate")
+        return reinforce_surrogate(per_sample_loss, y, h)
 
     def get_config(self):
         return {**super().get_config(), "estimator": self.estimator, "seed": self.seed}

@@ -25,10 +25,33 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from networks.binary import reinforce_surrogate
+from utils.evaluation.metrics import fidelity, fii, fir
 
 
+@keras.saving.register_keras_serializable("hns")
 class HideAndSeek(keras.Model):
+    """A hider, a binary neuron and a seeker trained together (see the module docstring).
+
+    ``mask(x)`` gives the binary mask, its probability and the hider's logits; calling the model
+    classifies the masked input. ``fit`` trains both networks on the loss above, ``evaluate``
+    reports it with the deterministic evaluation mask.
+
+    Args:
+        hider: Keras model from images to one channel of mask logits h (same height and width).
+        seeker: Keras classifier of images, returning logits.
+        neuron: binary neuron from `networks.binary` (deterministic or stochastic).
+        alpha: weight of the classification loss; a variable that the adaptive schedule lowers.
+        logit_bound, logit_penalty: the penalty lambda * mean(relu(|h| - bound)^2).
+        baseline: accuracy of the seeker trained alone; when given, the logs hold Fidelity, FIR
+            and FII (`utils.evaluation.metrics`).
+        foreground_threshold: inputs above it are foreground for the logged ``hidden_fg``.
+
+    Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
+    ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
+    baseline ``fidelity``, ``fir``, ``fii``. ``step_losses`` holds the last step's
+    classification and total losses for the adaptive schedule.
+    """
+
     def __init__(self, hider: keras.Model, seeker: keras.Model, neuron: keras.layers.Layer,
                  alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
                  baseline: float | None = None, foreground_threshold: float = 0.1, **kwargs):
@@ -43,6 +66,22 @@ class HideAndSeek(keras.Model):
         names = ("loss", "classification_loss", "mask_loss", "hidden", "hidden_fg")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    def get_config(self):
+        return {**super().get_config(),
+                "hider": keras.saving.serialize_keras_object(self.hider),
+                "seeker": keras.saving.serialize_keras_object(self.seeker),
+                "neuron": keras.saving.serialize_keras_object(self.neuron),
+                "alpha": float(self.alpha.numpy()), "logit_bound": self.logit_bound,
+                "logit_penalty": self.logit_penalty, "baseline": self.baseline,
+                "foreground_threshold": self.foreground_threshold}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("hider", "seeker", "neuron"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
 
     def build(self, input_shape):
         # The hider and seeker are functional models, built when they were made.
@@ -82,19 +121,19 @@ class HideAndSeek(keras.Model):
         x, labels = data
         with tf.GradientTape() as tape:
             out = self._forward(x, labels, training=True)
-            reinforce = self.neuron.estimator == "reinforce"
+            pathwise = self.neuron.pathwise
             # REINFORCE's sampled masks only score the hider; the seeker learns from y_eval.
-            objective = (ops.stop_gradient(out["total"]) if reinforce else out["total"]) + \
+            objective = (out["total"] if pathwise else ops.stop_gradient(out["total"])) + \
                 self._bound_penalty(out["h"])
             if self.neuron.stochastic:
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
                 ce_eval = self.ce(labels, self.seeker(x * y_eval, training=True))
                 objective += ops.convert_to_tensor(self.alpha) * ops.mean(ce_eval)
-            if reinforce:
+            if not pathwise:
                 # Score function for the classification loss only: the mask term's expectation
                 # is known, E[(1 - alpha) mean(y)] = (1 - alpha) mean(p), so its gradient is exact.
                 alpha = ops.convert_to_tensor(self.alpha)
-                s = reinforce_surrogate(alpha * out["ce"], out["y"], out["h"])
+                s = self.neuron.surrogate(alpha * out["ce"], out["y"], out["h"])
                 s += (1.0 - alpha) * ops.mean(self.neuron.probability(out["h"]))
                 objective += s - ops.stop_gradient(s)
             # Under tf.distribute gradients are summed over replicas: average them instead.
@@ -126,7 +165,6 @@ class HideAndSeek(keras.Model):
         logs = {m.name: m.result() for m in self.metrics}
         logs["alpha"] = ops.convert_to_tensor(self.alpha)
         if self.baseline:
-            f = logs["accuracy"] / self.baseline
-            i = logs["hidden"]
-            logs.update(fidelity=f, fir=f / (f + i), fii=f * i)
+            f = fidelity(logs["accuracy"], self.baseline)
+            logs.update(fidelity=f, fir=fir(f, logs["hidden"]), fii=fii(f, logs["hidden"]))
         return logs

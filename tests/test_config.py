@@ -1,13 +1,13 @@
 import pytest
 
-from utils.config import Config, parse_config, COMMON, HNS
+from utils.config import COMMON, EVAL, EXPLAIN, HNS, Config, parse_config
 from utils.errors import UsageError
 
 
-def parse(*argv, groups=(COMMON, HNS), config_file=None):
+def parse(*argv, groups=(COMMON, HNS), config_file=None, script="test.py"):
     if config_file:
         argv = ("--config_file", str(config_file), *argv)
-    return parse_config(list(argv), "test", "test", groups=groups)[0]
+    return parse_config(list(argv), script, "test", groups=groups)
 
 
 def test_defaults_then_preset_then_flags(tmp_path):
@@ -47,6 +47,9 @@ def test_preset_int_coerced_to_float(tmp_path):
     (["--estimator", "st9"], "invalid choice"),
     (["--seeker_weights", "/no/such.weights.h5"], "no such file"),
     (["--overwrite", "--resume"], "exclude each other"),
+    (["--alpha_step", "0.0000001"], "needs more than 6 decimals"),
+    (["--validation_split", "1"], "--validation_split must be in (0, 1), got 1"),
+    (["--min_alpha", "1"], "--min_alpha must be in [0, 1), got 1"),
 ])
 def test_bad_flags_raise_one_line_usage_errors(argv, message):
     with pytest.raises(UsageError) as e:
@@ -60,11 +63,54 @@ def test_hns_flags_only_where_they_belong():
         parse("--alpha", "0.5", groups=(COMMON,))
 
 
+def test_script_only_flags_have_one_default_and_their_checks():
+    cfg = parse(groups=(COMMON, HNS, EVAL))
+    assert (cfg.min_fidelity, cfg.fidelity_se, cfg.cem_images) == (0.98, 1.0, 10)
+    with pytest.raises(UsageError, match=r"--fidelity_se must be in \[0, 10\], got -1"):
+        parse("--fidelity_se", "-1", groups=(COMMON, HNS, EVAL))
+    with pytest.raises(UsageError, match="exclude each other"):
+        parse("--no_ae", "--gamma", "5", groups=(COMMON, EXPLAIN))
+    assert parse("--no_ae", groups=(COMMON, EXPLAIN)).gamma == 100.0  # the default gamma is no conflict
+
+
+def test_typed_flags_are_reported_with_argparse_prefixes():
+    assert parse("--learn", "0.1", "--identifier", "learning_rate").typed == {"learning_rate", "identifier"}
+    assert parse().typed == frozenset()
+
+
+def test_script_and_estimator_tables(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('[p]\nmax_epochs = 3\nrate = 0.5\n'
+                    '[p.collaborative_training]\nmax_epochs = 9\nlearning_rate = 5e-4\n'
+                    '[p.estimator.sa]\nrate = 0.1\n[p.estimator.reinforce]\nlearning_rate = 1e-4\n')
+    assert parse("--config", "p", config_file=toml).max_epochs == 3                       # other scripts
+    cfg = parse("--config", "p", config_file=toml, script="collaborative_training.py")
+    assert (cfg.max_epochs, cfg.learning_rate, cfg.rate) == (9, 5e-4, 0.5)                # script table
+    sa = parse("--config", "p", "--stochastic", "--estimator", "sa", config_file=toml)
+    assert sa.rate == 0.1 and sa.max_epochs == 3                                          # estimator table
+    assert parse("--config", "p", "--estimator", "sa", config_file=toml).rate == 0.5      # only when stochastic
+    typed = parse("--config", "p", "--stochastic", "--estimator", "sa", "--rate", "0.3", config_file=toml)
+    assert typed.rate == 0.3                                                              # typed flags win
+    rf = parse("--config", "p", "--stochastic", "--estimator", "reinforce", config_file=toml,
+               script="collaborative_training.py")
+    assert (rf.learning_rate, rf.max_epochs) == (1e-4, 9)                                 # estimator > script
+
+
+def test_shipped_mnist5k_tables_hold_the_demo_settings():
+    cfg = parse(script="collaborative_training.py")
+    assert (cfg.learning_rate, cfg.patience, cfg.max_epochs, cfg.batch_size) == (5e-4, 150, 200, 64)
+    assert parse(script="pretrain_hider.py").max_epochs == 15
+    assert parse(script="pretrain_seeker.py").max_epochs == 30
+
+
 @pytest.mark.parametrize("content, message", [
     ("[p\nx=1", "not valid TOML"),
     ("[p]\nunknown_key = 1\n", "unknown key 'unknown_key'"),
     ("[p]\nbatch_size = \"big\"\n", "'batch_size' must be a int"),
     ("[p]\nmodel = \"huge\"\n", "'model' must be one of"),
+    ("[p.colaborative_training]\nmax_epochs = 3\n", r"unknown table \[p.colaborative_training\]"),
+    ("[p.estimator.st9]\nrate = 3\n", "must be named after an estimator"),
+    ("[p.explain]\nbogus = 3\n", "unknown key 'bogus'"),
 ])
 def test_bad_config_files(tmp_path, content, message):
     toml = tmp_path / "c.toml"

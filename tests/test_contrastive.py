@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils.contrastive import ContrastiveExplainer, project, shrink, update_c
+from utils.explainers.cem import ContrastiveExplainer, project, shrink, update_c
 
 
 @pytest.fixture(scope="module")

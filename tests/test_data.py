@@ -116,7 +116,16 @@ def test_folder_errors(tmp_path):
 
 
 def test_offline_keras_dataset_names_the_file(tmp_path, monkeypatch):
+    # The download fails the way it does offline, on any machine, online or not.
+    import urllib.error
+
+    import keras.src.utils.file_utils as file_utils
+
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError("[Errno 101] Network is unreachable (simulated)")
+
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(file_utils, "urlretrieve", unreachable)
     with pytest.raises(UsageError) as e:
         load_data(fill_dataset_defaults(Config(dataset="mnist")))
     assert str(tmp_path / "datasets" / "mnist.npz") in str(e.value)

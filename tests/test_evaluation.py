@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from utils.data import Split
-from utils.evaluation import (aggregate_runs, checkpoint_alpha, figures_of_merit, leakage_accuracy,
-                              masked_predictions, fidelity_standard_error, recommend)
-from utils.metrics import read_baseline
 from utils.errors import UsageError
+from utils.evaluation import (aggregate_runs, batched, fidelity_standard_error, figures_of_merit, leakage_accuracy,
+                              load_baseline, predict_classes, recommend)
+from utils.evaluation.metrics import fir
+from utils.runs import checkpoint_alpha
 
 
 def test_figures_on_hand_made_masks():
@@ -27,28 +27,39 @@ def test_figures_on_hand_made_masks():
     assert "F" not in figures_of_merit(preds, labels, masks, fg, baseline=None)
 
 
-class CountingInfer:
-    """Stands in for the compiled model: predicts the label, keeps everything, counts images."""
+def test_every_image_predicted_exactly_once_in_order():
+    # Each image carries its own index in its pixels: the outputs must be 0 .. n-1, in order,
+    # across full batches and the partial last one.
+    import tensorflow as tf
 
-    def __init__(self, split):
-        self.split, self.seen = split, 0
-
-    def __call__(self, x):
-        import tensorflow as tf
-
-        n = int(x.shape[0])
-        labels = self.split.y[self.seen:self.seen + n]
-        self.seen += n
-        return tf.constant(labels), tf.ones((*x.shape[:3], 1)), tf.ones((*x.shape[:3], 1))
+    n = 1003
+    idx = np.arange(n)
+    images = np.zeros((n, 4, 4, 1), np.float32)
+    images[:, 0, 0, 0], images[:, 0, 1, 0] = idx // 100, idx % 100
+    seen = batched(lambda x: tf.cast(x[:, 0, 0, 0] * 100 + x[:, 0, 1, 0], tf.int64), images, batch_size=256)
+    assert np.array_equal(seen, idx)
+    firsts, pairs = batched(lambda x: (x[:, 0, 0, 0], x[:, 0, 1, :]), images, batch_size=100)
+    assert firsts.shape == (n,) and pairs.shape == (n, 1) and np.array_equal(pairs[:, 0], idx % 100)
 
 
-def test_every_test_image_counted_exactly_once():
-    rng = np.random.default_rng(0)
-    split = Split(rng.integers(0, 255, (1003, 4, 4, 1), dtype=np.uint8), rng.integers(0, 10, 1003).astype(np.int32))
-    infer = CountingInfer(split)
-    out = masked_predictions(infer, split, 256, 0.1)
-    assert infer.seen == 1003 and len(out.preds) == 1003
-    assert np.array_equal(out.preds, split.y)
+def test_predict_classes_with_and_without_masks():
+    import keras
+
+    # logits = the mean of the first and of the second half of the pixels: masks decide the class
+    model = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Reshape((2, 2)),
+                              keras.layers.Lambda(lambda x: keras.ops.mean(x, axis=-1))])
+    x = np.array([[[1, 1], [0, 0]], [[0, 0], [1, 1]]], np.uint8)[..., None] * 255
+    assert predict_classes(model, x).tolist() == [0, 1]
+    masks = np.array([[[0, 0], [1, 1]], [[1, 1], [0, 0]]], bool)  # keep the other half: a tie -> class 0
+    assert predict_classes(model, x, masks=masks).tolist() == [0, 0]
+    assert predict_classes(model, x, masks=masks[..., None]).tolist() == [0, 0]
+
+
+def test_fir_on_tensors_equals_fir_on_floats():
+    import tensorflow as tf
+
+    assert float(fir(tf.constant(0.9), tf.constant(0.3))) == pytest.approx(fir(0.9, 0.3)) == pytest.approx(0.75)
+    assert fir(0.0, 0.0) == 0.0 and float(fir(tf.constant(0.0), tf.constant(0.0))) == 0.0
 
 
 def _row(name, val_acc, val_ifg, test_acc, test_ifg, base=0.9, n=400):
@@ -117,16 +128,17 @@ def test_aggregate_runs_mean_and_spread():
 
 def test_checkpoint_alpha_and_baseline_files(tmp_path):
     assert checkpoint_alpha("x/alpha_0.35.weights.h5") == 0.35 and checkpoint_alpha("final.weights.h5") is None
-    (tmp_path / "b.json").write_text('{"accuracy": 0.97}')
+    (tmp_path / "b.json").write_text('{"accuracy": 0.97, "val_accuracy": 0.96}')
     (tmp_path / "b.txt").write_text("0.95\n")
     (tmp_path / "bad.txt").write_text("hello")
-    assert read_baseline(tmp_path / "b.json") == 0.97 and read_baseline(tmp_path / "b.txt") == 0.95
+    assert (load_baseline(tmp_path / "b.json").test, load_baseline(tmp_path / "b.json").val) == (0.97, 0.96)
+    assert (load_baseline(tmp_path / "b.txt").test, load_baseline(tmp_path / "b.txt").val) == (0.95, None)
     with pytest.raises(UsageError, match="holds no accuracy"):
-        read_baseline(tmp_path / "bad.txt")
+        load_baseline(tmp_path / "bad.txt")
 
 
 def test_leakage_probe_restarts_identically_for_each_checkpoint():
-    from utils.evaluation import LeakageProbe
+    from utils.evaluation.leakage import LeakageProbe
 
     rng = np.random.default_rng(2)
     ytr, yte = rng.integers(0, 10, 600), rng.integers(0, 10, 200)

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from utils.contrastive import CEMExplanation
-from utils.contrastive_report import compare_pp_pn, page_paths, summarize, support_iou
 from utils.errors import UsageError
+from utils.evaluation.contrastive import compare_pp_pn, summarize, support_iou
+from utils.explainers.cem import CEMExplanation
+from utils.reporting.explanations import contrastive_figures
+from utils.reporting.plotting import page_paths
 
 SHAPE = (8, 8, 1)
 FAST = dict(kappa=0.0, beta=0.05, gamma=1.0, c_init=10.0, c_steps=3, max_iterations=30, learning_rate_init=1e-1)
@@ -78,25 +80,24 @@ def test_page_paths_split_rows():
                                               ("e_3.png", slice(20, 25))]
 
 
-def test_compare_pp_pn_writes_figures_and_sane_numbers(tiny, tmp_path):
+def test_compare_pp_pn_sane_numbers_and_figures(tiny, tmp_path):
     seeker, autoencoder, hns, x = tiny
     labels = np.array([0, 1, 2, 0, 1])
-    report = compare_pp_pn({"pretrained": seeker, "hns": hns.seeker}, autoencoder, hns, x, labels, tmp_path,
-                           FAST, checkpoint="alpha_0.50.weights.h5")
-    assert (tmp_path / "contrastive_pretrained.png").stat().st_size > 0
-    assert (tmp_path / "contrastive_hns.png").stat().st_size > 0
-    assert json.loads((tmp_path / "contrastive.json").read_text()) == json.loads(json.dumps(report))
-    assert not list(tmp_path.glob(".*tmp*"))
+    report, views = compare_pp_pn({"pretrained": seeker, "hns": hns.seeker}, autoencoder, hns, x, labels, FAST)
     mask, _, _ = hns.mask(x)
     assert report["hns"]["kept_share"] == pytest.approx(float(np.mean(mask)))
-    assert report["settings"]["max_iterations"] == 30 and report["checkpoint"] == "alpha_0.50.weights.h5"
-    for name in ("pretrained", "hns"):
+    assert report["settings"]["max_iterations"] == 30
+    for name, model in (("pretrained", seeker), ("hns", hns.seeker)):
         r = report["seekers"][name]
         for mode in ("PP", "PN"):
+            exp = views["explanations"][name][mode]
             s = r[mode]
-            assert 0.0 <= s["found_rate"] <= 1.0 and s["found"] == round(s["found_rate"] * 5)
+            # found counts the rows flagged found, each checked here by the model itself
+            rerun = np.argmax(model(getattr(exp, mode)), -1)
+            valid = rerun != exp.X_pred if mode == "PN" else rerun == exp.X_pred
+            assert s["found"] == int(exp.found.sum()) and s["images"] == 5
             # CEM only returns iterates it judged valid: the re-run must agree on every one.
-            assert s["verified"] == s["found"] and s["failures"] == []
+            assert np.all(valid[exp.found]) and s["verified"] == s["found"] and s["failures"] == []
         assert r["PN"]["found"] > 0, "an untrained 3-class net should be easy to flip"
         ious = r["iou"]["per_image"]
         assert len(ious) == 5
@@ -105,13 +106,18 @@ def test_compare_pp_pn_writes_figures_and_sane_numbers(tiny, tmp_path):
         if r["PP"]["found"]:
             assert r["iou"]["mean"] == pytest.approx(np.mean([v for v in ious if v is not None]))
     assert report["seekers"]["pretrained"]["pred"] == np.argmax(seeker(x), -1).tolist()
+    report["checkpoint"] = "alpha_0.50.weights.h5"
+    written = contrastive_figures(report, views, x, tmp_path)
+    assert sorted(written) == sorted(str(tmp_path / f"contrastive_{n}.png") for n in ("pretrained", "hns"))
+    assert all((tmp_path / f"contrastive_{n}.png").stat().st_size > 0 for n in ("pretrained", "hns"))
+    assert not list(tmp_path.glob(".*tmp*"))
 
 
-def test_compare_pp_pn_without_a_results_dir_writes_nothing(tiny, tmp_path, monkeypatch):
+def test_compare_pp_pn_computes_without_writing(tiny, tmp_path, monkeypatch):
     seeker, _, hns, x = tiny
     monkeypatch.chdir(tmp_path)
-    report = compare_pp_pn({"s": seeker}, None, hns, x[:2], [0, 1], None, {**FAST, "gamma": 0.0, "c_steps": 1})
-    assert report["figures"] == [] and list(tmp_path.iterdir()) == []
+    compare_pp_pn({"s": seeker}, None, hns, x[:2], [0, 1], {**FAST, "gamma": 0.0, "c_steps": 1})
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -133,19 +139,23 @@ def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_only_a_typed_learning_rate_counts():
-    import explain
+def test_only_a_typed_learning_rate_is_cems():
+    from utils.config import COMMON, EXPLAIN, parse_config
+    from utils.evaluation.contrastive import CEM_LEARNING_RATE, cem_settings
 
-    assert explain._typed(["--learning_rate", "0.1"], "learning_rate")
-    assert explain._typed(["--learning_rate=0.1"], "learning_rate")
-    assert explain._typed(["--learn", "0.1"], "learning_rate")    # argparse takes unique prefixes
-    assert not explain._typed(["--n", "3", "--identifier", "learning_rate"], "learning_rate")
+    def lr(*argv, script="explain.py"):
+        return cem_settings(parse_config(list(argv), script, "", groups=(COMMON, EXPLAIN)))["learning_rate_init"]
+
+    assert lr() == CEM_LEARNING_RATE
+    assert lr("--learning_rate", "0.1") == lr("--learn", "0.1") == 0.1  # argparse takes unique prefixes
+    # the preset's learning rate is Adam's (5e-4 for collaborative training): never CEM's
+    assert lr(script="collaborative_training.py") == CEM_LEARNING_RATE
 
 
 def test_missing_autoencoder_names_the_fix(tmp_path, monkeypatch):
     import explain
     from networks.seeker import build_seeker
-    from utils.weights import save_weights
+    from networks.weights import save_weights
 
     monkeypatch.chdir(tmp_path)
     save_weights(build_seeker("small", (28, 28, 1), 10), tmp_path / "s.weights.h5")
@@ -158,7 +168,7 @@ def test_explain_script_end_to_end(tmp_path, monkeypatch):
     import explain
     from networks.hider import build_hider
     from networks.seeker import build_seeker
-    from utils.weights import save_weights
+    from networks.weights import save_weights
 
     keras.utils.set_random_seed(0)
     save_weights(_randomize(build_seeker("small", (28, 28, 1), 10), 0), tmp_path / "s.weights.h5")

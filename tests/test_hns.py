@@ -6,10 +6,11 @@ from networks.binary import StochasticBinaryNeuron, build_neuron
 from networks.hider import build_hider
 from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
-from utils.callbacks import AdaptiveAlpha, SlopeAnnealing
-from utils.collaborative import build_hns
+from networks.build import build_hns
+from networks.weights import save_weights
 from utils.config import Config, fill_dataset_defaults
-from utils.weights import save_weights
+from utils.runs import RunPaths, alpha_decimals
+from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
 
 SHAPE = (8, 8, 1)
 
@@ -111,12 +112,20 @@ class ScriptedLoss:
         cb.on_train_batch_end(0)
 
 
-def test_adaptive_alpha_drops_on_plateaus_and_stops(tmp_path, monkeypatch):
-    import utils.callbacks as cbs
+def _schedule(tmp_path, monkeypatch, step, min_alpha, patience=10):
+    import utils.training.schedules as schedules
 
     saved = []
-    monkeypatch.setattr(cbs, "save_weights", lambda model, path: saved.append(path.name))
-    cb = AdaptiveAlpha(patience=10, min_delta=0.01, step=0.25, min_alpha=0.5, weights_dir=tmp_path, verbose=False)
+    monkeypatch.setattr(schedules, "save_weights", lambda model, path: saved.append(path.name))
+    paths = RunPaths(tmp_path / "logs", tmp_path / "weights", tmp_path / "results")
+    decimals = alpha_decimals(step)
+    cb = AdaptiveAlpha(patience=patience, min_delta=0.01, step=step, min_alpha=min_alpha,
+                       checkpoint=lambda a: paths.checkpoint(a, decimals), verbose=False)
+    return cb, saved
+
+
+def test_adaptive_alpha_drops_on_plateaus_and_stops(tmp_path, monkeypatch):
+    cb, saved = _schedule(tmp_path, monkeypatch, step=0.25, min_alpha=0.5)
     fake = ScriptedLoss(list(np.linspace(2, 1, 20)) + [1.0] * 100)
     cb.set_model(fake)
     cb.on_train_begin()
@@ -130,6 +139,22 @@ def test_adaptive_alpha_drops_on_plateaus_and_stops(tmp_path, monkeypatch):
         fake.step(cb)
     assert saved == ["alpha_1.00.weights.h5", "alpha_0.75.weights.h5", "alpha_0.50.weights.h5"]
     assert fake.stop_training and np.isclose(float(fake.alpha.numpy()), 0.5)
+
+
+@pytest.mark.parametrize("step", [0.005, 0.0025, 0.1, 0.05, 0.333333])
+def test_every_alpha_of_a_schedule_gets_its_own_checkpoint(tmp_path, monkeypatch, step):
+    # A flat loss: a plateau every `patience` steps, until min_alpha.
+    cb, saved = _schedule(tmp_path, monkeypatch, step=step, min_alpha=0.9, patience=2)
+    fake = ScriptedLoss([1.0] * 400)
+    cb.set_model(fake)
+    cb.on_train_begin()
+    while not fake.stop_training:
+        fake.step(cb)
+    assert len(saved) == len(set(saved)) == int(np.floor(0.1 / step + 1e-9)) + 1
+    from utils.runs import checkpoint_alpha
+
+    alphas = [checkpoint_alpha(name) for name in saved]
+    assert np.allclose(alphas, 1.0 - step * np.arange(len(saved)))  # the name holds the exact alpha
 
 
 def test_build_hns_transfers_pretrained_weights_by_name(tmp_path):
@@ -147,3 +172,20 @@ def test_build_hns_transfers_pretrained_weights_by_name(tmp_path):
         assert np.array_equal(model.hider.get_layer(name).kernel.numpy(), ae.get_layer(name).kernel.numpy())
     assert np.array_equal(model.seeker.get_layer("seeker_logits").kernel.numpy(),
                           seeker.get_layer("seeker_logits").kernel.numpy())
+
+
+def test_config_round_trip_rebuilds_the_same_model():
+
+    model = tiny_model(stochastic=True, estimator="sa", alpha=0.3, logit_bound=2.0, baseline=0.9)
+    clone = HideAndSeek.from_config(model.get_config())
+    assert (clone.neuron.estimator, float(clone.alpha.numpy()), clone.logit_bound, clone.baseline) == \
+        ("sa", pytest.approx(0.3), 2.0, 0.9)
+    assert [w.shape for w in clone.hider.weights] == [w.shape for w in model.hider.weights]
+    assert [w.shape for w in clone.seeker.weights] == [w.shape for w in model.seeker.weights]
+
+
+def test_the_neuron_supplies_the_reinforce_surrogate():
+    det, st1, rf = build_neuron(False), build_neuron(True, "st1"), build_neuron(True, "reinforce")
+    assert det.pathwise and st1.pathwise and not rf.pathwise
+    with pytest.raises(ValueError, match="pathwise"):
+        st1.surrogate(tf.zeros(2), tf.zeros((2, 3)), tf.zeros((2, 3)))

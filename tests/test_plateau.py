@@ -1,9 +1,16 @@
 import numpy as np
 
-from utils.plateau import PlateauWindow, fitted_decrease, is_plateau
+from utils.training.plateau import PlateauWindow, fitted_decrease, is_plateau
 
-RNG = np.random.default_rng(0)
 N = 100
+
+
+def trendless_noise(scale, seed):
+    """Gaussian noise with its least-squares trend removed: its fitted line is exactly flat."""
+    noise = scale * np.random.default_rng(seed).standard_normal(N)
+    t = np.arange(N) - (N - 1) / 2
+    noise -= noise.mean() + t * np.dot(t, noise - noise.mean()) / np.dot(t, t)
+    return noise
 
 
 def test_fitted_decrease_of_a_line():
@@ -21,15 +28,21 @@ def test_decreasing_is_not():
 
 def test_noisy_flat_is_a_plateau_even_with_big_swings():
     # The original rule (max - min >= 1.1 * mean) called this "stagnation" only because of
-    # the swings; here it is a plateau because the trend is flat.
-    values = 0.3 + 0.25 * RNG.standard_normal(N)
-    assert is_plateau(values, min_delta=0.05)
-    assert np.ptp(values) > 1.1 * values.mean()
+    # the swings; here it is a plateau because the trend is flat (whatever the noise's seed).
+    for seed in range(5):
+        values = 0.3 + trendless_noise(0.25, seed)
+        assert abs(fitted_decrease(values)) < 1e-12
+        assert is_plateau(values, min_delta=0.01)
+        assert np.ptp(values) > 1.1 * values.mean()
 
 
 def test_noisy_decreasing_is_not():
-    values = np.linspace(1.0, 0.5, N) + 0.1 * RNG.standard_normal(N)
-    assert not is_plateau(values, min_delta=0.05)
+    # The fitted line falls by exactly 0.5 (of a mean of 0.75), far beyond min_delta * 0.75.
+    for seed in range(5):
+        values = np.linspace(1.0, 0.5, N) + trendless_noise(0.1, seed)
+        assert np.isclose(fitted_decrease(values), 0.5)
+        assert not is_plateau(values, min_delta=0.05)
+        assert is_plateau(values, min_delta=0.5 / 0.75 + 1e-6)  # and the threshold is where it should be
 
 
 def test_rising_is_a_plateau():

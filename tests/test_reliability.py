@@ -21,7 +21,7 @@ def files(tmp_path_factory):
     """A work folder with an earlier run's outputs and files users get wrong."""
     from networks.hider import build_hider
     from networks.seeker import build_seeker
-    from utils.weights import save_weights
+    from networks.weights import save_weights
 
     d = tmp_path_factory.mktemp("bad")
     save_weights(build_seeker("small", (28, 28, 1), 10), d / "seeker.weights.h5")
@@ -71,6 +71,7 @@ CASES = [
     ("pretrain_seeker.py", [*FOLDER, "--data_dir", "oneclass", "--identifier", "x"], "1 class folder"),
     ("pretrain_seeker.py", [*FOLDER, "--data_dir", "broken", "--identifier", "x"], "cannot decode image"),
     ("pretrain_seeker.py", ["--config", "mnist", "--identifier", "x"], "mnist.npz"),
+    ("collaborative_training.py", ["--alpha_step", "0.0000001"], "needs more than 6 decimals"),
     ("evaluation.py", ["--identifier", "never_trained"], "no checkpoints in"),
     ("pretrain_seeker.py", [], "a run already exists"),
     ("pretrain_seeker.py", ["--seeker_weights", "hider.weights.h5", "--overwrite"], "does not fit"),
@@ -83,7 +84,10 @@ def test_bad_input_one_line_exit_2_nothing_written(files, script, args, message)
         return {k: v for k, v in tree(files).items() if not k.startswith("keras_home")}
 
     before = outputs()
-    result = run_script(script, *args, cwd=files, env={"KERAS_HOME": str(files / "keras_home")})
+    # A proxy on a closed local port makes every download fail, online or offline.
+    offline = {"KERAS_HOME": str(files / "keras_home"), "https_proxy": "http://127.0.0.1:9",
+               "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
+    result = run_script(script, *args, cwd=files, env=offline)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr
@@ -104,7 +108,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
 
 # --- interruptions and reproducibility ------------------------------------------------------
 
-HNS = [*TINY, "--stochastic", "--estimator", "sa", "--rate", "0.2", "--patience", "5", "--alpha_step", "0.1",
+HNS = [*TINY, "--stochastic", "--estimator", "sa", "--rate", "0.2", "--patience", "5", "--alpha_step", "0.005",
        "--min_alpha", "0.1", "--max_epochs", "6", "--seed", "3"]
 
 
@@ -118,10 +122,8 @@ def start(cwd, identifier):
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_epoch(cwd, identifier, epoch, proc, timeout=300):
-    from utils.resume import state_path
-
-    path = state_path(hns_dir(cwd, identifier))
+def wait_for_epoch(cwd, identifier, epoch, proc, timeout=300, folder=None):
+    path = (folder or hns_dir(cwd, identifier)) / "resume_state.npz"
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if path.is_file():
@@ -133,7 +135,7 @@ def wait_for_epoch(cwd, identifier, epoch, proc, timeout=300):
 
 
 def final_weights(cwd, identifier):
-    from utils.weights import read_weights
+    from networks.weights import read_weights
 
     return read_weights(hns_dir(cwd, identifier) / "final.weights.h5")
 
@@ -155,6 +157,13 @@ def test_same_seed_same_metrics(reference):
     assert result.returncode == 0, result.stderr
     assert history(reference, "again") == history(reference, "ref")
     assert len(history(reference, "ref")["alpha_steps"]) >= 1  # the schedule moved: its state matters
+
+
+def test_an_alpha_step_of_0005_keeps_every_checkpoint(reference):
+    names = sorted(p.name for p in hns_dir(reference, "ref").glob("alpha_*"))
+    steps = history(reference, "ref")["alpha_steps"]
+    assert len(names) == len(steps) >= 2  # one file per plateau, none replaced
+    assert "alpha_1.000.weights.h5" in names and "alpha_0.995.weights.h5" in names
 
 
 def test_sigkill_then_resume_matches_an_uninterrupted_run(reference):
@@ -188,3 +197,61 @@ def test_sigint_finishes_the_step_saves_and_explains(reference):
     # a finished run is not resumed again nor overwritten
     again = run_script("collaborative_training.py", *HNS, "--identifier", "stopped", cwd=reference)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_a_second_process_on_the_same_run_is_refused(reference):
+    proc = start(reference, "locked")
+    wait_for_epoch(reference, "locked", 1, proc)
+    proc.send_signal(signal.SIGSTOP)  # still working on the run (and holding its lock) while the second tries
+    try:
+        second = run_script("collaborative_training.py", *HNS, "--identifier", "locked", cwd=reference)
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    assert second.returncode == 2
+    (line,) = second.stderr.strip().splitlines()
+    assert f"in use by process {proc.pid}" in line and ".lock" in line
+    proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    assert history(reference, "locked") == history(reference, "ref")  # the first run, untouched
+    assert not (hns_dir(reference, "locked") / ".lock").exists()
+
+
+def batch_steps(log_dir):
+    """{event file: sorted steps of its batch_loss scalars}."""
+    import tensorflow as tf
+
+    out = {}
+    for path in sorted(log_dir.rglob("events.out.tfevents*")):
+        steps = [e.step for e in tf.compat.v1.train.summary_iterator(str(path))
+                 for v in e.summary.value if v.tag == "batch_loss"]
+        if steps:
+            out[path] = sorted(steps)
+    return out
+
+
+def test_pretraining_resumes_exactly_after_sigkill(tmp_path):
+    from networks.weights import read_weights
+
+    args = ["--train_images", "1000", "--test_images", "100", "--batch_size", "32", "--quiet", "--max_epochs", "8",
+            "--seed", "1"]
+    assert run_script("pretrain_seeker.py", *args, "--identifier", "ref", cwd=tmp_path).returncode == 0
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "pretrain_seeker.py"), *args, "--identifier", "killed"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = tmp_path / "weights" / "mnist-5k" / "seeker" / "killed"
+    wait_for_epoch(tmp_path, "killed", 2, proc, folder=killed)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "final.weights.h5").exists()
+    result = run_script("pretrain_seeker.py", *args, "--identifier", "killed", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "taking over the lock" in result.stdout and "resuming" in result.stdout
+    epoch = int(result.stdout.split("resuming")[1].split("after epoch")[1].split()[0])
+    for name in ("final", "best"):
+        a = read_weights(killed / f"{name}.weights.h5")
+        b = read_weights(tmp_path / "weights" / "mnist-5k" / "seeker" / "ref" / f"{name}.weights.h5")
+        assert a.keys() == b.keys() and all(np.array_equal(x, y) for k in a for x, y in zip(a[k], b[k]))
+    # TensorBoard: the resumed process logs batch steps from where the saved epoch ended.
+    steps_per_epoch = -(-900 // 32)  # 1000 images, 10% of them validation
+    resumed = list(batch_steps(tmp_path / "logs" / "mnist-5k" / "seeker" / "killed").values())[-1]
+    assert resumed[0] == epoch * steps_per_epoch + 1 and resumed[-1] == 8 * steps_per_epoch

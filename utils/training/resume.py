@@ -1,11 +1,12 @@
-"""Interrupt and resume a Hide-and-Seek training exactly where it stopped.
+"""Interrupt and resume a training (pretraining or Hide-and-Seek) exactly where it stopped.
 
-After every completed epoch `ResumeState` writes, atomically, one file holding every variable
-of the model (weights, alpha, the neuron's slope and sampling seed state) and of the optimizer,
-plus the state of the callbacks that matter (the plateau window of the adaptive schedule) and
-the epoch logs so far. A run killed at any moment resumes from its last completed epoch; with
-the per-epoch data order of `utils.data.epoch_pipeline` and deterministic ops, it ends exactly
-as an uninterrupted run would.
+After every completed epoch `ResumeState` writes, atomically, one file (``resume_state.npz``,
+named in `utils.runs.layout`) holding every variable of the model (weights, alpha, the neuron's
+slope and sampling seed state) and of the optimizer, plus the state of the callbacks that
+matter (the plateau window of the adaptive schedule, the best validation value so far) and the
+epoch logs so far. A run killed at any moment resumes from its last completed epoch; with the
+per-epoch data order of `utils.data.pipelines.epoch_pipeline` and deterministic ops, it ends
+exactly as an uninterrupted run would.
 
 `GracefulStop` turns SIGINT and SIGTERM into "finish this step, stop, tell the user how to
 resume" instead of a traceback.
@@ -20,13 +21,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from utils.io import atomic_path
-
-STATE_FILE = "resume_state.npz"
-
-
-def state_path(weights_dir) -> Path:
-    return Path(weights_dir) / STATE_FILE
+from utils.errors import UsageError
+from utils.runs.atomic import atomic_path
 
 
 def save_state(model, path, epoch: int, extra: dict) -> None:
@@ -43,8 +39,6 @@ def save_state(model, path, epoch: int, extra: dict) -> None:
 
 def load_state(model, path) -> tuple[int, dict]:
     """Restore every variable saved by `save_state`; returns (next epoch, extra state)."""
-    from utils.errors import UsageError
-
     try:
         with np.load(path) as f:
             meta = json.loads(bytes(f["meta"]).decode())

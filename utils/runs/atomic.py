@@ -1,15 +1,11 @@
-"""Atomic writes and run-folder guards: a kill at any moment leaves the old file or the new one."""
+"""Atomic writes: a kill at any moment leaves the old file or the new one, never half of one."""
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-
-from utils.errors import UsageError
-from utils.paths import RunPaths
 
 
 @contextmanager
@@ -52,26 +48,3 @@ def _json_default(o):
 def atomic_savefig(fig, path: Path | str, **kw) -> None:
     with atomic_path(path, Path(path).suffix) as tmp:
         fig.savefig(tmp, **kw)
-
-
-def claim_run(paths: RunPaths, overwrite: bool = False, resume: bool = False,
-              resumable: bool = False) -> bool:
-    """Check that a run may write to its folders; True when it continues an interrupted run.
-
-    A new run gets its folders. An existing run is replaced only with `overwrite`. A run that
-    was interrupted (`resumable`: its resume state exists and it has no final weights) is
-    continued by default, as with --resume; a finished one is never touched without overwrite.
-    """
-    if overwrite:
-        for p in paths.all():
-            shutil.rmtree(p, ignore_errors=True)
-        return False
-    if resumable:
-        return True
-    if resume:
-        raise UsageError(f"nothing to resume at {paths.weights}: no interrupted run there "
-                         "(drop --resume, or pass --overwrite to train it again)")
-    if paths.exists():
-        raise UsageError(f"a run already exists at {paths.weights}: "
-                         "pass --overwrite to replace it or choose another --identifier")
-    return False

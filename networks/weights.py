@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from utils.errors import UsageError
-from utils.io import atomic_path
+from utils.runs.atomic import atomic_path
 
 FORMAT = "hns-weights-by-name-v1"
 

@@ -1,13 +1,18 @@
 """Figures written as PNG files (matplotlib, no display needed)."""
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from utils.io import atomic_savefig  # noqa: E402
+from utils.runs.atomic import atomic_savefig  # noqa: E402
+
+ROWS_PER_PAGE = 10
 
 
 def show_image(ax, image, title=None, cmap="gray", vmin=0.0, vmax=1.0):
@@ -34,6 +39,32 @@ def image_grid(rows: list[list[np.ndarray]], column_titles: list[str], path, row
             if c == 0 and row_titles:
                 axes[r, c].set_ylabel(row_titles[r], fontsize=7)
     fig.tight_layout()
+    atomic_savefig(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def page_paths(results_dir, stem: str, n: int, per_page: int = ROWS_PER_PAGE) -> list[tuple[Path, slice]]:
+    """``stem.png`` for up to ``per_page`` rows, else ``stem_1.png``, ``stem_2.png``, ... with their rows."""
+    pages = [slice(i, min(i + per_page, n)) for i in range(0, n, per_page)]
+    if len(pages) == 1:
+        return [(Path(results_dir) / f"{stem}.png", pages[0])]
+    return [(Path(results_dir) / f"{stem}_{k}.png", rows) for k, rows in enumerate(pages, 1)]
+
+
+def draw_rows(rows: list[list[tuple]], path, title: str | None = None) -> None:
+    """A grid of images in [0, 1]; each cell is (image, title, ok) and a False ``ok`` titles it in red."""
+    n_cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.9 * n_cols, 1.8 * len(rows) + 0.5), squeeze=False,
+                             layout="constrained")
+    for r, row in enumerate(rows):
+        for c, (image, name, ok) in enumerate(row):
+            show_image(axes[r, c], image, name)
+            if not ok:
+                axes[r, c].title.set_color("red")
+        for c in range(len(row), n_cols):
+            axes[r, c].axis("off")
+    if title:
+        fig.suptitle(textwrap.fill(title, width=int(16 * n_cols)), fontsize=9)
     atomic_savefig(fig, path, dpi=100)
     plt.close(fig)
 

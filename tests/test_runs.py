@@ -1,0 +1,187 @@
+"""Run files: names, the claim/overwrite/resume policy and the lock (fast, no TensorFlow)."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import ROOT
+from utils.errors import UsageError
+from utils.runs import (RunLock, checkpoint_alpha, checkpoint_name, checkpoints, claim_series, claimed, lock_path,
+                        run_paths, series)
+from utils.runs.layout import alpha_decimals
+
+
+def cfg(**kw):
+    return SimpleNamespace(**{"config": "c", "identifier": "id", "seed": 5, "num_trainings": 1, "debug": False,
+                              "overwrite": False, "resume": False, **kw})
+
+
+def make(run, status):
+    """Give `run` the files of a run in `status`."""
+    p = run.paths
+    if status == "absent":
+        return
+    p.make()
+    (p.logs / "events").write_text("x")
+    if status == "finished":
+        p.final.write_text("w")
+    elif status == "interrupted":
+        p.state.write_text("s")
+
+
+def test_paths_and_series(tmp_path):
+    c = cfg(num_trainings=3)
+    runs = series(c, "hns/deterministic", tmp_path)
+    assert [r.index for r in runs] == [1, 2, 3] and [r.seed for r in runs] == [5, 6, 7]
+    assert runs[1].paths.weights == tmp_path / "weights/c/hns/deterministic/id/2"
+    assert lock_path(c, "hns/deterministic", tmp_path) == tmp_path / "weights/c/hns/deterministic/id/.lock"
+    (lone,) = series(cfg(), "seeker", tmp_path)
+    assert lone.index is None and lone.paths.final == tmp_path / "weights/c/seeker/id/final.weights.h5"
+
+
+def test_checkpoint_names_are_exact_and_listed_highest_alpha_first(tmp_path):
+    assert alpha_decimals(0.05) == 2 and alpha_decimals(0.005) == 3 and alpha_decimals(0.5) == 2
+    assert checkpoint_name(0.95, alpha_decimals(0.05)) == "alpha_0.95.weights.h5"
+    assert checkpoint_name(0.995, alpha_decimals(0.005)) == "alpha_0.995.weights.h5"
+    for name in ("alpha_1.000.weights.h5", "alpha_0.995.weights.h5", "alpha_0.990.weights.h5", "final.weights.h5",
+                 "alpha_x.weights.h5", "best.weights.h5"):
+        (tmp_path / name).write_text("")
+    assert [p.name for p in checkpoints(tmp_path)] == ["alpha_1.000.weights.h5", "alpha_0.995.weights.h5",
+                                                       "alpha_0.990.weights.h5", "final.weights.h5"]
+    assert checkpoint_alpha("alpha_0.995.weights.h5") == 0.995 and checkpoint_alpha("alpha_x.weights.h5") is None
+
+
+def test_status_of_a_run(tmp_path):
+    for status in ("absent", "incomplete", "interrupted", "finished"):
+        (run,) = series(cfg(identifier=status), "seeker", tmp_path)
+        make(run, status)
+        assert run.paths.status() == status
+    (run,) = series(cfg(identifier="locked_only"), "seeker", tmp_path)
+    run.paths.weights.mkdir(parents=True)
+    (run.paths.weights / ".lock").write_text("")
+    assert run.paths.status() == "absent"  # a lock alone is not a run
+
+
+@pytest.mark.parametrize("status, overwrite, resume, expected", [
+    ("absent", False, False, [False]),
+    ("absent", False, True, [False]),            # nothing saved yet: it starts
+    ("finished", False, False, "a run already exists"),
+    ("finished", False, True, "nothing to resume"),
+    ("finished", True, False, [False]),
+    ("interrupted", False, False, [True]),
+    ("interrupted", False, True, [True]),
+    ("interrupted", True, False, [False]),
+    ("incomplete", False, False, "a run already exists"),
+    ("incomplete", False, True, [False]),
+])
+def test_claim_policy_of_one_run(tmp_path, status, overwrite, resume, expected):
+    (run,) = series(cfg(), "seeker", tmp_path)
+    make(run, status)
+    if isinstance(expected, str):
+        before = sorted(p for p in tmp_path.rglob("*"))
+        with pytest.raises(UsageError, match=expected):
+            claim_series([run], overwrite, resume)
+        assert sorted(p for p in tmp_path.rglob("*")) == before  # refused: nothing touched
+        return
+    todo = claim_series([run], overwrite, resume)
+    assert [resuming for _, resuming in todo] == expected
+    if not expected[0]:  # starting (again): nothing of an earlier run is left
+        assert not run.paths.exists()
+
+
+def test_an_interrupted_series_continues_where_it_stopped(tmp_path):
+    runs = series(cfg(num_trainings=4), "hns/deterministic", tmp_path)
+    for run, status in zip(runs, ("finished", "interrupted", "incomplete", "absent")):
+        make(run, status)
+    todo = claim_series(runs)
+    assert [(r.index, resuming) for r, resuming in todo] == [(2, True), (3, False), (4, False)]
+    assert runs[0].paths.final.is_file() and runs[1].paths.state.is_file() and not runs[2].paths.exists()
+
+
+def test_overwrite_keeps_the_lock_of_whoever_clears(tmp_path):
+    c = cfg()
+    (run,) = series(c, "seeker", tmp_path)
+    make(run, "finished")
+    with RunLock(lock_path(c, "seeker", tmp_path)) as lock:
+        claim_series([run], overwrite=True)
+        assert lock.path.is_file() and not run.paths.final.exists()
+
+
+def _try_lock(path) -> subprocess.CompletedProcess:
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from utils.runs import RunLock
+        from utils.errors import UsageError
+        try:
+            RunLock({str(path)!r}).acquire()
+            print("acquired")
+        except UsageError as e:
+            print(e)
+    """)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_process_is_refused_while_the_first_holds_the_lock(tmp_path):
+    path = tmp_path / "weights" / "run" / ".lock"
+    with RunLock(path):
+        assert path.read_text().strip() == str(os.getpid())
+        out = _try_lock(path).stdout.strip()
+        assert f"in use by process {os.getpid()}" in out and str(path) in out and "\n" not in out
+    assert not path.exists() and not (tmp_path / "weights").exists()  # nothing left behind
+    assert _try_lock(path).stdout.strip() == "acquired"  # that process died holding it: no stale lock
+
+
+def test_the_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    path = tmp_path / ".lock"
+    path.write_text(dead.stdout)  # a kill -9 leaves the file; the kernel has dropped the flock
+    with RunLock(path) as lock:
+        assert lock.taken_over == int(dead.stdout) and path.read_text().strip() == str(os.getpid())
+    assert "no longer running" in capsys.readouterr().out and not path.exists()
+
+
+def test_the_lock_is_reentrant_within_a_process(tmp_path):
+    path = tmp_path / ".lock"
+    with RunLock(path):
+        with RunLock(path):  # e.g. collaborative_training.py --evaluate evaluating its own run
+            pass
+        assert path.exists()
+    assert not path.exists()
+
+
+def test_release_keeps_folders_that_hold_files(tmp_path):
+    c = cfg()
+    (run,) = series(c, "seeker", tmp_path)
+    with RunLock(lock_path(c, "seeker", tmp_path)):
+        run.paths.make()
+        run.paths.final.write_text("w")
+    assert run.paths.final.is_file() and not (run.paths.weights / ".lock").exists()
+
+
+def test_debug_claims_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    c = cfg(debug=True)
+    runs = series(c, "seeker")
+    make(runs[0], "finished")
+    with claimed(c, "seeker", runs) as todo:
+        assert todo == [(runs[0], False)] and not lock_path(c, "seeker").exists()
+
+
+def test_demo_reuses_continues_or_restarts_each_stage(tmp_path):
+    import demo
+
+    def stage(status):
+        (run,) = series(cfg(identifier=status), "seeker", tmp_path)
+        make(run, status)
+        return demo.Stage(status, "s.py", [], run.paths.final, run.paths)
+
+    assert demo.how(stage("finished"), force=False) is None
+    assert demo.how(stage("interrupted"), force=False) == []      # the script resumes it by itself
+    assert demo.how(stage("incomplete"), force=False) == ["--overwrite"]
+    assert demo.how(stage("absent"), force=False) == []
+    assert demo.how(stage("finished"), force=True) == ["--overwrite"]
+    assert demo.how(demo.Stage("evaluation", "e.py", [], Path(tmp_path / "none.json")), force=False) == []

@@ -1,0 +1,164 @@
+"""The typed configuration of every script: each flag declared once, with its default, group and range.
+
+A field's metadata drives the command line (`utils.config.parser`) and the per-field checks
+(`utils.config.checks`): ``group`` says which scripts take the flag, ``choices`` the allowed
+values, ``at_least``/``above``/``at_most``/``below`` its range. Script-only flags (evaluation,
+explanations) live here too, so their defaults are written once and presets may set them.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
+
+DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder")
+MODELS = ("small", "large", "resnet")
+ESTIMATORS = ("st1", "st2", "sa", "reinforce")
+MONITORS = ("classification", "total")
+CEM_MODES = ("PP", "PN")
+# The hider halves the image twice (small) or five times (large, resnet), so the
+# image size must be a multiple of 2**n for the decoder to give back the input size.
+SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}
+NATIVE_SHAPES = {
+    "mnist-5k": (28, 1, 10), "mnist": (28, 1, 10), "fashion": (28, 1, 10),
+    "cifar10": (32, 3, 10), "cifar100": (32, 3, 100),
+}
+
+# Groups of flags: every script takes COMMON; the others only where they mean something.
+COMMON, HNS, EVAL, EXPLAIN = "common", "hns", "eval", "explain"
+# Switches of one invocation: never in a preset, never recorded with results.
+UI_FLAGS = ("config_file", "debug", "verbose", "overwrite", "resume", "quiet")
+
+
+def _opt(default, help, group=COMMON, **meta):
+    return field(default=default, metadata={"help": help, "group": group, **meta})
+
+
+@dataclass
+class Config:
+    """Everything a run needs: defaults < preset in config.toml < flags (see `parse_config`)."""
+
+    config: str = _opt("mnist-5k", "Preset in config.toml to start from.")
+    config_file: str = _opt(str(DEFAULT_CONFIG_FILE), "TOML file holding the presets.")
+    identifier: str = _opt("default", "Name of the run: folder under logs/, weights/, results/.")
+    dataset: str = _opt("mnist-5k", "Dataset to load.", choices=DATASETS)
+    data_dir: Optional[str] = _opt(None, "Folder with train/ and test/ class folders (dataset 'folder').")
+    image_size: Optional[int] = _opt(None, "Images are resized to image_size x image_size (default: native size).")
+    channels: Optional[int] = _opt(None, "1 (grayscale) or 3 (RGB); images are converted (default: native).",
+                                   choices=(1, 3))
+    num_classes: Optional[int] = _opt(None, "Number of classes (default: from the data).", at_least=2)
+    train_images: Optional[int] = _opt(None, "Cap on the training images, validation split included.",
+                                       at_least=1)
+    test_images: Optional[int] = _opt(None, "Cap on the test images.", at_least=1)
+    validation_split: float = _opt(0.1, "Share of the training split held out for model selection.",
+                                   above=0, below=1)
+    augment_shift: int = _opt(0, "Augmentation: training images move by a random whole number of pixels "
+                              "in [-N, N] along each axis (0: off). Pretraining, baseline and HnS alike.",
+                              at_least=0)
+    batch_size: int = _opt(64, "Batch size.", at_least=1)
+    max_epochs: int = _opt(10, "Maximum number of epochs.", at_least=1)
+    learning_rate: float = _opt(1e-3, "Adam learning rate (in explain.py, only a typed value counts: "
+                                "CEM's initial learning rate).", above=0)
+    model: str = _opt("small", "Architecture: small, large (hider_large + seeker_large) or resnet "
+                      "(hider_large + ResNet50 seeker, no pretrained weights).", choices=MODELS)
+    hider_weights: Optional[str] = _opt(None, "Pretrained hider weights (.weights.h5) to start from.")
+    seeker_weights: Optional[str] = _opt(None, "Pretrained seeker weights (.weights.h5) to start from.")
+    baseline: Optional[str] = _opt(None, "baseline.json (or a file holding a bare accuracy) of the seeker "
+                                   "trained alone; needed for Fidelity, FIR and FII.")
+    seed: int = _opt(0, "Seed for data order, initialisation and mask sampling.")
+    foreground_threshold: float = _opt(0.1, "Input values above this count as foreground for I_fg.",
+                                       at_least=0, below=1)
+    debug: bool = _opt(False, "Run without writing anything (no weights, logs or results).")
+    verbose: bool = _opt(False, "Show tracebacks on errors.")
+    overwrite: bool = _opt(False, "Replace an existing run with the same identifier.")
+    resume: bool = _opt(False, "Continue an interrupted run with the same identifier (one that died "
+                        "before saving any state starts again).")
+    quiet: bool = _opt(False, "No progress bars.")
+    # Hide-and-Seek
+    stochastic: bool = _opt(False, "Binary stochastic neurons instead of deterministic ones.", group=HNS)
+    estimator: str = _opt("st1", "Gradient estimator of the stochastic neuron.", group=HNS, choices=ESTIMATORS)
+    rate: float = _opt(0.5, "Slope annealing: the slope is multiplied by (1 + rate) after each epoch.",
+                       group=HNS, at_least=0)
+    alpha: Optional[float] = _opt(None, "Constant alpha in [0, 1]; without it alpha adapts from 1.0 down.",
+                                  group=HNS, at_least=0, at_most=1)
+    alpha_step: float = _opt(0.05, "How much the adaptive schedule lowers alpha at each plateau (at most "
+                             "6 decimals).", group=HNS, above=0, at_most=1)
+    min_alpha: float = _opt(0.05, "The adaptive schedule stops after the plateau at this alpha.", group=HNS,
+                            at_least=0, below=1)
+    patience: int = _opt(100, "Training steps in the plateau window of the adaptive schedule.", group=HNS,
+                         at_least=1)
+    min_delta: float = _opt(0.01, "Plateau: the monitored loss improved by less than this share over "
+                            "the window.", group=HNS, at_least=0)
+    monitor: str = _opt("classification", "Loss watched by the adaptive schedule.", group=HNS,
+                        choices=MONITORS)
+    logit_bound: float = _opt(4.0, "Mask logits beyond +-logit_bound are penalised so the mask never "
+                              "freezes.", group=HNS, above=0)
+    logit_penalty: float = _opt(1.0, "Weight of the logit bound penalty.", group=HNS, at_least=0)
+    num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
+    evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
+    # Evaluation report (evaluation.py, collaborative_training.py --evaluate)
+    min_fidelity: float = _opt(0.98, "Recommended checkpoint: validation Fidelity floor.", group=EVAL,
+                               above=0, at_most=1.5)
+    fidelity_se: float = _opt(1.0, "A checkpoint meets the floor when its validation F plus K standard "
+                              "errors (binomial, from the validation split's size) reaches it; 0 makes the "
+                              "floor hard.", group=EVAL, at_least=0, at_most=10)
+    leakage_epochs: int = _opt(3, "Epochs of the mask-only leakage classifier; 0 skips it.", group=EVAL,
+                               at_least=0)
+    examples: int = _opt(8, "Test images in each mask figure.", group=EVAL, at_least=1)
+    cem_images: int = _opt(10, "Test images explained with CEM (PP and PN) on the pretrained and the HnS "
+                           "seeker at the recommended checkpoint; 0 skips.", group=EVAL, at_least=0)
+    cem_c_steps: int = _opt(5, "CEM c search steps for that comparison.", group=EVAL, at_least=1)
+    cem_iterations: int = _opt(300, "CEM iterations per c step for that comparison.", group=EVAL, at_least=1)
+    # Explanations (explain.py); defaults: the MNIST settings of the CEM paper
+    mode: Optional[str] = _opt(None, "Explain only pertinent positives or negatives (default: both).",
+                               group=EXPLAIN, choices=CEM_MODES)
+    kappa: float = _opt(0.0, "Confidence margin on the seeker's logits.", group=EXPLAIN, at_least=0)
+    beta: float = _opt(0.1, "L1 weight: the shrinkage threshold.", group=EXPLAIN, at_least=0)
+    gamma: float = _opt(100.0, "Weight of the autoencoder term.", group=EXPLAIN, at_least=0)
+    c_init: float = _opt(1.0, "Initial weight c of the attack term.", group=EXPLAIN, above=0)
+    c_steps: int = _opt(10, "Steps of the search on c.", group=EXPLAIN, at_least=1)
+    max_iterations: int = _opt(1000, "FISTA iterations per c step.", group=EXPLAIN, at_least=1)
+    no_ae: bool = _opt(False, "No autoencoder term (gamma 0); no hider weights needed.", group=EXPLAIN)
+    n: int = _opt(10, "Number of test images to explain.", group=EXPLAIN, at_least=1)
+    sample_from_class: Optional[int] = _opt(None, "Take the first --n test images of true class K.",
+                                            group=EXPLAIN, at_least=0, metavar="K")
+    save_every: Optional[int] = _opt(None, "Keep the iterates every N iterations of each c step in "
+                                     "savepoints_<mode>.npz.", group=EXPLAIN, at_least=1)
+    # Which flags the user typed on the command line (not a flag itself).
+    typed: frozenset = field(default=frozenset(), compare=False, metadata={"group": None})
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.image_size, self.image_size, self.channels)
+
+
+FIELDS = {f.name: f for f in fields(Config) if f.metadata.get("group")}
+
+
+def type_of(f) -> type:
+    t = f.type if isinstance(f.type, str) else f.type.__name__
+    t = t.replace("Optional[", "").rstrip("]")
+    return {"str": str, "int": int, "float": float, "bool": bool}[t]
+
+
+def fill_dataset_defaults(cfg: Config) -> Config:
+    """Native image size, channels and classes of the built-in datasets where not given."""
+    if cfg.dataset in NATIVE_SHAPES:
+        size, channels, classes = NATIVE_SHAPES[cfg.dataset]
+        cfg = dataclasses.replace(
+            cfg,
+            image_size=cfg.image_size or size,
+            channels=cfg.channels or channels,
+            num_classes=cfg.num_classes or classes,
+        )
+    return cfg
+
+
+def as_dict(cfg: Config, groups=(COMMON, HNS)) -> dict:
+    """The settings of `groups` worth recording with a run's results (no UI switches)."""
+    return {name: getattr(cfg, name) for name, f in FIELDS.items()
+            if f.metadata["group"] in groups and name not in UI_FLAGS}

@@ -1,0 +1,74 @@
+"""Figures of merit of Hide-and-Seek masks: Fidelity, Interpretability and their combinations.
+
+Mask y = 1 where a pixel is kept; foreground = pixels whose largest channel exceeds
+``foreground_threshold`` (0.1 by default: on MNIST the black background is free to hide, so I
+alone flatters a model). With acc the accuracy of the Hide-and-Seek model and base that of the
+seeker trained alone on the same split:
+
+    accuracy      share of images classified correctly
+    F             acc / base                          (Fidelity)
+    I             share of input elements hidden, 1 - mean(y)   (Interpretability)
+    I_fg          share of foreground pixels hidden
+    FIR           F / (F + I)
+    FII, FII_fg   F * I, F * I_fg
+    kept_pixels   mean number of kept pixels per image
+    all_fg_hidden share of images whose every foreground pixel is hidden
+
+`fidelity`, `fir` and `fii` take floats or tensors: the HnS model logs them during training
+with the same formulas.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def fidelity(accuracy, baseline):
+    return accuracy / baseline
+
+
+def fir(f, i):
+    """F / (F + I); 0 when both are 0."""
+    if isinstance(f, (int, float)) and isinstance(i, (int, float)):
+        return f / (f + i) if f + i > 0 else 0.0
+    from keras import ops
+
+    return ops.divide_no_nan(f, f + i)
+
+
+def fii(f, i):
+    return f * i
+
+
+def figures_of_merit(preds, labels, masks, foreground, baseline: float | None) -> dict:
+    """All per-checkpoint figures (see the module docstring) from predictions and binary masks."""
+    preds, labels = np.asarray(preds), np.asarray(labels)
+    masks, foreground = np.asarray(masks, bool), np.asarray(foreground, bool)
+    n = len(labels)
+    accuracy = float(np.mean(preds == labels)) if n else 0.0
+    hidden = 1.0 - float(masks.mean())
+    fg_total = foreground.sum()
+    hidden_fg = float((~masks & foreground).sum() / fg_total) if fg_total else 0.0
+    per_image_fg_kept = (masks & foreground).reshape(n, -1).sum(axis=1)
+    per_image_fg = foreground.reshape(n, -1).sum(axis=1)
+    out = {
+        "images": n,
+        "accuracy": accuracy,
+        "I": hidden,
+        "I_fg": hidden_fg,
+        "kept_pixels": float(masks.reshape(n, -1).sum(axis=1).mean()),
+        "all_fg_hidden": float(np.mean((per_image_fg_kept == 0) & (per_image_fg > 0))),
+    }
+    if baseline:
+        f = fidelity(accuracy, baseline)
+        out.update(F=f, FIR=fir(f, hidden), FII=fii(f, hidden), FII_fg=fii(f, hidden_fg))
+    else:
+        out["acc_x_I_fg"] = accuracy * hidden_fg
+    return out
+
+
+def fidelity_standard_error(val: dict) -> float:
+    """Standard error of a validation F: sqrt(a (1 - a) / n) / baseline = F sqrt((1 - a) / (a n)),
+    with a the checkpoint's validation accuracy over n images (binomial sampling error; the
+    baseline is taken as fixed)."""
+    a, n = val["accuracy"], max(int(val["images"]), 1)
+    return float(val["F"] * np.sqrt((1.0 - a) / (a * n))) if a > 0 else 0.0

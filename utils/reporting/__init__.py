@@ -1,0 +1,1 @@
+"""Reporting: the evaluation report, explanation reports, tables and figures (PNG files)."""

@@ -1,0 +1,165 @@
+"""Where a run's files live and what they are called: the only module that names them.
+
+Every run writes to ``logs/``, ``weights/`` and ``results/`` under the current directory, as
+``<config>/<model_type>/<identifier>[/<run>]/``, with ``<run>`` = 1..N under --num_trainings N.
+Model types: ``seeker``, ``hider``, ``explanations``, and for Hide-and-Seek
+``hns/deterministic`` or ``hns/stochastic/<estimator>`` (``.../sa/rate_<r>`` for slope annealing).
+
+In a weights folder:
+
+    alpha_<a>.weights.h5      the HnS weights when the schedule left alpha = a
+    best.weights.h5           pretraining: the best weights on the validation split
+    final.weights.h5          the weights at the end; its presence marks a finished run
+    interrupted.weights.h5    the weights when a run was stopped by a signal
+    resume_state.npz          everything needed to continue an interrupted run
+    .lock                     held while a process works on the run (series: in <identifier>/)
+
+``<a>`` is written with as many decimals as --alpha_step has (at least 2; `alpha_decimals`):
+every alpha of the schedule, 1 - k * step, is then written exactly, so two alphas never
+share a file name.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+KINDS = ("logs", "weights", "results")
+FINAL = "final.weights.h5"
+BEST = "best.weights.h5"
+INTERRUPTED = "interrupted.weights.h5"
+STATE = "resume_state.npz"
+LOCK = ".lock"
+_ALPHA = re.compile(r"alpha_(\d+(?:\.\d+)?)\.weights\.h5$")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    logs: Path
+    weights: Path
+    results: Path
+
+    def all(self) -> tuple[Path, Path, Path]:
+        return (self.logs, self.weights, self.results)
+
+    def make(self) -> "RunPaths":
+        for p in self.all():
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def exists(self) -> bool:
+        """True when any of the three folders holds something other than the run's lock."""
+        return any(p.is_dir() and any(c.name != LOCK for c in p.iterdir()) for p in self.all())
+
+    # --- files of the weights folder ------------------------------------------------------
+    @property
+    def final(self) -> Path:
+        return self.weights / FINAL
+
+    @property
+    def best(self) -> Path:
+        return self.weights / BEST
+
+    @property
+    def interrupted(self) -> Path:
+        return self.weights / INTERRUPTED
+
+    @property
+    def state(self) -> Path:
+        return self.weights / STATE
+
+    def checkpoint(self, alpha: float, decimals: int = 2) -> Path:
+        return self.weights / checkpoint_name(alpha, decimals)
+
+    def checkpoints(self) -> list[Path]:
+        return checkpoints(self.weights)
+
+    def status(self) -> str:
+        """'finished', 'interrupted' (a resume state, no final weights), 'incomplete' (files but
+        neither: it died before saving any state) or 'absent'."""
+        if self.final.is_file():
+            return "finished"
+        if self.state.is_file():
+            return "interrupted"
+        return "incomplete" if self.exists() else "absent"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training of a series: its 1-based `index` (None for a lone run), folders and seed."""
+
+    index: int | None
+    paths: RunPaths
+    seed: int
+
+
+def hns_model_type(cfg) -> str:
+    if not cfg.stochastic:
+        return "hns/deterministic"
+    kind = f"hns/stochastic/{cfg.estimator}"
+    if cfg.estimator == "sa":
+        kind += f"/rate_{cfg.rate:g}"
+    return kind
+
+
+def run_paths(cfg, model_type: str, run: int | None = None, root: Path | str = ".") -> RunPaths:
+    """Folders of one run of `cfg`; `run` is the 1-based index under --num_trainings."""
+    parts = [cfg.config, *model_type.split("/"), cfg.identifier]
+    if run is not None:
+        parts.append(str(run))
+    root = Path(root)
+    return RunPaths(*(root.joinpath(kind, *parts) for kind in KINDS))
+
+
+def series(cfg, model_type: str, root: Path | str = ".") -> list[Run]:
+    """The runs of `cfg`: one lone run, or runs 1..N (seeds seed .. seed + N - 1) with --num_trainings N."""
+    n = getattr(cfg, "num_trainings", 1)
+    if n == 1:
+        return [Run(None, run_paths(cfg, model_type, None, root), cfg.seed)]
+    return [Run(i, run_paths(cfg, model_type, i, root), cfg.seed + i - 1) for i in range(1, n + 1)]
+
+
+def lock_path(cfg, model_type: str, root: Path | str = ".") -> Path:
+    """The lock of a run or of a whole series: in the weights folder of the identifier."""
+    return run_paths(cfg, model_type, None, root).weights / LOCK
+
+
+def alpha_decimals(step: float) -> int:
+    """Decimals of the checkpoint names for an --alpha_step: those of the step, at least 2."""
+    from utils.config.checks import decimals
+
+    d = decimals(step)
+    if d is None:
+        raise ValueError(f"alpha step {step!r} has more decimals than a checkpoint name holds")
+    return max(2, d)
+
+
+def checkpoint_name(alpha: float, decimals: int = 2) -> str:
+    return f"alpha_{alpha:.{decimals}f}.weights.h5"
+
+
+def checkpoint_alpha(path) -> float | None:
+    """The alpha of a per-alpha checkpoint file, None for any other file."""
+    m = _ALPHA.match(Path(path).name)
+    return float(m.group(1)) if m else None
+
+
+def checkpoints(weights_dir) -> list[Path]:
+    """The per-alpha checkpoints of a run, highest alpha first, then the final weights."""
+    weights_dir = Path(weights_dir)
+    per_alpha = [p for p in weights_dir.glob("alpha_*.weights.h5") if checkpoint_alpha(p) is not None]
+    per_alpha.sort(key=lambda p: -checkpoint_alpha(p))
+    final = weights_dir / FINAL
+    return per_alpha + ([final] if final.is_file() else [])
+
+
+def default_seeker_weights(cfg) -> Path:
+    return run_paths(cfg, "seeker").best
+
+
+def default_hider_weights(cfg) -> Path:
+    return run_paths(cfg, "hider").best
+
+
+def default_baseline(cfg) -> Path:
+    return run_paths(cfg, "seeker").results / "baseline.json"

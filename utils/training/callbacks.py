@@ -1,0 +1,96 @@
+"""Keras callbacks shared by the trainings: best weights, failure guard, TensorBoard, mask images."""
+from __future__ import annotations
+
+import math
+
+import keras
+
+from networks.weights import save_weights
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Save `target` (default: the trained model) whenever `monitor` improves; writes are atomic.
+
+    ``get_state``/``set_state`` carry the best value across a resume, so a resumed run saves
+    exactly when the uninterrupted run would have.
+    """
+
+    def __init__(self, path, monitor: str = "val_accuracy", mode: str = "max", target=None):
+        super().__init__()
+        self.path, self.monitor, self.mode, self.target = path, monitor, mode, target
+        self.best = -math.inf if mode == "max" else math.inf
+        self.best_epoch = None
+
+    def get_state(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def set_state(self, state: dict) -> None:
+        self.best, self.best_epoch = float(state["best"]), state["best_epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        value = float(value)
+        if (value > self.best) if self.mode == "max" else (value < self.best):
+            self.best, self.best_epoch = value, epoch
+            save_weights(self.target or self.model, self.path)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop training at the first NaN or Inf loss; `self.failed` tells the caller to report it.
+
+    Unlike keras.callbacks.TerminateOnNaN it records where it happened, so the script can
+    fail with a clear message while the last good checkpoint stays as it was.
+    """
+
+    def __init__(self, monitor: str = "loss"):
+        super().__init__()
+        self.monitor = monitor
+        self.failed = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and not math.isfinite(float(value)):
+            self.failed = f"{self.monitor} became {float(value)} at batch {batch}"
+            self.model.stop_training = True
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Batch and epoch scalars under `log_dir`; batch steps continue after a resume.
+
+    Keras counts batch steps from 0 at every ``fit``; here the count starts at the optimizer's
+    step counter, which a resumed run restores with the rest of its state.
+    """
+
+    def __init__(self, log_dir):
+        super().__init__(log_dir=str(log_dir), update_freq="batch", write_graph=False, profile_batch=0)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._global_train_batch = int(self.model.optimizer.iterations.numpy())
+
+
+class MaskImages(keras.callbacks.Callback):
+    """Each epoch, a TensorBoard image of fixed validation images: input | mask | masked input."""
+
+    def __init__(self, log_dir, images):
+        super().__init__()
+        import tensorflow as tf
+
+        self.images = images
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        x = self.images
+        y, _, _ = self.model.mask(x, training=False)
+        y = tf.broadcast_to(y, tf.shape(x))
+        grid = tf.concat([x, y, x * y], axis=2)
+        with self.writer.as_default():
+            tf.summary.image("input | mask | masked input", grid, step=epoch, max_outputs=len(x))
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.writer.close()

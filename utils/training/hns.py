@@ -1,0 +1,92 @@
+"""Training Hide-and-Seek models: one run, or a series of --num_trainings runs (collaborative_training.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from networks.build import build_hns
+from networks.hns import HideAndSeek
+from utils.config.schema import as_dict
+from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
+from utils.runs import Run, alpha_decimals, claimed, hns_model_type, series
+from utils.seeding import seed_everything
+from utils.training.callbacks import MaskImages
+from utils.training.loop import fit_run
+from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
+
+HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
+           "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed")
+
+
+@dataclass
+class TrainingResult:
+    model: HideAndSeek
+    run: Run
+    history: list
+    alpha_history: list = field(default_factory=list)
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+
+
+def hparams(cfg) -> dict:
+    d = as_dict(cfg)
+    return {k: ("adaptive" if d[k] is None else d[k]) for k in HPARAMS}
+
+
+def _callbacks(cfg, model, run: Run, data: Data):
+    """(training callbacks, stateful ones, logging ones, the adaptive schedule or None)."""
+    callbacks, stateful, adaptive = [], {}, None
+    if cfg.alpha is None:
+        decimals = alpha_decimals(cfg.alpha_step)
+        adaptive = AdaptiveAlpha(cfg.patience, cfg.min_delta, cfg.monitor, cfg.alpha_step, cfg.min_alpha,
+                                 checkpoint=None if cfg.debug else lambda a: run.paths.checkpoint(a, decimals),
+                                 verbose=not cfg.quiet)
+        callbacks.append(adaptive)
+        stateful["adaptive"] = adaptive
+    if cfg.stochastic and cfg.estimator == "sa":
+        callbacks.append(SlopeAnnealing(model.neuron, cfg.rate))
+    logging = []
+    if not cfg.debug:
+        from tensorboard.plugins.hparams import api as hp
+
+        logging = [MaskImages(run.paths.logs / "images", to_float(data.val.x[:8])),
+                   hp.KerasCallback(str(run.paths.logs / "hparams"), hparams(cfg))]
+    return callbacks, stateful, logging, adaptive
+
+
+def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float | None = None) -> TrainingResult:
+    """Train one HnS model; write per-alpha and final weights, history and TensorBoard logs to `run.paths`.
+
+    With `resuming`, training continues from the run's resume state (see utils/training/resume.py)
+    and ends as the uninterrupted run would have.
+    """
+    model = build_hns(cfg, data.image_shape, data.num_classes, baseline, run.seed)
+    callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data)
+    outcome = fit_run(
+        model, cfg, run.paths, resuming,
+        train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
+                                                 shift=cfg.augment_shift),
+        steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
+        callbacks=callbacks, stateful=stateful, logging=logging,
+        done=lambda: adaptive is not None and adaptive.finished,
+        history=lambda logs: {"epochs": logs, "alpha_steps": adaptive.history if adaptive else []},
+        hint="lower --learning_rate or raise --alpha and retry")
+    return TrainingResult(model, run, outcome.epoch_logs, adaptive.history if adaptive else [], outcome.seconds,
+                          outcome.epochs_run * len(data.train) / max(outcome.seconds, 1e-9))
+
+
+def train_series(cfg, data: Data, baseline: float | None = None, report=print) -> list[TrainingResult]:
+    """Train the runs of `cfg` left to do (new, interrupted or unfinished; `utils.runs.claim`)."""
+    # Bad start weights fail here, before any run is touched.
+    build_hns(cfg, data.image_shape, data.num_classes)
+    results = []
+    model_type = hns_model_type(cfg)
+    with claimed(cfg, model_type, series(cfg, model_type)) as todo:
+        for run, resuming in todo:
+            seed_everything(run.seed)
+            result = train_hns(cfg, data, run, resuming, baseline)
+            report(f"trained in {result.seconds:.0f} s ({result.images_per_second:.0f} images/s); "
+                   f"alpha steps: {[(s, round(a, 6)) for s, a in result.alpha_history]}")
+            if not cfg.debug:
+                report(f"weights: {run.paths.weights}\nTensorBoard: tensorboard --logdir {run.paths.logs}")
+            results.append(result)
+    return results

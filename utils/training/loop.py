@@ -1,0 +1,88 @@
+"""One resumable `fit` for every training of the toolkit (pretraining and Hide-and-Seek).
+
+`fit_run` wraps Keras' ``fit`` with what each training needs: it continues a run from its
+resume state, saves that state after every epoch, stops cleanly on SIGINT/SIGTERM (exit 130,
+with how to resume) or on a non-finite loss (exit 1, keeping what was saved), logs to
+TensorBoard with steps that continue after a resume, and writes the final weights last, which
+marks the run finished (`utils.runs.layout`).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+from networks.weights import save_weights
+from utils.errors import Interrupted, RunError
+from utils.runs.atomic import atomic_write_json
+from utils.runs.layout import RunPaths
+from utils.training.callbacks import StopOnNonFinite, TensorBoard
+from utils.training.resume import GracefulStop, ResumeState, load_state
+
+
+@dataclass
+class FitOutcome:
+    epoch_logs: list
+    epochs_run: int
+    seconds: float
+
+
+def fit_verbosity(cfg) -> int:
+    """Progress bar on a terminal, one line per epoch in logs and pipes, nothing with --quiet."""
+    return 0 if cfg.quiet else (1 if sys.stdout.isatty() else 2)
+
+
+def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, validation, callbacks=(),
+            stateful=None, logging=(), done=lambda: False, history=None,
+            hint: str = "lower --learning_rate and retry") -> FitOutcome:
+    """Train `model` for the epochs left of `cfg.max_epochs` and write the run's files to `paths`.
+
+    Args:
+        resuming: continue from ``paths.state`` (as decided by `utils.runs.claim.claim_series`).
+        train: ``train(first_epoch, last_epoch)`` -> the training batches of those epochs.
+        steps: training steps per epoch.
+        callbacks: the training's own callbacks, run before the resume state is saved.
+        stateful: {name: callback} whose ``get_state``/``set_state`` travel in the resume state.
+        logging: callbacks that only write logs (after the resume state; not with --debug).
+        done: True when the run had already finished its schedule before it was interrupted.
+        history: epoch logs -> the dict written to ``results/history.json`` (None: no such file).
+        hint: what to try when the loss becomes non-finite.
+    """
+    stateful = stateful or {}
+    first_epoch, extra = 0, {}
+    if resuming:
+        first_epoch, extra = load_state(model, paths.state)
+        for name, state in extra.get("callbacks", {}).items():
+            if name in stateful:
+                stateful[name].set_state(state)
+        print(f"resuming {paths.weights} after epoch {first_epoch}")
+    guard, graceful = StopOnNonFinite(), GracefulStop()
+    resume = ResumeState(paths.state, stateful, skip=lambda: bool(guard.failed or graceful.signal),
+                         epoch_logs=extra.get("epoch_logs"))
+    all_callbacks = [guard, graceful, *callbacks]
+    if not cfg.debug:
+        paths.make()
+        all_callbacks += [resume, TensorBoard(paths.logs), *logging]
+    last_epoch = first_epoch if done() else cfg.max_epochs
+    start = time.perf_counter()
+    model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch, epochs=last_epoch,
+              validation_data=validation, callbacks=all_callbacks, shuffle=False, verbose=fit_verbosity(cfg))
+    seconds = time.perf_counter() - start
+    epochs_run = max(len(resume.epoch_logs) - len(extra.get("epoch_logs", [])), 0)
+    if graceful.signal:
+        if cfg.debug:
+            raise Interrupted(f"stopped by {graceful.signal} (--debug: nothing saved)")
+        save_weights(model, paths.interrupted)
+        raise Interrupted(f"stopped by {graceful.signal}; the state after epoch {len(resume.epoch_logs)} is saved "
+                          f"in {paths.state} and the current weights in {paths.interrupted.name}: run the same "
+                          "command again to resume")
+    if guard.failed:
+        raise RunError(f"training stopped: {guard.failed}; what was saved so far is kept in {paths.weights}. "
+                       f"{hint[0].upper()}{hint[1:]}")
+    if not cfg.debug:
+        if history is not None:
+            atomic_write_json(paths.results / "history.json", history(resume.epoch_logs))
+        save_weights(model, paths.final)
+        paths.state.unlink(missing_ok=True)
+        paths.interrupted.unlink(missing_ok=True)
+    return FitOutcome(resume.epoch_logs, epochs_run, seconds)

@@ -1,0 +1,60 @@
+"""Pretraining of the seeker (a classifier) and of the hider (an autoencoder), resumable."""
+from __future__ import annotations
+
+import keras
+
+from networks.hider import build_hider
+from networks.seeker import build_seeker
+from networks.weights import load_weights
+from utils.data import Data, epoch_pipeline, load_data, pipeline, steps_per_epoch
+from utils.runs import claimed, series
+from utils.seeding import seed_everything
+from utils.training.callbacks import BestWeights
+from utils.training.loop import fit_run
+
+KINDS = ("seeker", "hider")
+
+
+def build_pretraining_model(cfg, kind: str, image_shape, num_classes: int) -> keras.Model:
+    """A compiled seeker (cross-entropy on logits) or hider autoencoder (binary cross-entropy)."""
+    if kind == "seeker":
+        model = build_seeker(cfg.model, image_shape, num_classes)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        start = cfg.seeker_weights
+    else:
+        model = build_hider(cfg.model, image_shape, out_channels=image_shape[-1])
+        loss = keras.losses.BinaryCrossentropy()
+        metrics = [keras.metrics.MeanSquaredError(name="mse")]
+        start = cfg.hider_weights
+    if start:
+        load_weights(model, start)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=metrics)
+    return model
+
+
+def pretrain(cfg, kind: str) -> tuple[keras.Model, Data, object]:
+    """Train a seeker or a hider; keep the best weights on the validation split and the last ones.
+
+    Writes ``best.weights.h5`` and ``final.weights.h5`` to the run's weights folder and
+    TensorBoard logs (nothing with --debug); a run that was killed continues from its last
+    completed epoch. Returns (model, data, run paths).
+    """
+    seed_everything(cfg.seed)
+    data = load_data(cfg)
+    model = build_pretraining_model(cfg, kind, data.image_shape, data.num_classes)
+    targets = "labels" if kind == "seeker" else "images"
+    monitor, mode = ("val_accuracy", "max") if kind == "seeker" else ("val_loss", "min")
+    (run,) = series(cfg, kind)
+    with claimed(cfg, kind, [run]) as todo:
+        if not todo:
+            return model, data, run.paths
+        ((run, resuming),) = todo
+        best = BestWeights(run.paths.best, monitor, mode)
+        fit_run(model, cfg, run.paths, resuming,
+                train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, cfg.seed, first, last, targets,
+                                                         cfg.augment_shift),
+                steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size,
+                                                                                       targets=targets),
+                callbacks=[] if cfg.debug else [best], stateful={"best": best})
+    return model, data, run.paths

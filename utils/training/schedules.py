@@ -1,0 +1,82 @@
+"""The schedules of Hide-and-Seek training: adaptive alpha and slope annealing."""
+from __future__ import annotations
+
+import keras
+
+from networks.weights import save_weights
+from utils.training.plateau import PlateauWindow
+
+
+class AdaptiveAlpha(keras.callbacks.Callback):
+    """The adaptive alpha schedule of Hide-and-Seek.
+
+    Alpha starts at `start` (1.0). After every training step the monitored per-step loss
+    (``model.step_losses``: 0 classification, 1 total) enters a window of `patience` steps;
+    when the window is on a plateau (`utils.training.plateau.is_plateau`), the weights for the
+    current alpha are saved to ``checkpoint(alpha)`` (``alpha_<a>.weights.h5``, see
+    `utils.runs.layout`), the window is cleared and alpha drops by `step`. Training stops
+    after the plateau at `min_alpha`.
+
+    Args:
+        checkpoint: alpha -> path of its weights file, or None to save nothing.
+    """
+
+    def __init__(self, patience: int, min_delta: float = 0.01, monitor: str = "classification",
+                 step: float = 0.05, min_alpha: float = 0.05, start: float = 1.0, checkpoint=None,
+                 verbose: bool = True):
+        super().__init__()
+        self.window = PlateauWindow(patience, min_delta)
+        self.index = {"classification": 0, "total": 1}[monitor]
+        self.step, self.min_alpha, self.start = step, min_alpha, start
+        self.checkpoint, self.verbose = checkpoint, verbose
+        self.history: list[tuple[int, float]] = []  # (global step, alpha reached)
+        self.global_step = 0
+        self.finished = False
+
+    def get_state(self) -> dict:
+        """What a resumed run needs to continue the schedule exactly."""
+        return {"values": list(self.window.values), "global_step": self.global_step,
+                "history": [list(h) for h in self.history], "finished": self.finished}
+
+    def set_state(self, state: dict) -> None:
+        self.window.values = [float(v) for v in state["values"]]
+        self.global_step = int(state["global_step"])
+        self.history = [(int(s), float(a)) for s, a in state["history"]]
+        self.finished = bool(state["finished"])
+
+    def on_train_begin(self, logs=None):
+        if not self.history:
+            self.model.alpha.assign(self.start)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.global_step += 1
+        value = float(self.model.step_losses.numpy()[self.index])
+        if not self.window.add(value):
+            return
+        alpha = round(float(self.model.alpha.numpy()), 6)
+        if self.checkpoint is not None:
+            save_weights(self.model, self.checkpoint(alpha))
+        self.window.clear()
+        if alpha - self.step < self.min_alpha - 1e-6:
+            self.model.stop_training = True
+            self.finished = True
+            self.history.append((self.global_step, alpha))
+            return
+        new = round(alpha - self.step, 6)
+        self.model.alpha.assign(new)
+        self.history.append((self.global_step, new))
+        if self.verbose:
+            print(f"\nplateau at alpha {alpha:g} after {self.global_step} steps: alpha -> {new:g}")
+
+
+class SlopeAnnealing(keras.callbacks.Callback):
+    """Slope annealing: at the end of each training epoch s <- s * (1 + rate); never in evaluation."""
+
+    def __init__(self, neuron, rate: float):
+        super().__init__()
+        self.neuron, self.rate = neuron, rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.neuron.slope.assign(self.neuron.slope * (1.0 + self.rate))
+        if logs is not None:
+            logs["slope"] = float(self.neuron.slope.numpy())
