@@ -101,6 +101,9 @@ def test_shipped_mnist5k_tables_hold_the_demo_settings():
     assert (cfg.learning_rate, cfg.patience, cfg.max_epochs, cfg.batch_size) == (5e-4, 150, 200, 64)
     assert parse(script="pretrain_hider.py").max_epochs == 15
     assert parse(script="pretrain_seeker.py").max_epochs == 30
+    # naming an estimator is enough to get the settings that work (README, "Binary neurons")
+    assert parse("--stochastic", "--estimator", "sa").rate == 0.1
+    assert parse("--stochastic", "--estimator", "reinforce").learning_rate == 5e-4
 
 
 @pytest.mark.parametrize("content, message", [
