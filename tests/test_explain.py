@@ -128,7 +128,13 @@ def test_compare_pp_pn_computes_without_writing(tiny, tmp_path, monkeypatch):
     (["--beta", "-1"], "--beta must be"),
     (["--save_every", "50", "--max_iterations", "20"], "--save_every must be in"),
     (["--identifier", "absent"], "run pretrain_seeker.py --config mnist-5k --identifier absent"),
-    (["--mode", "XX"], "invalid choice"),
+    (["--method", "lime"], "invalid choice: 'lime'"),
+    (["--infiller", "gan"], "invalid choice: 'gan'"),
+    (["--grid", "5"], "--grid 5 does not divide the image size 28"),
+    (["--temperature", "0"], "--temperature must be > 0"),
+    (["--learning_rate", "-0.1"], "--learning_rate must be > 0"),
+    (["--reg_coef", "-1"], "--reg_coef must be >= 0"),
+    (["--budget", "1.5"], r"--budget must be in \(0, 1\]"),
 ])
 def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_path, monkeypatch):
     import explain
@@ -141,7 +147,9 @@ def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_
 
 def test_only_a_typed_learning_rate_is_cems():
     from utils.config import COMMON, EXPLAIN, parse_config
-    from utils.evaluation.contrastive import CEM_LEARNING_RATE, cem_settings
+    from utils.explainers.factory import LEARNING_RATES, cem_settings
+
+    CEM_LEARNING_RATE = LEARNING_RATES["cem"]
 
     def lr(*argv, script="explain.py"):
         return cem_settings(parse_config(list(argv), script, "", groups=(COMMON, EXPLAIN)))["learning_rate_init"]
@@ -152,49 +160,73 @@ def test_only_a_typed_learning_rate_is_cems():
     assert lr(script="collaborative_training.py") == CEM_LEARNING_RATE
 
 
-def test_missing_autoencoder_names_the_fix(tmp_path, monkeypatch):
+@pytest.mark.parametrize("argv, fix", [(["--method", "cem-pp"], "or use --no_ae"),
+                                       (["--infiller", "autoencoder"], "or choose another --infiller")])
+def test_missing_autoencoder_names_the_fix(tmp_path, monkeypatch, argv, fix):
     import explain
     from networks.seeker import build_seeker
     from networks.weights import save_weights
 
     monkeypatch.chdir(tmp_path)
     save_weights(build_seeker("small", (28, 28, 1), 10), tmp_path / "s.weights.h5")
-    with pytest.raises(UsageError, match="pretrain_hider.py .* or use --no_ae"):
-        explain.main(["--seeker_weights", str(tmp_path / "s.weights.h5"), "--identifier", "absent"])
+    with pytest.raises(UsageError, match=f"pretrain_hider.py .* {fix}"):
+        explain.main(["--seeker_weights", str(tmp_path / "s.weights.h5"), "--identifier", "absent", *argv])
+    assert [p.name for p in tmp_path.iterdir()] == ["s.weights.h5"]
 
 
-@pytest.mark.slow
-def test_explain_script_end_to_end(tmp_path, monkeypatch):
-    import explain
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
     from networks.hider import build_hider
     from networks.seeker import build_seeker
     from networks.weights import save_weights
 
+    d = tmp_path_factory.mktemp("explain")
     keras.utils.set_random_seed(0)
-    save_weights(_randomize(build_seeker("small", (28, 28, 1), 10), 0), tmp_path / "s.weights.h5")
-    save_weights(build_hider("small", (28, 28, 1), out_channels=1), tmp_path / "h.weights.h5")
-    args = ["--seeker_weights", tmp_path / "s.weights.h5", "--hider_weights", tmp_path / "h.weights.h5",
-            "--max_iterations", "20", "--c_steps", "2", "--n", "3", "--identifier", "t", "--save_every", "10",
-            "--sample_from_class", "7"]
-    done = run_script("explain.py", *args, cwd=tmp_path)
+    save_weights(_randomize(build_seeker("small", (28, 28, 1), 10), 0), d / "s.weights.h5")
+    save_weights(build_hider("small", (28, 28, 1), out_channels=1), d / "h.weights.h5")
+    return d
+
+
+@pytest.mark.slow
+def test_explain_script_cem_end_to_end(weights, monkeypatch):
+    import explain
+
+    args = ["--seeker_weights", weights / "s.weights.h5", "--hider_weights", weights / "h.weights.h5",
+            "--method", "cem-pn", "--max_iterations", "20", "--c_steps", "2", "--n", "3", "--identifier", "t",
+            "--save_every", "10", "--sample_from_class", "7"]
+    done = run_script("explain.py", *args, cwd=weights)
     assert done.returncode == 0, done.stderr
-    out = tmp_path / "results" / "mnist-5k" / "explanations" / "t"
+    out = weights / "results" / "mnist-5k" / "explanations" / "cem-pn" / "t"
     report = json.loads((out / "explanations.json").read_text())
     assert [r["label"] for r in report["images"]] == [7, 7, 7]
     # The preset's Adam learning rate (1e-3) must not leak into CEM's own default.
     assert report["settings"]["learning_rate_init"] == 0.01
     assert report["settings"]["max_iterations"] == 20 and report["settings"]["gamma"] == 100.0
-    for mode in ("PP", "PN"):
-        s = report["summary"][mode]
-        assert s["verified"] == s["found"] == sum(r[mode]["found"] for r in report["images"])
-        assert all((r[mode]["pred"] == -1) != r[mode]["found"] for r in report["images"])
-        assert f"{mode}: found for {s['found']}/3" in done.stdout
+    s = report["summary"]["cem"]
+    assert s["verified"] == s["found"] == sum(r["found"] for r in report["images"])
+    assert f"CEM: found for {s['found']}/3" in done.stdout
     assert (out / "explanations.png").stat().st_size > 0
-    with np.load(out / "savepoints_PN.npz") as saved:
+    with np.load(out / "savepoints.npz") as saved:
         assert saved["iterations"].tolist() == [10, 20, 30, 40]
         assert saved["iterates"].shape == (4, 3, 28, 28, 1)
     before = (out / "explanations.json").read_text()
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(weights)
     with pytest.raises(UsageError, match="--overwrite"):
         explain.main(list(map(str, args)))
     assert (out / "explanations.json").read_text() == before
+
+
+@pytest.mark.parametrize("method", ["fido-ssr", "integrated-gradients"])
+def test_explain_post_hoc_end_to_end(weights, method, monkeypatch):
+    import explain
+
+    monkeypatch.chdir(weights)
+    explain.main(["--seeker_weights", str(weights / "s.weights.h5"), "--method", method, "--epochs", "20",
+                  "--steps", "8", "--n", "4", "--budget", "0.05", "--identifier", "t", "--quiet"])
+    out = weights / "results" / "mnist-5k" / "explanations" / method / "t"
+    report = json.loads((out / "explanations.json").read_text())
+    assert report["method"] == method and len(report["images"]) == 4
+    for r in report["images"]:
+        assert r["kept_at_budget"] == 39 and 0 <= r["pred_filled"] <= 9 and r["seconds"] > 0   # 5% of 784
+        assert (r["loss"] is None) == (method != "fido-ssr") and (r["kept"] is None) == (method != "fido-ssr")
+    assert report["settings"]["budget"] == 0.05 and (out / "explanations.png").stat().st_size > 0

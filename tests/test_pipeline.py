@@ -68,15 +68,19 @@ def test_evaluation_report(pipeline_dir):
         assert (r / png).stat().st_size > 1000
 
 
-def test_existing_run_is_never_clobbered(pipeline_dir):
+def test_existing_run_is_never_clobbered(pipeline_dir, monkeypatch, capsys):
+    from test_reliability import run_in_process
+
     before = tree(pipeline_dir)
-    result = run_script("pretrain_seeker.py", *SMALL, "--max_epochs", "1", cwd=pipeline_dir)
-    assert result.returncode == 2 and "already exists" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    code, err = run_in_process("pretrain_seeker.py", [*SMALL, "--max_epochs", "1"], pipeline_dir, monkeypatch, capsys)
+    assert code == 2 and "already exists" in err and len(err.strip().splitlines()) == 1
     assert tree(pipeline_dir) == before
 
 
-def test_debug_writes_nothing(tmp_path):
-    ok(run_script("pretrain_seeker.py", *SMALL, "--max_epochs", "1", "--train_images", "100", "--debug",
-                  cwd=tmp_path))
+def test_debug_writes_nothing(tmp_path, monkeypatch, capsys):
+    from test_reliability import run_in_process
+
+    code, err = run_in_process("pretrain_seeker.py", [*SMALL, "--max_epochs", "1", "--train_images", "100", "--debug"],
+                               tmp_path, monkeypatch, capsys)
+    assert code == 0, err
     assert tree(tmp_path) == {}

@@ -102,6 +102,9 @@ def validate(cfg: Config) -> None:
         check(Path(cfg.data_dir).is_dir(), f"--data_dir {cfg.data_dir}: no such folder")
         check(cfg.image_size is not None, "dataset 'folder' needs --image_size (e.g. 64)")
         check(cfg.channels is not None, "dataset 'folder' needs --channels 1 or 3")
+    check(cfg.grid is None or cfg.image_size is None or cfg.image_size % cfg.grid == 0,
+          f"--grid {cfg.grid} does not divide the image size {cfg.image_size}: use a divisor of it "
+          f"(e.g. {cfg.image_size and cfg.image_size // 4})")
     if cfg.image_size is not None:
         m = SIZE_MULTIPLE[cfg.model]
         check(cfg.image_size >= m and cfg.image_size % m == 0,

@@ -19,7 +19,10 @@ DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder")
 MODELS = ("small", "large", "resnet")
 ESTIMATORS = ("st1", "st2", "sa", "reinforce")
 MONITORS = ("classification", "total")
-CEM_MODES = ("PP", "PN")
+# Explanation methods and in-fillers (utils/explainers/ holds the same names; a test keeps them equal).
+METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
+           "integrated-gradients", "smoothgrad", "occlusion")
+INFILLERS = ("zero", "mean", "local-mean", "blur", "noise", "autoencoder")
 # The hider halves the image twice (small) or five times (large, resnet), so the
 # image size must be a multiple of 2**n for the decoder to give back the input size.
 SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}
@@ -113,21 +116,46 @@ class Config:
                            "seeker at the recommended checkpoint; 0 skips.", group=EVAL, at_least=0)
     cem_c_steps: int = _opt(5, "CEM c search steps for that comparison.", group=EVAL, at_least=1)
     cem_iterations: int = _opt(300, "CEM iterations per c step for that comparison.", group=EVAL, at_least=1)
-    # Explanations (explain.py); defaults: the MNIST settings of the CEM paper
-    mode: Optional[str] = _opt(None, "Explain only pertinent positives or negatives (default: both).",
-                               group=EXPLAIN, choices=CEM_MODES)
-    kappa: float = _opt(0.0, "Confidence margin on the seeker's logits.", group=EXPLAIN, at_least=0)
-    beta: float = _opt(0.1, "L1 weight: the shrinkage threshold.", group=EXPLAIN, at_least=0)
-    gamma: float = _opt(100.0, "Weight of the autoencoder term.", group=EXPLAIN, at_least=0)
-    c_init: float = _opt(1.0, "Initial weight c of the attack term.", group=EXPLAIN, above=0)
-    c_steps: int = _opt(10, "Steps of the search on c.", group=EXPLAIN, at_least=1)
-    max_iterations: int = _opt(1000, "FISTA iterations per c step.", group=EXPLAIN, at_least=1)
-    no_ae: bool = _opt(False, "No autoencoder term (gamma 0); no hider weights needed.", group=EXPLAIN)
+    # Explanations (explain.py)
+    method: str = _opt("fido-ssr", "Explanation method.", group=EXPLAIN, choices=METHODS)
     n: int = _opt(10, "Number of test images to explain.", group=EXPLAIN, at_least=1)
     sample_from_class: Optional[int] = _opt(None, "Take the first --n test images of true class K.",
                                             group=EXPLAIN, at_least=0, metavar="K")
-    save_every: Optional[int] = _opt(None, "Keep the iterates every N iterations of each c step in "
-                                     "savepoints_<mode>.npz.", group=EXPLAIN, at_least=1)
+    budget: float = _opt(0.1, "Share of the pixels kept in the figure's 'kept' and 'filled' columns.",
+                         group=EXPLAIN, above=0, at_most=1)
+    infiller: str = _opt("local-mean", "What replaces dropped pixels (FIDO, BBMP and the figure's filled image).",
+                         group=EXPLAIN, choices=INFILLERS)
+    # FIDO and BBMP (a typed --learning_rate is theirs: default 0.05)
+    grid: Optional[int] = _opt(None, "Mask cells per side, upsampled bilinearly (default: image_size / 4).",
+                               group=EXPLAIN, at_least=1)
+    temperature: float = _opt(0.1, "FIDO: temperature of the concrete (relaxed Bernoulli) samples.", group=EXPLAIN,
+                              above=0)
+    num_samples: int = _opt(1, "FIDO: concrete samples per iteration.", group=EXPLAIN, at_least=1)
+    reg_coef: Optional[float] = _opt(None, "Weight lambda of the mask-size penalty, per pixel (default: FIDO's "
+                                     "1e-3, BBMP's 5e-3).", group=EXPLAIN, at_least=0)
+    reg_ramp: int = _opt(30, "Iterations over which lambda ramps up linearly from 0.", group=EXPLAIN, at_least=0)
+    epochs: int = _opt(300, "FIDO, BBMP: Adam iterations (the learning rate decays linearly to 0).",
+                       group=EXPLAIN, at_least=1)
+    # Gradients and occlusion
+    steps: int = _opt(50, "Integrated gradients: steps of the path integral.", group=EXPLAIN, at_least=1)
+    baseline_value: float = _opt(0.0, "Integrated gradients: the baseline image's value.", group=EXPLAIN)
+    noise_samples: int = _opt(50, "SmoothGrad: noisy copies per image.", group=EXPLAIN, at_least=1)
+    noise_std: float = _opt(0.15, "SmoothGrad: noise standard deviation, as a share of the input range.",
+                            group=EXPLAIN, at_least=0)
+    patch: Optional[int] = _opt(None, "Occlusion: side of the square patch (default: image_size / 7).",
+                                group=EXPLAIN, at_least=1)
+    stride: Optional[int] = _opt(None, "Occlusion: stride of the patch (default: patch / 2).", group=EXPLAIN,
+                                 at_least=1)
+    # CEM (cem-pp, cem-pn): the MNIST settings of the CEM paper (a typed --learning_rate: default 1e-2)
+    kappa: float = _opt(0.0, "CEM: confidence margin on the seeker's logits.", group=EXPLAIN, at_least=0)
+    beta: float = _opt(0.1, "CEM: L1 weight, the shrinkage threshold.", group=EXPLAIN, at_least=0)
+    gamma: float = _opt(100.0, "CEM: weight of the autoencoder term.", group=EXPLAIN, at_least=0)
+    c_init: float = _opt(1.0, "CEM: initial weight c of the attack term.", group=EXPLAIN, above=0)
+    c_steps: int = _opt(10, "CEM: steps of the search on c.", group=EXPLAIN, at_least=1)
+    max_iterations: int = _opt(1000, "CEM: FISTA iterations per c step.", group=EXPLAIN, at_least=1)
+    no_ae: bool = _opt(False, "CEM: no autoencoder term (gamma 0); no hider weights needed.", group=EXPLAIN)
+    save_every: Optional[int] = _opt(None, "CEM: keep the iterates every N iterations of each c step in "
+                                     "savepoints.npz.", group=EXPLAIN, at_least=1)
     # Which flags the user typed on the command line (not a flag itself).
     typed: frozenset = field(default=frozenset(), compare=False, metadata={"group": None})
 

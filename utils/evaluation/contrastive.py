@@ -35,24 +35,6 @@ from utils.evaluation.prediction import predict_classes
 
 MODES = ("PP", "PN")
 SUPPORT_THRESHOLD = 0.5 / 255
-# CEM's own initial learning rate (the MNIST example of the paper and of alibi).
-CEM_LEARNING_RATE = 1e-2
-
-
-def cem_settings(cfg, **overrides) -> dict:
-    """`ContrastiveExplainer` keyword arguments from a Config (its defaults: the MNIST settings of CEM).
-
-    The learning rate is CEM's own unless ``--learning_rate`` was typed: the preset's value is
-    Adam's.
-    """
-    settings = dict(kappa=cfg.kappa, beta=cfg.beta, gamma=0.0 if cfg.no_ae else cfg.gamma, c_init=cfg.c_init,
-                    c_steps=cfg.c_steps, max_iterations=cfg.max_iterations,
-                    learning_rate_init=cfg.learning_rate if "learning_rate" in cfg.typed else CEM_LEARNING_RATE)
-    if cfg.save_every is not None:
-        settings["save_every"] = cfg.save_every
-    return {**settings, **overrides}
-
-
 def explain(model, x, mode: str, settings: Mapping, autoencoder=None):
     """One batched CEM call; ``autoencoder`` is used only when ``settings['gamma'] > 0``."""
     from utils.explainers.cem import ContrastiveExplainer

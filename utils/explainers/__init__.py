@@ -1,4 +1,22 @@
-"""Explanation methods for any Keras classifier, batched: contrastive explanations (CEM)."""
-from utils.explainers.cem import CEMExplanation, ContrastiveExplainer
+"""Explanation methods for any Keras classifier, batched, behind one call: ``explain(x, targets=None)``.
 
-__all__ = ["CEMExplanation", "ContrastiveExplainer"]
+    cem.py         contrastive explanations: pertinent positives and negatives (CEM)
+    masks.py       masks optimised per image: FIDO (SSR/SDR) and BBMP (meaningful perturbation)
+    gradients.py   gradient, gradient x input, integrated gradients, SmoothGrad; occlusion
+    infillers.py   what replaces dropped pixels (zero, mean, local mean, blur, noise, autoencoder)
+    topk.py        cut any score map to exactly k kept pixels per image
+    base.py        the shared interface and `Explanation`
+"""
+from utils.explainers.base import OUTPUTS, Explainer, Explanation
+from utils.explainers.cem import CEMExplanation, ContrastiveExplainer
+from utils.explainers.gradients import GradientExplainer, OcclusionExplainer
+from utils.explainers.infillers import INFILLERS, build_infiller, infill
+from utils.explainers.masks import MaskExplainer, default_reg_coef
+from utils.explainers.topk import budget_pixels, top_k_mask
+
+METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
+           "integrated-gradients", "smoothgrad", "occlusion")
+
+__all__ = ["CEMExplanation", "ContrastiveExplainer", "Explainer", "Explanation", "GradientExplainer", "INFILLERS",
+           "METHODS", "MaskExplainer", "OUTPUTS", "OcclusionExplainer", "budget_pixels", "build_infiller",
+           "default_reg_coef", "infill", "top_k_mask"]

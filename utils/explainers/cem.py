@@ -28,6 +28,7 @@ instance has its own c and its own bookkeeping, and one compiled ``tf.function``
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -99,7 +100,10 @@ class CEMExplanation:
     ``PN_pred``/``PP_pred`` is -1; elsewhere that is the model's class for the returned row.
     ``l0``, ``l1``, ``l2`` are the number of non-zero entries, the L1 norm and the (not squared) L2
     norm of ``delta = x - adv`` (0 where not found); for PP, ``delta`` is the PP itself.
-    ``c`` is the attack weight used in the last c step. ``savepoints`` lists
+    ``c`` is the attack weight used in the last c step. ``scores`` rates every pixel (or feature of flat
+    inputs) by ``|delta|`` summed over channels (0 where not found), for cuts such as
+    `utils.explainers.topk.top_k_mask`; ``targets`` is the class explained (``X_pred`` unless given).
+    ``seconds`` is the wall time of the batch. ``savepoints`` lists
     ``(iteration, array)`` pairs: the current iterate of the whole batch (``adv`` for PN, ``delta``
     for PP), every ``save_every`` iterations of each c step, iterations counted 1-based over all
     c steps; empty when ``save_every`` is None.
@@ -119,6 +123,9 @@ class CEMExplanation:
     PN_pred: Optional[np.ndarray] = None
     PP: Optional[np.ndarray] = None
     PP_pred: Optional[np.ndarray] = None
+    scores: Optional[np.ndarray] = None
+    targets: Optional[np.ndarray] = None
+    seconds: float = 0.0
 
 
 class ContrastiveExplainer:
@@ -242,8 +249,12 @@ class ContrastiveExplainer:
         self.no_info_type = no_info_type
         return self
 
-    def explain(self, x):
-        """Explain a batch ``x`` of shape (n, *instance_shape); returns a :class:`CEMExplanation`."""
+    def explain(self, x, targets=None):
+        """Explain a batch ``x`` of shape (n, *instance_shape); returns a :class:`CEMExplanation`.
+
+        ``targets`` (n,) is the class t to explain per instance (default: the model's prediction).
+        """
+        start = time.perf_counter()
         x = np.asarray(x, np.float32)
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"x must be a non-empty batch (n, *instance_shape), got shape {x.shape}; "
@@ -264,6 +275,9 @@ class ContrastiveExplainer:
                 raise ValueError(f"autoencoder must return its input's shape {(1, *shape)}, "
                                  f"got {reconstruction.shape}")
         x_pred = scores.argmax(axis=1).astype(np.int32)
+        target = x_pred if targets is None else np.asarray(targets, np.int32).reshape(-1)
+        if target.shape != x_pred.shape or np.any(target < 0) or np.any(target >= scores.shape[1]):
+            raise ValueError(f"targets must be {len(x)} class indices in [0, {scores.shape[1] - 1}]")
         c_step = self._c_step_fn(shape, scores.shape[1])
 
         n = len(x)
@@ -273,7 +287,7 @@ class ContrastiveExplainer:
         for step in range(self.c_steps):
             c_used = c
             best_dist, best_adv, found_now, saves = c_step(
-                x, no_info, lower, upper, x_pred, c.astype(np.float32), best_dist, best_adv)
+                x, no_info, lower, upper, target, c.astype(np.float32), best_dist, best_adv)
             c, c_lower, c_upper = update_c(c, c_lower, c_upper, found_now.numpy())
             offset = step * self.max_iterations
             savepoints += [(offset + (j + 1) * self.save_every, s) for j, s in enumerate(saves.numpy())]
@@ -286,13 +300,16 @@ class ContrastiveExplainer:
             result = np.where(found.reshape((-1,) + (1,) * len(shape)), delta, x)
         result_pred = np.where(found, self._scores(self.model, result, "model").argmax(axis=1), -1)
         flat = delta.reshape(n, -1)
+        magnitude = np.where(found.reshape((-1,) + (1,) * len(shape)), np.abs(delta), 0.0)
+        per_pixel = magnitude.sum(axis=-1) if len(shape) == 3 else magnitude
         return CEMExplanation(
             mode=self.mode, X=x, X_pred=x_pred, found=found, c=c_used,
             l0=np.count_nonzero(flat, axis=1), l1=np.abs(flat).sum(axis=1),
-            l2=np.sqrt(np.square(flat).sum(axis=1)), savepoints=savepoints, meta=self._meta(),
+            l2=np.sqrt(np.square(flat).sum(axis=1)), savepoints=savepoints, meta=self.settings(),
+            scores=per_pixel, targets=target, seconds=time.perf_counter() - start,
             **{self.mode: result, f"{self.mode}_pred": result_pred})
 
-    def _meta(self):
+    def settings(self) -> dict:
         return dict(
             mode=self.mode, kappa=self.kappa, beta=self.beta, gamma=self.gamma,
             autoencoder=self.autoencoder is not None, c_init=self.c_init, c_steps=self.c_steps,

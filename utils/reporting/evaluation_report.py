@@ -113,11 +113,12 @@ def _contrastive(cfg, model, frozen, autoencoder, row, data):
     search so that it fits in the demo.
     """
     from networks.weights import load_weights
-    from utils.evaluation.contrastive import CEM_LEARNING_RATE, cem_settings, compare_pp_pn
+    from utils.evaluation.contrastive import compare_pp_pn
     from utils.evaluation.prediction import as_float_images
+    from utils.explainers.factory import LEARNING_RATES, cem_settings
 
     settings = cem_settings(cfg, c_steps=cfg.cem_c_steps, max_iterations=cfg.cem_iterations,
-                            learning_rate_init=CEM_LEARNING_RATE,
+                            learning_rate_init=LEARNING_RATES["cem"],
                             **({} if autoencoder is not None else {"gamma": 0.0}))
     settings.pop("save_every", None)
     load_weights(model, Path(row["path"]))

@@ -1,9 +1,14 @@
-"""Reports of explanations: explain.py's CEM run, and the CEM figures of the evaluation report.
+"""Reports of explanations: explain.py's run of any method, and the CEM figures of the evaluation report.
 
-explain.py writes to ``results/<config>/explanations/<identifier>/``: ``explanations.json``
-(settings, summary, per image: label, X_pred, and per mode found, pred, c, l0, l1, l2),
-``explanations[_<page>].png`` (rows of input | PP | PN) and, with --save_every,
-``savepoints_<mode>.npz``.
+explain.py writes to ``results/<config>/explanations/<method>/<identifier>/``:
+
+* ``explanations.json``: the method and its settings, a summary and, per image: index, label,
+  target, the model's class, the final loss (mask methods), the pixels kept at the method's own
+  threshold, the pixels kept at --budget and the model's class on the in-filled image they make,
+  seconds per image; for CEM also found, c, L0/L1/L2 and the check by re-running the model;
+* ``explanations[_<page>].png``: one row per image: input | score map | kept pixels at --budget |
+  in-filled image and the model's class on it (| the PP or PN itself, for CEM);
+* ``savepoints.npz`` for CEM with --save_every.
 """
 from __future__ import annotations
 
@@ -14,9 +19,8 @@ from typing import Mapping
 
 import numpy as np
 
-from utils.config.schema import as_dict
+from utils.config.schema import COMMON, EXPLAIN, as_dict
 from utils.errors import UsageError
-from utils.evaluation.contrastive import MODES, cem_settings, summarize
 from utils.reporting.plotting import draw_rows, page_paths
 from utils.runs import (atomic_path, atomic_write_json, claimed, default_hider_weights, default_seeker_weights,
                         series)
@@ -26,24 +30,30 @@ from utils.runs import (atomic_path, atomic_write_json, claimed, default_hider_w
 class Inputs:
     seeker: str
     autoencoder: str | None
-    modes: list
-    settings: dict
+
+
+def needs_autoencoder(cfg) -> bool:
+    """CEM's autoencoder term (gamma > 0, no --no_ae) or the autoencoder in-filler need the hider."""
+    cem_term = cfg.method.startswith("cem") and not cfg.no_ae and cfg.gamma > 0
+    return cem_term or cfg.infiller == "autoencoder"
 
 
 def resolve(cfg) -> Inputs:
-    """The weights and settings of explain.py, checked before anything is built or written."""
-    settings = cem_settings(cfg)
+    """The weights explain.py reads, checked before anything is built or written."""
     seeker = cfg.seeker_weights or str(default_seeker_weights(cfg))
     if cfg.seeker_weights is None and not default_seeker_weights(cfg).is_file():
         raise UsageError(f"no seeker weights at {seeker}: run pretrain_seeker.py --config {cfg.config} "
                          f"--identifier {cfg.identifier} first, or pass --seeker_weights PATH")
     autoencoder = None
-    if settings["gamma"] > 0:
+    if needs_autoencoder(cfg):
         autoencoder = cfg.hider_weights or str(default_hider_weights(cfg))
         if cfg.hider_weights is None and not default_hider_weights(cfg).is_file():
-            raise UsageError(f"no hider autoencoder at {autoencoder}: run pretrain_hider.py --config {cfg.config} "
-                             f"--identifier {cfg.identifier} first, pass --hider_weights PATH, or use --no_ae")
-    return Inputs(seeker, autoencoder, [cfg.mode] if cfg.mode else list(MODES), settings)
+            why = "the autoencoder in-filler" if cfg.infiller == "autoencoder" else "CEM's autoencoder term"
+            fix = "choose another --infiller" if cfg.infiller == "autoencoder" else "use --no_ae"
+            raise UsageError(f"no hider autoencoder at {autoencoder} ({why} needs it): run pretrain_hider.py "
+                             f"--config {cfg.config} --identifier {cfg.identifier} first, pass --hider_weights "
+                             f"PATH, or {fix}")
+    return Inputs(seeker, autoencoder)
 
 
 def test_images(cfg, data):
@@ -58,58 +68,119 @@ def test_images(cfg, data):
     return indices[:n]
 
 
-def explain_cem(cfg) -> dict:
-    """explain.py: PP and PN of the seeker on test images, checked by re-running it, and written."""
+def explain_images(cfg) -> dict:
+    """explain.py: explain --n test images with --method, check the result on the model, write the report."""
     inputs = resolve(cfg)
 
     from networks.build import load_autoencoder, load_seeker
     from utils.data import load_data
-    from utils.evaluation.contrastive import explain
     from utils.evaluation.prediction import as_float_images
+    from utils.explainers.factory import build_explainer
+    from utils.explainers.infillers import build_infiller
 
     data = load_data(cfg)
     indices = test_images(cfg, data)
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder)
-    (run,) = series(cfg, "explanations")
-    with claimed(cfg, "explanations", [run]):
+    train = as_float_images(data.train.x)
+    explainer = build_explainer(cfg, cfg.method, seeker, train, autoencoder, progress=not cfg.quiet)
+    infiller = build_infiller(cfg.infiller, cfg.image_size, train, autoencoder)
+    (run,) = series(cfg, f"explanations/{cfg.method}")
+    with claimed(cfg, f"explanations/{cfg.method}", [run]):
         x, labels = as_float_images(data.test.x[indices]), data.test.y[indices]
-        explanations = {mode: explain(seeker, x, mode, inputs.settings, autoencoder) for mode in inputs.modes}
-        summary = {mode: summarize(seeker, exp) for mode, exp in explanations.items()}
-        print_summary(explanations, summary, labels)
-        if cfg.debug:
-            return summary
-        write_explanations(cfg, inputs, run.paths.results, explanations, summary, x, labels, indices)
-    return summary
+        explanation = explainer.explain(x)
+        report = compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, indices)
+        print_summary(cfg.method, report["summary"])
+        if not cfg.debug:
+            write_report(cfg, inputs, run.paths.results, report, explanation, x)
+    return report
 
 
-def print_summary(explanations: Mapping, summary: Mapping, labels) -> None:
-    first = next(iter(explanations.values()))
-    print(f"{len(labels)} test images, seeker accuracy {np.mean(first.X_pred == labels):.3f}")
-    for mode, s in summary.items():
-        print(f"{mode}: found for {s['found']}/{s['images']} ({s['found_rate']:.1%}); re-run: "
-              f"{s['verified']}/{s['found']} {s['verification']}; mean L0 {s['mean_l0'] or 0:.1f} "
-              f"({s['nonzero_share'] or 0:.1%} of the entries), mean L1 {s['mean_l1'] or 0:.2f}"
-              + (f"; {s['empty']} empty" if mode == "PP" else ""))
+def budget_view(seeker, infiller, x, scores, budget: float, seeds):
+    """(kept mask at `budget`, in-filled image, the model's class on it) per image."""
+    import tensorflow as tf
+
+    from utils.explainers.infillers import infill
+    from utils.explainers.topk import budget_pixels, top_k_mask
+    from utils.evaluation.prediction import predict_classes
+
+    k = budget_pixels(budget, scores.shape[1] * scores.shape[2])
+    mask = top_k_mask(scores, k)
+    filled = infill(tf.constant(x), tf.constant(mask[..., None], tf.float32), infiller, tf.constant(seeds)).numpy()
+    return mask, filled, predict_classes(seeker, filled)
 
 
-def write_explanations(cfg, inputs: Inputs, results: Path, explanations, summary, x, labels, indices) -> None:
-    first = next(iter(explanations.values()))
-    rows = [[(x[i], f"#{indices[i]}: label {labels[i]}, pred {first.X_pred[i]}", first.X_pred[i] == labels[i]),
-             *explanation_cells(explanations, i)] for i in range(len(x))]
+def compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, indices) -> dict:
+    from utils.evaluation.contrastive import summarize
+    from utils.evaluation.prediction import predict_classes
+
+    cem = cfg.method.startswith("cem")
+    scores = explanation.scores
+    mask, filled, pred_filled = budget_view(seeker, infiller, x, scores, cfg.budget, indices.astype(np.int32))
+    pred = predict_classes(seeker, x)
+    per_image = explanation.seconds / len(x)
+    loss = None if cem else explanation.extras.get("loss")
+    kept = explanation.l0 if cem else explanation.kept
+    images = [{"index": int(i), "label": int(labels[j]), "target": int(explanation.targets[j]), "pred": int(pred[j]),
+               "loss": None if loss is None else float(loss[j]), "kept": None if kept is None else int(kept[j]),
+               "kept_at_budget": int(mask[j].sum()), "pred_filled": int(pred_filled[j]), "seconds": per_image}
+              for j, i in enumerate(indices)]
+    summary = {"method": cfg.method, "images": len(x), "seconds_per_image": per_image,
+               "budget": cfg.budget, "pixels_at_budget": int(mask[0].sum()),
+               "target_kept_when_filled": float(np.mean(pred_filled == explanation.targets)),
+               "mean_kept": None if kept is None else float(np.mean(kept))}
+    if cem:
+        summary["cem"] = summarize(seeker, explanation)
+        for record, j in zip(images, range(len(x))):
+            record.update(found=bool(explanation.found[j]), c=float(explanation.c[j]), l1=float(explanation.l1[j]),
+                          l2=float(explanation.l2[j]))
+    settings = explainer.settings() if cem else explanation.settings
+    return {"method": cfg.method, "settings": {**settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},
+            "summary": summary, "images": images, "views": {"mask": mask, "filled": filled}}
+
+
+def print_summary(method: str, s: Mapping) -> None:
+    kept = "" if s["mean_kept"] is None else f"; kept at its own threshold: {s['mean_kept']:.1f} pixels on average"
+    print(f"{method}: {s['images']} images in {s['seconds_per_image'] * s['images']:.2f} s "
+          f"({s['seconds_per_image'] * 1000:.1f} ms per image){kept}")
+    print(f"  keeping the top {s['budget']:.0%} ({s['pixels_at_budget']} pixels) and in-filling the rest, the model "
+          f"still gives the target class for {s['target_kept_when_filled']:.1%} of the images")
+    if "cem" in s:
+        c = s["cem"]
+        print(f"  CEM: found for {c['found']}/{c['images']}; re-run: {c['verified']}/{c['found']} {c['verification']}; "
+              f"mean L0 {c['mean_l0'] or 0:.1f}, mean L1 {c['mean_l1'] or 0:.2f}")
+
+
+def write_report(cfg, inputs: Inputs, results: Path, report: dict, explanation, x) -> None:
+    views = report.pop("views")
+    rows = explanation_rows(cfg.method, report, explanation, x, views)
     pages = page_paths(results, "explanations", len(x))
     for path, page in pages:
-        draw_rows(rows[page], path, title=f"CEM of {inputs.seeker} ({cfg.config})")
-    for mode, exp in explanations.items():
-        if exp.savepoints:
-            save_savepoints(results / f"savepoints_{mode}.npz", exp, indices)
+        draw_rows(rows[page], path, title=f"{cfg.method} of {inputs.seeker} ({cfg.config}); kept: top "
+                                          f"{cfg.budget:.0%}, filled with {cfg.infiller}")
+    if getattr(explanation, "savepoints", None):
+        save_savepoints(results / "savepoints.npz", explanation, [r["index"] for r in report["images"]])
     atomic_write_json(results / "explanations.json", {
-        "settings": {**inputs.settings, "modes": inputs.modes, "autoencoder": inputs.autoencoder,
-                     "seeker": inputs.seeker},
-        "config": as_dict(cfg), "summary": summary,
-        "images": image_records(explanations, labels, indices),
-    })
-    print(f"explanations: {results}/explanations.json, {', '.join(p.name for p, _ in pages)}")
+        **report, "seeker": inputs.seeker, "autoencoder": inputs.autoencoder,
+        "config": as_dict(cfg, groups=(COMMON, EXPLAIN))})
+    print(f"explanations: {results / 'explanations.json'}, {', '.join(p.name for p, _ in pages)}")
+
+
+def explanation_rows(method: str, report: dict, explanation, x, views) -> list:
+    rows = []
+    for j, record in enumerate(report["images"]):
+        score = explanation.scores[j]
+        scaled = score / score.max() if score.max() > 0 else score
+        row = [(x[j], f"#{record['index']}: label {record['label']}, pred {record['pred']}",
+                record["pred"] == record["label"]),
+               (scaled, f"{method} (target {record['target']})", True),
+               (x[j] * views["mask"][j][..., None], f"kept: {record['kept_at_budget']} px", True),
+               (np.clip(views["filled"][j], 0, 1), f"filled: class {record['pred_filled']}",
+                record["pred_filled"] == record["target"])]
+        if method.startswith("cem"):
+            row += explanation_cells({explanation.mode: explanation}, j)
+        rows.append(row)
+    return rows
 
 
 def contrastive_figures(report: dict, views: dict, images, results_dir) -> list[str]:
@@ -130,21 +201,6 @@ def contrastive_figures(report: dict, views: dict, images, results_dir) -> list[
                                               f"{_fmt(report['seekers'][name]['iou']['mean'])})")
             written.append(str(path))
     return written
-
-
-def image_records(explanations: Mapping, labels, indices=None) -> list[dict]:
-    """Per image: index, label, X_pred and, per mode, found, pred (-1 if not found), c, l0, l1, l2."""
-    first = next(iter(explanations.values()))
-    indices = range(len(labels)) if indices is None else indices
-    records = []
-    for i, (index, label) in enumerate(zip(indices, labels)):
-        record = {"index": int(index), "label": int(label), "X_pred": int(first.X_pred[i])}
-        for mode, exp in explanations.items():
-            record[mode] = {"found": bool(exp.found[i]), "pred": int(getattr(exp, f"{mode}_pred")[i]),
-                            "c": float(exp.c[i]), "l0": int(exp.l0[i]), "l1": float(exp.l1[i]),
-                            "l2": float(exp.l2[i])}
-        records.append(record)
-    return records
 
 
 def explanation_cells(explanations: Mapping, i: int) -> list[tuple]:

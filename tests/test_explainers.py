@@ -1,0 +1,286 @@
+"""Post-hoc explainers: in-fillers, concrete samples, FIDO/BBMP objectives, gradients, occlusion, top-k."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from utils.explainers import (GradientExplainer, MaskExplainer, OcclusionExplainer, budget_pixels, build_infiller,
+                              infill, top_k_mask)
+from utils.explainers.infillers import Autoencoder, Blur, LocalMean, Mean, Noise, Zero, default_sigma, default_window
+from utils.explainers.masks import concrete, default_reg_coef
+
+
+def linear_model(weights, bias):
+    """logits = W . flatten(x) + b, for images of weights.shape[:-1]."""
+    shape, classes = weights.shape[:-1], weights.shape[-1]
+    inputs = keras.Input(shape)
+    dense = keras.layers.Dense(classes)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    dense.set_weights([weights.reshape(-1, classes).astype(np.float32), np.asarray(bias, np.float32)])
+    return model
+
+
+# --- in-fillers ----------------------------------------------------------------------------------
+
+def test_zero_and_mean_fill_exactly():
+    x = np.random.default_rng(0).random((3, 4, 4, 3)).astype(np.float32)
+    z = (np.random.default_rng(1).random((3, 4, 4, 1)) > 0.5).astype(np.float32)
+    assert np.array_equal(infill(x, z, Zero()).numpy(), x * z)
+    mean = Mean.fit(x)
+    assert np.allclose(mean.mean, x.mean(axis=(0, 1, 2)))
+    expected = x * z + (1 - z) * x.mean(axis=(0, 1, 2))
+    assert np.allclose(infill(x, z, mean).numpy(), expected, atol=1e-7)
+
+
+def test_local_mean_of_a_known_pattern():
+    # 5 x 5 image of values 0..24, observed where z = 1; 3 x 3 window
+    x = np.arange(25, dtype=np.float32).reshape(1, 5, 5, 1)
+    z = np.zeros((1, 5, 5, 1), np.float32)
+    z[0, 1, 1] = z[0, 1, 3] = z[0, 3, 2] = 1.0                     # observed: 6, 8, 17
+    fill = LocalMean(3, mean=-1.0)(tf.constant(x), tf.constant(z)).numpy()[0, ..., 0]
+    assert fill[2, 2] == pytest.approx((6 + 8 + 17) / 3)           # all three in its window
+    assert fill[0, 0] == pytest.approx(6.0)                         # only (1, 1)
+    assert fill[2, 1] == pytest.approx((6 + 17) / 2)                # (1, 1) and (3, 2)
+    assert fill[0, 4] == pytest.approx(8.0)
+    assert fill[4, 2] == pytest.approx(17.0)                        # only (3, 2)
+    assert fill[4, 4] == -1.0 and fill[4, 0] == -1.0                # none observed: the fallback mean
+
+
+def test_local_mean_falls_back_to_the_mean_where_nothing_is_observed():
+    x = np.ones((1, 7, 7, 1), np.float32)
+    z = np.zeros((1, 7, 7, 1), np.float32)
+    z[0, 0, 0] = 1.0
+    fill = LocalMean(3, mean=0.25)(tf.constant(x), tf.constant(z)).numpy()[0, ..., 0]
+    assert fill[1, 1] == 1.0 and fill[6, 6] == 0.25
+
+
+def test_blur_leaves_a_constant_image_unchanged_borders_included():
+    x = np.full((2, 9, 9, 3), 0.37, np.float32)
+    out = Blur(default_sigma(28))(tf.constant(x), tf.ones((2, 9, 9, 1))).numpy()
+    assert np.allclose(out, 0.37, atol=1e-6)
+    # and it does blur: an impulse spreads over its neighbours
+    impulse = np.zeros((1, 9, 9, 1), np.float32)
+    impulse[0, 4, 4] = 1.0
+    spread = Blur(1.0)(tf.constant(impulse), tf.ones((1, 9, 9, 1))).numpy()[0, ..., 0]
+    g = np.exp(-0.5 * np.arange(-3, 4) ** 2)
+    g /= g.sum()                                                    # the 1-D taps at sigma 1 (radius 3)
+    assert spread[4, 4] == pytest.approx(g[3] ** 2, rel=1e-5) and spread[4, 5] == pytest.approx(g[3] * g[4], rel=1e-5)
+
+
+def test_autoencoder_infiller_changes_only_dropped_pixels():
+    ae = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")])
+    x = np.random.default_rng(0).random((2, 6, 6, 1)).astype(np.float32)
+    z = (np.random.default_rng(1).random((2, 6, 6, 1)) > 0.5).astype(np.float32)
+    out = infill(tf.constant(x), tf.constant(z), Autoencoder(ae)).numpy()
+    kept = z.astype(bool)
+    assert np.array_equal(out[kept], x[kept])
+    assert np.allclose(out[~kept], ae(x * z).numpy()[~kept])
+
+
+def test_noise_infiller_is_per_image_and_seeded():
+    x = np.zeros((3, 5, 5, 3), np.float32)
+    z = np.zeros((3, 5, 5, 1), np.float32)
+    a = Noise()(tf.constant(x), tf.constant(z), tf.constant([4, 5, 6])).numpy()
+    b = Noise()(tf.constant(x[1:2]), tf.constant(z[1:2]), tf.constant([5])).numpy()
+    assert np.array_equal(a[1], b[0]) and not np.array_equal(a[0], a[1])
+    assert a.min() >= 0 and a.max() <= 1
+
+
+def test_scaled_fido_settings():
+    assert default_window(224) == 15 and default_window(28) == 3 and default_window(64) == 5
+    assert default_sigma(224) == 10.0 and default_sigma(28) == pytest.approx(1.25)
+    assert default_reg_coef(True) == 1e-3 and default_reg_coef(False) == 5e-3   # FIDO's own, per pixel
+    with pytest.raises(ValueError, match="autoencoder"):
+        build_infiller("autoencoder", 28)
+
+
+# --- the concrete sampler ------------------------------------------------------------------------
+
+def test_concrete_samples_have_the_probability_and_become_binary():
+    rng = np.random.default_rng(0)
+    p = np.array([0.1, 0.3, 0.5, 0.8], np.float32)
+    u = rng.random((40000, 4)).astype(np.float32)
+    z = concrete(tf.constant(np.broadcast_to(p, u.shape)), tf.constant(u), 0.1).numpy()
+    # P(z > 1/2) = p exactly; 40000 draws: standard error <= 0.0025
+    assert np.allclose((z > 0.5).mean(axis=0), p, atol=0.01)
+    assert np.allclose(z.mean(axis=0), p, atol=0.02)
+    undecided = lambda t: np.mean((lambda s: (s > 0.05) & (s < 0.95))(  # noqa: E731
+        concrete(tf.constant(np.broadcast_to(p, u.shape)), tf.constant(u), t).numpy()))
+    shares = [undecided(t) for t in (1.0, 0.1, 0.01, 1e-4)]
+    assert shares == sorted(shares, reverse=True) and shares[0] > 0.5 and shares[-1] < 0.002
+
+
+# --- FIDO / BBMP -----------------------------------------------------------------------------------
+
+def _toy_loss_by_hand(x, w, b, pi, target, reg, objective):
+    logits = (x * pi).reshape(-1) @ w.reshape(-1, 2) + b
+    log_p = logits[target] - np.log(np.exp(logits).sum())
+    if objective == "ssr":
+        return -log_p + reg * pi.sum()
+    return log_p + reg * (1 - pi).sum()
+
+
+@pytest.mark.parametrize("objective", ["ssr", "sdr"])
+def test_ssr_and_sdr_losses_on_a_linear_softmax_model_by_hand(objective):
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(size=(2, 2, 1, 2)).astype(np.float32), np.array([0.2, -0.1], np.float32)
+    model = linear_model(w, b)
+    x = rng.random((1, 2, 2, 1)).astype(np.float32)
+    theta = np.array([1.0, -0.5, 0.3, 2.0], np.float32).reshape(1, 2, 2, 1)
+    explainer = MaskExplainer(model, objective, stochastic=False, grid=2, reg_coef=0.7, reg_ramp=10)
+    loss = explainer.objective_terms(tf.constant(x), tf.constant([1]), tf.constant(theta), tf.constant([0]),
+                                     tf.constant(10), 0.7)[0].numpy()
+    pi = 1 / (1 + np.exp(-theta))
+    assert loss[0] == pytest.approx(_toy_loss_by_hand(x[0], w, b, pi[0], 1, 0.7, objective), rel=1e-5)
+    # the penalty ramps: at iteration 5 of a 10-iteration ramp it weighs half
+    half = explainer.objective_terms(tf.constant(x), tf.constant([1]), tf.constant(theta), tf.constant([0]),
+                                     tf.constant(5), 0.7)[0].numpy()
+    assert half[0] == pytest.approx(_toy_loss_by_hand(x[0], w, b, pi[0], 1, 0.35, objective), rel=1e-5)
+
+
+def block_model():
+    """16 x 16 images, 2 classes; class 1 needs (nearly) all of the 4 x 4 block at rows/cols 4..7."""
+    w = np.zeros((16, 16, 1, 2), np.float32)
+    w[4:8, 4:8, 0, 1] = 40.0 / 16
+    return linear_model(w, [0.0, -36.0])
+
+
+def block_images(n=3, seed=0):
+    x = np.random.default_rng(seed).uniform(0.2, 1.0, (n, 16, 16, 1)).astype(np.float32)
+    x[:, 4:8, 4:8] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("stochastic", [True, False])
+@pytest.mark.parametrize("grid, halo", [(16, 0), (8, 2)])
+def test_fido_and_bbmp_ssr_recover_the_evidence_block(stochastic, grid, halo):
+    # One cell per pixel: the block itself. Cells of 2 x 2 pixels, upsampled bilinearly: the block
+    # and at most `halo` pixels around it (interpolation reaches into the neighbouring cells).
+    model, x = block_model(), block_images()
+    assert np.all(np.argmax(model(x), -1) == 1)
+    explainer = MaskExplainer(model, "ssr", stochastic=stochastic, grid=grid, reg_coef=0.05, epochs=300)
+    result = explainer.explain(x)
+    block = np.zeros((16, 16), bool)
+    block[4:8, 4:8] = True
+    around = np.zeros((16, 16), bool)
+    around[4 - halo:8 + halo, 4 - halo:8 + halo] = True
+    for region in result.scores > 0.5:
+        assert (region & block).sum() >= 15 and not (region & ~around).any()
+    # ranked first: the block (on the coarse grid its 4 corners may trail pixels beside its edges)
+    assert np.all(top_k_mask(result.scores, 16)[:, 4:8, 4:8].sum(axis=(1, 2)) >= (14 if halo == 0 else 12))
+    kept = x * (result.scores > 0.5)[..., None]                        # zero-filled elsewhere
+    assert np.all(np.argmax(model(kept), -1) == 1)                     # the region is sufficient
+
+
+def test_batched_masks_equal_one_at_a_time_for_the_same_seeds():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    x = np.random.default_rng(0).random((3, 8, 8, 1)).astype(np.float32)
+    explainer = MaskExplainer(model, "ssr", stochastic=True, grid=4, num_samples=2, epochs=30, infiller=Noise())
+    batch = explainer.explain(x, seeds=[7, 8, 9])
+    for i in range(3):
+        alone = explainer.explain(x[i:i + 1], targets=batch.targets[i:i + 1], seeds=[7 + i])
+        assert np.allclose(alone.scores[0], batch.scores[i], atol=1e-4)
+        assert np.allclose(alone.extras["loss"][0], batch.extras["loss"][i], atol=1e-4)
+    smooth = GradientExplainer(model, "smoothgrad", samples=5)
+    batch = smooth.explain(x, seeds=[1, 2, 3])
+    assert np.allclose(smooth.explain(x[2:], seeds=[3]).scores[0], batch.scores[2], atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(temperature=0.0), "temperature must be"), (dict(learning_rate=-1.0), "learning_rate must be"),
+    (dict(reg_coef=-0.1), "reg_coef must be"), (dict(objective="xxr"), "objective must be"),
+    (dict(epochs=0), "epochs must be"), (dict(num_samples=0), "num_samples must be"),
+])
+def test_bad_mask_settings_are_clear(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MaskExplainer(block_model(), **kwargs)
+
+
+def test_a_grid_must_divide_the_image():
+    with pytest.raises(ValueError, match="does not divide"):
+        MaskExplainer(block_model(), grid=5, epochs=1).explain(block_images(1))
+
+
+# --- gradients and occlusion -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def linear():
+    rng = np.random.default_rng(5)
+    w, b = rng.normal(size=(4, 4, 2, 3)).astype(np.float32), np.array([0.1, 0.2, -0.3], np.float32)
+    x = rng.random((2, 4, 4, 2)).astype(np.float32)
+    return linear_model(w, b), w, b, x
+
+
+def test_gradients_equal_their_closed_forms_on_a_linear_model(linear):
+    model, w, b, x = linear
+    targets = np.array([2, 0])
+    wt = np.stack([w[..., t] for t in targets])                      # d logit_t / d x = W_t
+    g = GradientExplainer(model, "gradient").explain(x, targets)
+    assert np.allclose(g.extras["attributions"], wt, atol=1e-6)
+    assert np.allclose(g.scores, np.abs(wt).max(axis=-1), atol=1e-6)
+    gi = GradientExplainer(model, "gradient-input").explain(x, targets)
+    assert np.allclose(gi.extras["attributions"], x * wt, atol=1e-6)
+    sg = GradientExplainer(model, "smoothgrad", samples=4, noise=0.5).explain(x, targets)
+    assert np.allclose(sg.extras["attributions"], wt, atol=1e-5)      # the noise does not move a linear gradient
+
+
+def test_integrated_gradients_is_complete(linear):
+    model, w, b, x = linear
+    targets = np.array([1, 2])
+    ig = GradientExplainer(model, "integrated-gradients", steps=7, baseline=0.3).explain(x, targets)
+    a = ig.extras["attributions"]
+    wt = np.stack([w[..., t] for t in targets])
+    assert np.allclose(a, (x - 0.3) * wt, atol=1e-6)                 # closed form
+    logits = model(x).numpy()[np.arange(2), targets]
+    at_baseline = model(np.full_like(x, 0.3)).numpy()[np.arange(2), targets]
+    assert np.allclose(a.sum(axis=(1, 2, 3)), logits - at_baseline, atol=1e-5)   # completeness
+    assert np.allclose(ig.scores, a.sum(axis=-1), atol=1e-6)
+
+
+def test_integrated_gradients_completeness_converges_on_a_nonlinear_model():
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3, activation="tanh"),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    x = np.random.default_rng(1).random((2, 6, 6, 1)).astype(np.float32)
+    gap = model(x).numpy()[:, 0] - model(np.zeros_like(x)).numpy()[:, 0]
+    errors = [np.abs(GradientExplainer(model, "integrated-gradients", steps=s).explain(x, [0, 0])
+                     .extras["attributions"].sum(axis=(1, 2, 3)) - gap).max() for s in (2, 64)]
+    assert errors[1] < errors[0] and errors[1] < 1e-3
+
+
+def test_occlusion_of_single_pixels_on_a_linear_model(linear):
+    model, w, b, x = linear
+    targets = np.array([0, 1])
+    occ = OcclusionExplainer(model, patch=1, stride=1, value=0.0).explain(x, targets)
+    wt = np.stack([w[..., t] for t in targets])
+    assert np.allclose(occ.scores, (x * wt).sum(axis=-1), atol=1e-5)  # dropping pixel j removes x_j . W_t,j
+    wide = OcclusionExplainer(model, patch=2, stride=2).explain(x, targets)
+    blocks = (x * wt).sum(axis=-1).reshape(2, 2, 2, 2, 2).sum(axis=(2, 4))
+    assert np.allclose(wide.scores, np.repeat(np.repeat(blocks, 2, axis=1), 2, axis=2), atol=1e-5)
+
+
+# --- top-k -----------------------------------------------------------------------------------------
+
+def test_top_k_keeps_exactly_k_with_ties_broken_by_position():
+    scores = np.zeros((2, 3, 3))
+    scores[0, 2, 2] = 5.0
+    mask = top_k_mask(scores, 3)
+    assert mask.sum(axis=(1, 2)).tolist() == [3, 3]
+    assert mask[0, 2, 2] and mask[0, 0, 0] and mask[0, 0, 1] and not mask[0, 0, 2]   # ties: earliest first
+    assert mask[1, 0, :].all() and mask[1].sum() == 3
+    per_image = top_k_mask(np.random.default_rng(0).random((4, 5, 5)), [0, 1, 7, 25])
+    assert per_image.sum(axis=(1, 2)).tolist() == [0, 1, 7, 25]
+    assert budget_pixels(0.03, 784) == 24 and budget_pixels(1e-6, 784) == 1
+    with pytest.raises(ValueError, match="k must be"):
+        top_k_mask(scores, 10)
+    with pytest.raises(ValueError, match="budget"):
+        budget_pixels(0.0, 784)
+
+
+def test_method_and_infiller_names_agree_with_the_command_line():
+    from utils.config import schema
+    from utils.explainers import INFILLERS, METHODS
+
+    assert METHODS == schema.METHODS and INFILLERS == schema.INFILLERS
