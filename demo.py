@@ -3,7 +3,9 @@
     python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N]
 
 Stages: pretrain seeker -> baseline -> pretrain hider -> collaborative training (adaptive
-alpha, deterministic neurons, pretrained start) -> evaluation. Each stage runs the real
+alpha, deterministic neurons, pretrained start) -> evaluation -> faithfulness benchmark (the
+recommended checkpoint's masks against every post-hoc method, judged by an EVAL-X evaluator it
+trains and by the frozen pretrained seeker). Each stage runs the real
 script with the preset's settings (config.toml: the calibrated ones live in its per-script
 tables). A finished stage is reused; an interrupted one continues from its last saved epoch
 (one that died before saving anything starts again); --force reruns everything.
@@ -58,6 +60,7 @@ def stages(config: str, identifier: str, seed: int | None = None) -> list[Stage]
                         "--baseline", str(baseline)], hns.final, hns),
         Stage("evaluation", "evaluation.py", common + ["--baseline", str(baseline)],
               hns.results / "evaluation.json"),
+        Stage("faithfulness", "faithfulness.py", common, hns.results / "faithfulness.json"),
     ]
 
 
@@ -106,8 +109,17 @@ def main() -> int:
     for name, seconds in timings:
         print(f"  {name:24s} {'reused' if seconds is None else f'{seconds:6.0f} s'}")
     print(f"  {'total':24s} {time.perf_counter() - total:6.0f} s")
-    summarize(plan[-1].done, args.config)
+    summarize(plan[-2].done, args.config)
+    faithfulness(plan[-1].done)
     return 0
+
+
+def faithfulness(report: Path) -> None:
+    from utils.reporting.faithfulness_report import table
+
+    print(f"\n== faithfulness (judges that never made a mask)\n{table(json.loads(report.read_text()))}")
+    print(f"report: {report.parent}/ (faithfulness.json, faithfulness.csv, faithfulness_budgets.png, "
+          "faithfulness_examples.png)")
 
 
 def summarize(report: Path, config: str) -> None:

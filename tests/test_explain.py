@@ -1,4 +1,4 @@
-"""Tests of utils/contrastive_report.py and explain.py: checks, IoU, the report files, the script's errors."""
+"""Tests of explain.py and its reports, and of the CEM comparison: checks, IoU, the files, the script's errors."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import run_script
 from utils.errors import UsageError
 from utils.evaluation.contrastive import compare_pp_pn, summarize, support_iou
 from utils.explainers.cem import CEMExplanation
@@ -187,15 +186,15 @@ def weights(tmp_path_factory):
     return d
 
 
-@pytest.mark.slow
-def test_explain_script_cem_end_to_end(weights, monkeypatch):
+def test_explain_cem_end_to_end(weights, monkeypatch, capsys):
     import explain
 
-    args = ["--seeker_weights", weights / "s.weights.h5", "--hider_weights", weights / "h.weights.h5",
-            "--method", "cem-pn", "--max_iterations", "20", "--c_steps", "2", "--n", "3", "--identifier", "t",
-            "--save_every", "10", "--sample_from_class", "7"]
-    done = run_script("explain.py", *args, cwd=weights)
-    assert done.returncode == 0, done.stderr
+    args = list(map(str, ["--seeker_weights", weights / "s.weights.h5", "--hider_weights", weights / "h.weights.h5",
+                          "--method", "cem-pn", "--max_iterations", "20", "--c_steps", "2", "--n", "3",
+                          "--identifier", "t", "--save_every", "10", "--sample_from_class", "7"]))
+    monkeypatch.chdir(weights)
+    explain.main(args)
+    done = capsys.readouterr()
     out = weights / "results" / "mnist-5k" / "explanations" / "cem-pn" / "t"
     report = json.loads((out / "explanations.json").read_text())
     assert [r["label"] for r in report["images"]] == [7, 7, 7]
@@ -204,15 +203,14 @@ def test_explain_script_cem_end_to_end(weights, monkeypatch):
     assert report["settings"]["max_iterations"] == 20 and report["settings"]["gamma"] == 100.0
     s = report["summary"]["cem"]
     assert s["verified"] == s["found"] == sum(r["found"] for r in report["images"])
-    assert f"CEM: found for {s['found']}/3" in done.stdout
+    assert f"CEM: found for {s['found']}/3" in done.out
     assert (out / "explanations.png").stat().st_size > 0
     with np.load(out / "savepoints.npz") as saved:
         assert saved["iterations"].tolist() == [10, 20, 30, 40]
         assert saved["iterates"].shape == (4, 3, 28, 28, 1)
     before = (out / "explanations.json").read_text()
-    monkeypatch.chdir(weights)
     with pytest.raises(UsageError, match="--overwrite"):
-        explain.main(list(map(str, args)))
+        explain.main(args)
     assert (out / "explanations.json").read_text() == before
 
 

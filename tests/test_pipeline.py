@@ -22,13 +22,23 @@ def ok(result):
 
 @pytest.fixture(scope="module")
 def pipeline_dir(tmp_path_factory):
+    """The pipeline: the training scripts as real processes, the others in this one (same entry point)."""
+    from utils.config.entry import main_wrapper
+
+    def in_process(script, *args):
+        import importlib
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(d)
+            assert main_wrapper(importlib.import_module(script[:-3]).main, list(args)) == 0
+
     d = tmp_path_factory.mktemp("pipeline")
     ok(run_script("pretrain_seeker.py", *SMALL, "--max_epochs", "2", cwd=d))
-    ok(run_script("baseline.py", *SMALL, cwd=d))
-    ok(run_script("pretrain_hider.py", *SMALL, "--max_epochs", "1", cwd=d))
+    in_process("baseline.py", *SMALL)
+    in_process("pretrain_hider.py", *SMALL, "--max_epochs", "1")
     ok(run_script("collaborative_training.py", *SMALL, *HNS, cwd=d))
-    ok(run_script("evaluation.py", *SMALL, "--baseline", "results/mnist-5k/seeker/t/baseline.json",
-                  "--leakage_epochs", "1", "--examples", "2", cwd=d))
+    in_process("evaluation.py", *SMALL, "--baseline", "results/mnist-5k/seeker/t/baseline.json",
+               "--leakage_epochs", "1", "--examples", "2")
     return d
 
 
@@ -84,3 +94,77 @@ def test_debug_writes_nothing(tmp_path, monkeypatch, capsys):
                                tmp_path, monkeypatch, capsys)
     assert code == 0, err
     assert tree(tmp_path) == {}
+
+
+FAITH = [*SMALL, "--faith_images", "24", "--methods", "hns,hns-ranked,random-foreground,gradient,bbmp-ssr",
+         "--budgets", "0.05,0.2", "--max_epochs", "1", "--epochs", "5", "--probe_epochs", "5", "--leakage_folds", "2"]
+
+
+@pytest.fixture(scope="module")
+def faithfulness_run(pipeline_dir):
+    """The benchmark, in this process, with every weights file load recorded."""
+    import faithfulness
+    import networks.weights
+
+    loads, real = [], networks.weights.load_weights
+
+    def recording(model, path, *args, **kwargs):
+        loads.append((model.name, str(path)))
+        return real(model, path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(pipeline_dir)
+        mp.setattr(networks.weights, "load_weights", recording)
+        for module in ("networks.build", "utils.reporting.faithfulness_report"):
+            import importlib
+
+            if hasattr(importlib.import_module(module), "load_weights"):
+                mp.setattr(importlib.import_module(module), "load_weights", recording)
+        faithfulness.main(FAITH)
+    return loads
+
+
+def test_faithfulness_report(pipeline_dir, faithfulness_run):
+    r = pipeline_dir / "results/mnist-5k/hns/deterministic/t"
+    report = json.loads((r / "faithfulness.json").read_text())
+    assert report["images"] == 24 and set(report["methods"]) == {"hns", "hns-ranked", "random-foreground",
+                                                                 "gradient", "bbmp-ssr"}
+    budgets = {m: [row["budget"] for row in report["rows"] if row["method"] == m] for m in report["methods"]}
+    assert budgets["hns"] == ["hns"] and budgets["gradient"] == ["hns", 0.05, 0.2]
+    for row in report["rows"]:
+        for judge in ("evalx", "seeker"):
+            mean, se = row[f"keep_{judge}"]
+            assert 0 <= mean <= 1 and se >= 0
+    hns = report["methods"]["hns"]["at_hns_budget"]
+    assert "keep_co-trained HnS seeker (not faithfulness)" in hns
+    kept = [row["kept_pixels"] for row in report["rows"] if row["budget"] == "hns"]
+    assert len(set(kept)) == 1  # every method cut at the same per-image HnS budgets
+    assert report["evaluator"]["weights"].endswith("weights/mnist-5k/evalx/t/best.weights.h5")
+    rows = list(csv.DictReader((r / "faithfulness.csv").open()))
+    assert len(rows) == len(report["rows"]) and "keep_evalx_se" in rows[0]
+    for png in ("faithfulness_budgets.png", "faithfulness_examples.png"):
+        assert (r / png).stat().st_size > 1000
+    assert (pipeline_dir / "weights/mnist-5k/evalx/t/final.weights.h5").is_file()
+
+
+def test_the_judges_never_load_the_hns_weights(faithfulness_run):
+    checkpoint_loads = [(model, path) for model, path in faithfulness_run if "/hns/" in path]
+    assert checkpoint_loads and all(model == "hide_and_seek" for model, _ in checkpoint_loads)
+    judges = {path for model, path in faithfulness_run if model == "seeker_small"}
+    assert judges == {"weights/mnist-5k/seeker/t/best.weights.h5", "weights/mnist-5k/evalx/t/best.weights.h5"}
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--evaluator_weights", "weights/mnist-5k/hider/t/best.weights.h5"], "does not fit model 'seeker_small'"),
+    (["--checkpoint", "alpha_0.33.weights.h5"], "--checkpoint alpha_0.33.weights.h5: no such file"),
+    (["--identifier", "absent"], "no checkpoint in weights/mnist-5k/hns/deterministic/absent"),
+])
+def test_faithfulness_bad_input(pipeline_dir, faithfulness_run, monkeypatch, argv, match):
+    import faithfulness
+    from utils.errors import UsageError
+
+    monkeypatch.chdir(pipeline_dir)
+    before = tree(pipeline_dir)
+    with pytest.raises(UsageError, match=match):
+        faithfulness.main([*FAITH, *argv])
+    assert tree(pipeline_dir) == before

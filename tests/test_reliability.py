@@ -81,7 +81,7 @@ CASES = [
 # These run as real processes (exit code, one stderr line with TensorFlow's start-up noise filtered,
 # a fresh interpreter for the offline download); the others run in this process through the same
 # entry wrapper, which is what turns every error into one line and an exit code.
-IN_A_PROCESS = {"not valid TOML", "does not fit model 'seeker_small'", "mnist.npz", "a run already exists"}
+IN_A_PROCESS = {"not valid TOML", "does not fit model 'seeker_small'"}
 
 
 def run_in_process(script, args, cwd, monkeypatch, capsys):
@@ -102,6 +102,15 @@ def test_bad_input_one_line_exit_2_nothing_written(files, script, args, message,
 
     before = outputs()
     monkeypatch.setenv("KERAS_HOME", str(files / "keras_home"))
+    if message == "mnist.npz":  # the download fails as it does offline, on any machine
+        import urllib.error
+
+        import keras.src.utils.file_utils as file_utils
+
+        def unreachable(*args, **kwargs):
+            raise urllib.error.URLError("[Errno 101] Network is unreachable (simulated)")
+
+        monkeypatch.setattr(file_utils, "urlretrieve", unreachable)
     if message in IN_A_PROCESS:
         # A proxy on a closed local port makes every download fail, online or offline.
         offline = {"KERAS_HOME": str(files / "keras_home"), "https_proxy": "http://127.0.0.1:9",
@@ -176,21 +185,15 @@ def reference(tmp_path_factory):
     return d
 
 
-def test_same_seed_same_metrics(reference):
-    result = run_script("collaborative_training.py", *HNS, "--identifier", "again", cwd=reference)
-    assert result.returncode == 0, result.stderr
-    assert history(reference, "again") == history(reference, "ref")
-    assert len(history(reference, "ref")["alpha_steps"]) >= 1  # the schedule moved: its state matters
-
-
 def test_an_alpha_step_of_0005_keeps_every_checkpoint(reference):
     names = sorted(p.name for p in hns_dir(reference, "ref").glob("alpha_*"))
     steps = history(reference, "ref")["alpha_steps"]
-    assert len(names) == len(steps) >= 2  # one file per plateau, none replaced
+    assert len(names) == len(steps) >= 2  # one file per plateau, none replaced: the schedule moved
     assert "alpha_1.000.weights.h5" in names and "alpha_0.995.weights.h5" in names
 
 
 def test_sigkill_then_resume_matches_an_uninterrupted_run(reference):
+    # Also the same-seed guarantee: the killed and resumed run must equal the reference exactly.
     proc = start(reference, "killed")
     wait_for_epoch(reference, "killed", 2, proc)
     proc.send_signal(signal.SIGSTOP)

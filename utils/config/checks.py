@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from utils.config.schema import FIELDS, SIZE_MULTIPLE, Config, type_of
+from utils.config.schema import FAITH_METHODS, FIELDS, SIZE_MULTIPLE, Config, type_of
 from utils.errors import UsageError
 
 # A checkpoint file is named by alpha written with the decimals of --alpha_step (see
@@ -67,6 +67,32 @@ def decimals(value: float, most: int = MAX_ALPHA_DECIMALS) -> Optional[int]:
     return None
 
 
+def parse_budgets(text: str) -> list[float]:
+    """The --budgets list, each a share of the pixels in (0, 1], sorted; a UsageError if not."""
+    try:
+        budgets = sorted({float(b) for b in text.split(",") if b.strip()})
+    except ValueError:
+        raise UsageError(f"--budgets {text!r}: give comma-separated numbers, e.g. 0.01,0.05,0.2") from None
+    check(budgets and all(0 < b <= 1 for b in budgets),
+          f"--budgets {text!r}: every budget must be a share of the pixels in (0, 1], e.g. 0.01,0.05,0.2")
+    return budgets
+
+
+def parse_methods(text: str) -> list[str]:
+    """The --methods list ('all' for every one); a UsageError names an unknown method."""
+    known = FAITH_METHODS
+    methods = list(known) if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in known]
+    check(not unknown and methods, f"--methods: unknown method {', '.join(unknown) or '(none)'}; choose from "
+                                   f"{', '.join(known)} or all")
+    return list(dict.fromkeys(methods))
+
+
+def check_list(cfg: Config) -> None:
+    parse_budgets(cfg.budgets)
+    parse_methods(cfg.methods)
+
+
 def _check_file(name: str, path: Optional[str]) -> None:
     if path is None:
         return
@@ -102,6 +128,9 @@ def validate(cfg: Config) -> None:
         check(Path(cfg.data_dir).is_dir(), f"--data_dir {cfg.data_dir}: no such folder")
         check(cfg.image_size is not None, "dataset 'folder' needs --image_size (e.g. 64)")
         check(cfg.channels is not None, "dataset 'folder' needs --channels 1 or 3")
+    check_list(cfg)
+    check(cfg.evalx_grid is None or cfg.image_size is None or cfg.image_size % cfg.evalx_grid == 0,
+          f"--evalx_grid {cfg.evalx_grid} does not divide the image size {cfg.image_size}: use a divisor of it")
     check(cfg.grid is None or cfg.image_size is None or cfg.image_size % cfg.grid == 0,
           f"--grid {cfg.grid} does not divide the image size {cfg.image_size}: use a divisor of it "
           f"(e.g. {cfg.image_size and cfg.image_size // 4})")
@@ -110,9 +139,9 @@ def validate(cfg: Config) -> None:
         check(cfg.image_size >= m and cfg.image_size % m == 0,
               f"--image_size {cfg.image_size} does not fit model '{cfg.model}': use a multiple of {m} "
               f"(e.g. {max(m, round(cfg.image_size / m) * m)})")
-    for name in ("hider_weights", "seeker_weights", "baseline"):
+    for name in ("hider_weights", "seeker_weights", "baseline", "evaluator_weights"):
         _check_file(name, getattr(cfg, name))
-    for name in ("hider_weights", "seeker_weights"):
+    for name in ("hider_weights", "seeker_weights", "evaluator_weights"):
         path = getattr(cfg, name)
         check(path is None or path.endswith(".weights.h5"),
               f"--{name} {path}: expected a Keras weights file ending in .weights.h5")

@@ -23,7 +23,8 @@ from utils.config.checks import coerce
 from utils.config.schema import ESTIMATORS, FIELDS, UI_FLAGS, Config
 from utils.errors import UsageError
 
-SCRIPTS = ("pretrain_seeker", "pretrain_hider", "baseline", "collaborative_training", "evaluation", "explain")
+SCRIPTS = ("pretrain_seeker", "pretrain_hider", "baseline", "collaborative_training", "evaluation", "explain",
+           "faithfulness")
 ESTIMATOR_TABLE = "estimator"
 
 

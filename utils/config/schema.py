@@ -15,7 +15,7 @@ from typing import Optional
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
 
-DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder")
+DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder", "patches")
 MODELS = ("small", "large", "resnet")
 ESTIMATORS = ("st1", "st2", "sa", "reinforce")
 MONITORS = ("classification", "total")
@@ -23,16 +23,18 @@ MONITORS = ("classification", "total")
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
            "integrated-gradients", "smoothgrad", "occlusion")
 INFILLERS = ("zero", "mean", "local-mean", "blur", "noise", "autoencoder")
+# What the faithfulness benchmark scores: the explainers, the HnS masks, and references.
+FAITH_METHODS = ("hns", "hns-ranked", *METHODS, "random", "random-foreground", "brightest")
 # The hider halves the image twice (small) or five times (large, resnet), so the
 # image size must be a multiple of 2**n for the decoder to give back the input size.
 SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}
 NATIVE_SHAPES = {
     "mnist-5k": (28, 1, 10), "mnist": (28, 1, 10), "fashion": (28, 1, 10),
-    "cifar10": (32, 3, 10), "cifar100": (32, 3, 100),
+    "cifar10": (32, 3, 10), "cifar100": (32, 3, 100), "patches": (32, 3, 6),
 }
 
 # Groups of flags: every script takes COMMON; the others only where they mean something.
-COMMON, HNS, EVAL, EXPLAIN = "common", "hns", "eval", "explain"
+COMMON, HNS, EVAL, EXPLAIN, FAITH = "common", "hns", "eval", "explain", "faith"
 # Switches of one invocation: never in a preset, never recorded with results.
 UI_FLAGS = ("config_file", "debug", "verbose", "overwrite", "resume", "quiet")
 
@@ -156,6 +158,27 @@ class Config:
     no_ae: bool = _opt(False, "CEM: no autoencoder term (gamma 0); no hider weights needed.", group=EXPLAIN)
     save_every: Optional[int] = _opt(None, "CEM: keep the iterates every N iterations of each c step in "
                                      "savepoints.npz.", group=EXPLAIN, at_least=1)
+    # Faithfulness benchmark (faithfulness.py)
+    methods: str = _opt("all", "Comma-separated methods to score: any of explain.py's, hns (the binary mask), "
+                        "hns-ranked (by the hider's probability), random, random-foreground, brightest; or all.",
+                        group=FAITH)
+    budgets: str = _opt("0.01,0.02,0.05,0.1,0.2,0.5", "Comma-separated fixed budgets (shares of the pixels kept, "
+                        "each in (0, 1]) besides each image's HnS budget.", group=FAITH)
+    faith_images: int = _opt(200, "Test images scored (the first ones).", group=FAITH, at_least=1)
+    judge_infiller: str = _opt("zero", "In-filler of the judges' inputs: EVAL-X training and keep/remove "
+                               "accuracy.", group=FAITH, choices=INFILLERS)
+    checkpoint: Optional[str] = _opt(None, "HnS checkpoint to score, a file of the run (default: the recommended "
+                                     "one of evaluation.json, else final.weights.h5).", group=FAITH)
+    evaluator: Optional[str] = _opt(None, "Run name of the EVAL-X evaluator, weights/<config>/evalx/<evaluator>/; "
+                                    "trained with --max_epochs if missing (default: --identifier).", group=FAITH)
+    evaluator_seed: Optional[int] = _opt(None, "Seed of the evaluator's training (default: --seed).", group=FAITH)
+    evaluator_weights: Optional[str] = _opt(None, "EVAL-X weights file to judge with instead of the evaluator run.",
+                                            group=FAITH)
+    evalx_min_rate: float = _opt(0.01, "EVAL-X: keep rates are drawn from U(rate, 1).", group=FAITH, above=0, below=1)
+    evalx_grid: Optional[int] = _opt(None, "EVAL-X: mask cells of a grid with this many per side (default: pixels).",
+                                     group=FAITH, at_least=1)
+    leakage_folds: int = _opt(5, "Folds of the cross-validated mask-only leakage probe.", group=FAITH, at_least=2)
+    probe_epochs: int = _opt(100, "Passes of each leakage probe over its training masks.", group=FAITH, at_least=1)
     # Which flags the user typed on the command line (not a flag itself).
     typed: frozenset = field(default=frozenset(), compare=False, metadata={"group": None})
 

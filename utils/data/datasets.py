@@ -9,6 +9,8 @@ Images are held as uint8 arrays (N, H, W, C) at the configured size and channels
   ``$KERAS_HOME/datasets`` or ``~/.keras/datasets``, downloaded when online).
 - ``folder``: ``data_dir/train/<class>/*`` and ``data_dir/test/<class>/*`` (png, jpg, jpeg,
   bmp in any case).
+- ``patches``: generated colour images whose class evidence is known (`utils.data.patches`):
+  6,000 train and 1,000 test, the same for every run; splits carry the evidence masks.
 
 The validation split (``validation_split`` of the training split, stratified) is what model
 selection and early stopping look at; the test split is only ever evaluated.
@@ -136,8 +138,22 @@ def _to_shape(x: np.ndarray, size: int, channels: int) -> np.ndarray:
     return x
 
 
+def _load_patches(cfg) -> Data:
+    from utils.data import patches
+
+    train = Split(*patches.generate(cfg.train_images or 6000, patches.TRAIN_SEED))
+    test = Split(*patches.generate(cfg.test_images or 1000, patches.TEST_SEED))
+    if cfg.image_size != patches.SIZE or cfg.channels != 3:
+        raise UsageError(f"dataset 'patches' is {patches.SIZE} x {patches.SIZE} RGB: drop --image_size/--channels "
+                         f"or set them to {patches.SIZE} and 3")
+    fit_idx, val_idx = stratified_split(train.y, cfg.validation_split, cfg.seed + 2)
+    return Data(train.subset(fit_idx), train.subset(val_idx), test, len(patches.CLASSES))
+
+
 def load_data(cfg) -> Data:
     """Train / validation / test splits of `cfg.dataset` at `cfg.image_size` and `cfg.channels`."""
+    if cfg.dataset == "patches":
+        return _load_patches(cfg)
     if cfg.dataset == "folder":
         ((tr_files, tr_y), (te_files, te_y)), num_classes = _load_folder(cfg)
         # Cap before decoding: no need to read images that would be thrown away.

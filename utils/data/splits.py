@@ -14,12 +14,13 @@ import numpy as np
 class Split:
     x: np.ndarray  # uint8, (N, H, W, C)
     y: np.ndarray  # int32, (N,)
+    evidence: np.ndarray | None = None  # bool (N, H, W): the pixels that decide the class, where known
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, idx) -> "Split":
-        return Split(self.x[idx], self.y[idx])
+        return Split(self.x[idx], self.y[idx], None if self.evidence is None else self.evidence[idx])
 
 
 @dataclass

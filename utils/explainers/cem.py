@@ -249,10 +249,11 @@ class ContrastiveExplainer:
         self.no_info_type = no_info_type
         return self
 
-    def explain(self, x, targets=None):
+    def explain(self, x, targets=None, seeds=None):
         """Explain a batch ``x`` of shape (n, *instance_shape); returns a :class:`CEMExplanation`.
 
-        ``targets`` (n,) is the class t to explain per instance (default: the model's prediction).
+        ``targets`` (n,) is the class t to explain per instance (default: the model's prediction);
+        ``seeds`` is accepted for the common interface and unused (CEM draws no random numbers).
         """
         start = time.perf_counter()
         x = np.asarray(x, np.float32)

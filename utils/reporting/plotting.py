@@ -138,3 +138,28 @@ def across_runs(summary: list[dict], path, title=None) -> None:
     ax.set_xticks(idx, names, rotation=60, fontsize=7)
     ax.set_xlabel("checkpoint (alpha)")
     _finish_chart(fig, ax, path, title)
+
+
+def budget_curves(report: dict, path, judges=("evalx", "seeker"), title=None) -> None:
+    """Keep (solid) and remove (dashed) accuracy against the budget, one colour per method, one panel per judge."""
+    fig, axes = plt.subplots(1, len(judges), figsize=(6.0 * len(judges), 4.6), squeeze=False)
+    methods = list(report["methods"])
+    colours = plt.cm.tab20(np.linspace(0, 1, max(len(methods), 2)))
+    for ax, judge in zip(axes[0], judges):
+        for colour, method in zip(colours, methods):
+            rows = [r for r in report["rows"] if r["method"] == method and r["budget"] != "hns"]
+            if not rows:
+                continue
+            budgets = [r["budget"] for r in rows]
+            ax.plot(budgets, [r[f"keep_{judge}"][0] for r in rows], "-o", color=colour, ms=3, label=method)
+            ax.plot(budgets, [r[f"remove_{judge}"][0] for r in rows], "--", color=colour, alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("budget (share of pixels kept or removed)")
+        ax.set_ylabel(f"{judge} accuracy (solid: kept only, dashed: removed)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=110)
+    plt.close(fig)

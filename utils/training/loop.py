@@ -33,7 +33,7 @@ def fit_verbosity(cfg) -> int:
 
 
 def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, validation, callbacks=(),
-            stateful=None, logging=(), done=lambda: False, history=None,
+            stateful=None, logging=(), done=lambda: False, history=None, saved=None,
             hint: str = "lower --learning_rate and retry") -> FitOutcome:
     """Train `model` for the epochs left of `cfg.max_epochs` and write the run's files to `paths`.
 
@@ -46,6 +46,7 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
         logging: callbacks that only write logs (after the resume state; not with --debug).
         done: True when the run had already finished its schedule before it was interrupted.
         history: epoch logs -> the dict written to ``results/history.json`` (None: no such file).
+        saved: the model whose weights the final and interrupted files hold (default `model`).
         hint: what to try when the loss becomes non-finite.
     """
     stateful = stateful or {}
@@ -72,7 +73,7 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
     if graceful.signal:
         if cfg.debug:
             raise Interrupted(f"stopped by {graceful.signal} (--debug: nothing saved)")
-        save_weights(model, paths.interrupted)
+        save_weights(saved or model, paths.interrupted)
         raise Interrupted(f"stopped by {graceful.signal}; the state after epoch {len(resume.epoch_logs)} is saved "
                           f"in {paths.state} and the current weights in {paths.interrupted.name}: run the same "
                           "command again to resume")
@@ -82,7 +83,7 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
     if not cfg.debug:
         if history is not None:
             atomic_write_json(paths.results / "history.json", history(resume.epoch_logs))
-        save_weights(model, paths.final)
+        save_weights(saved or model, paths.final)
         paths.state.unlink(missing_ok=True)
         paths.interrupted.unlink(missing_ok=True)
     return FitOutcome(resume.epoch_logs, epochs_run, seconds)

@@ -1,0 +1,26 @@
+"""Faithfulness benchmark: Hide-and-Seek masks against every post-hoc method, judged independently.
+
+    python faithfulness.py --config mnist-5k [--identifier ID] [--methods all] [--faith_images 200]
+
+Scores the HnS run of the usual flags (its recommended checkpoint from evaluation.json, or
+--checkpoint) and every method of explain.py on the pretrained seeker, on the first
+--faith_images test images: keep and remove accuracy at each image's HnS budget and at the
+--budgets sweep, under two judges that never made a mask (an EVAL-X evaluator trained on random
+masks, at weights/<config>/evalx/<evaluator>/, trained here with --max_epochs when missing, and
+the frozen pretrained seeker); insertion and deletion areas with ROAD imputation; mask-only
+leakage; seconds per image; on data with known evidence (the patches preset) TPR, FDR and the
+pointing game. Writes faithfulness.json/.csv and two figures to the HnS run's results folder.
+Definitions: utils/evaluation/faithfulness.py.
+"""
+from utils.config import COMMON, EXPLAIN, FAITH, HNS, parse_config, run
+
+
+def main(argv):
+    cfg = parse_config(argv, "faithfulness.py", __doc__, groups=(COMMON, HNS, EXPLAIN, FAITH))
+    from utils.reporting.faithfulness_report import run_benchmark
+
+    run_benchmark(cfg)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,150 @@
+"""Faithfulness: ROAD imputation, judges' metrics, ground truth, the patches data set, the EVAL-X evaluator."""
+import keras
+import numpy as np
+import pytest
+
+from utils.data import patches
+from utils.evaluation.faithfulness import curve_area, ground_truth, leakage_correct, mask_ground_truth, mean_se
+from utils.evaluation.road import NEIGHBOURS, impute
+
+
+def test_road_imputation_satisfies_its_neighbourhood_equations():
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 6, 5, 2))
+    keep = rng.random((2, 6, 5)) < 0.4
+    y = impute(x, keep, noise=0.0)
+    assert np.array_equal(y[keep], x[keep].astype(np.float32))          # kept pixels untouched
+    for i, r, c in zip(*np.nonzero(~keep)):
+        total, weighted = 0.0, 0.0
+        for dr, dc, w in NEIGHBOURS:
+            if 0 <= r + dr < 6 and 0 <= c + dc < 5:
+                total += w
+                weighted = weighted + w * y[i, r + dr, c + dc]
+        assert np.allclose(total * y[i, r, c], weighted, atol=1e-5)      # the weighted mean of its neighbours
+
+
+def test_road_imputation_by_hand_and_edge_cases():
+    # one removed pixel in the middle of a 3 x 3 image: the weighted mean of its 8 kept neighbours
+    x = np.arange(9, dtype=np.float64).reshape(1, 3, 3, 1)
+    keep = np.ones((1, 3, 3), bool)
+    keep[0, 1, 1] = False
+    expected = (1 / 6) * (1 + 3 + 5 + 7) + (1 / 12) * (0 + 2 + 6 + 8)
+    assert impute(x, keep, noise=0.0)[0, 1, 1, 0] == pytest.approx(expected)
+    nothing = impute(np.ones((2, 4, 4, 1)), np.zeros((2, 4, 4), bool), noise=0.0)
+    assert np.array_equal(nothing, np.zeros((2, 4, 4, 1)))               # nothing to impute from: zeros
+    noisy = impute(x, keep, noise=0.01, seed=1)[0, 1, 1, 0]
+    assert noisy != pytest.approx(expected) and abs(noisy - expected) < 0.05
+
+
+def test_ground_truth_of_the_true_evidence_and_of_a_miss():
+    evidence = np.zeros((3, 8, 8), bool)
+    evidence[0, 2:4, 2:5] = True
+    evidence[1, 0, :] = True
+    evidence[2, 7, 7] = True
+    perfect = ground_truth(evidence.astype(float), evidence)
+    assert np.all(perfect["tpr"] == 1) and np.all(perfect["fdr"] == 0) and np.all(perfect["pointing"])
+    miss = ground_truth((~evidence).astype(float), evidence)
+    assert np.all(miss["tpr"] == 0) and np.all(miss["fdr"] == 1) and not np.any(miss["pointing"])
+    own = mask_ground_truth(evidence | np.eye(8, dtype=bool)[None], evidence)   # the evidence plus a diagonal
+    assert np.all(own["tpr"] == 1) and own["fdr"][2] == pytest.approx(7 / 8)
+
+
+def test_curve_area_is_the_mean_height_against_log_budget():
+    values = np.array([[1.0, 1.0, 1.0], [0.0, 0.5, 1.0]])
+    area = curve_area(values, [0.01, 0.1, 1.0])
+    assert area[0] == pytest.approx(1.0) and area[1] == pytest.approx(0.5)
+    assert mean_se([1, 1, 0, 0]) == (0.5, pytest.approx(np.std([1, 1, 0, 0], ddof=1) / 2))
+
+
+def test_cross_validated_leakage_reads_an_encoding_and_not_noise():
+    from utils.evaluation.leakage import LeakageProbe
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 200)
+    noise = rng.random((200, 12, 12)) < 0.2
+    code = noise.copy()
+    for i, c in enumerate(labels):                      # the class written in the mask's corner
+        code[i, :3, 3 * c:3 * c + 3] = True
+    probe = LeakageProbe((12, 12), 4, epochs=1, seed=0)
+    assert leakage_correct(code, labels, probe, folds=4, epochs=60).mean() > 0.9
+    assert leakage_correct(noise, labels, probe, folds=4, epochs=60).mean() < 0.45   # chance 0.25
+
+
+# --- the patches data set ----------------------------------------------------------------------------
+
+def test_patches_evidence_is_exactly_the_class_object_and_classes_are_balanced():
+    x, y, evidence = patches.generate(120, seed=5)
+    assert np.array_equal(np.bincount(y), [20] * 6)
+    without, _, empty = patches.generate(120, seed=5, with_object=False)
+    assert not empty.any()
+    changed = np.any(x != without, axis=-1)             # the same image but for the object
+    assert np.array_equal(changed, evidence)
+    for i in range(6):                                   # the evidence has the shape of the class's glyph
+        rows, cols = np.nonzero(evidence[i])
+        box = evidence[i, rows.min():rows.min() + 7, cols.min():cols.min() + 7]
+        glyph = patches.CLASS_GLYPHS[patches.CLASSES[y[i]]]
+        assert box.shape == glyph.shape and np.array_equal(box, glyph[:box.shape[0], :box.shape[1]])
+    again, _, _ = patches.generate(120, seed=5)
+    assert np.array_equal(again, x)                      # a deterministic data set
+
+
+def test_without_its_object_an_image_does_not_depend_on_the_class():
+    # Everything but the class object is drawn from the image's random stream alone: rendered for any
+    # class, the object-free image is the same, pixel for pixel.
+    for i in range(20):
+        images = [patches.render(label, np.random.default_rng([3, i]), with_object=False)[0] for label in range(6)]
+        assert all(np.array_equal(images[0], other) for other in images[1:])
+
+
+@pytest.mark.slow
+def test_distractors_and_background_carry_no_class_information():
+    # ... so a classifier shown only the distractors and background is at chance
+    # (1/6; 600 held-out images, standard error 0.015).
+    from networks.seeker import build_seeker
+
+    blind, y, _ = patches.generate(3000, seed=9, with_object=False)
+    x = blind.astype(np.float32) / 255
+    keras.utils.set_random_seed(0)
+    model = build_seeker("small", x.shape[1:], 6)
+    model.compile(keras.optimizers.Adam(2e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    model.fit(x[:2400], y[:2400], batch_size=64, epochs=12, verbose=0)
+    assert abs(model.evaluate(x[2400:], y[2400:], verbose=0)[1] - 1 / 6) < 0.06
+
+
+# --- the EVAL-X evaluator ----------------------------------------------------------------------------
+
+def test_evalx_masks_follow_their_rates_and_the_grid():
+    from networks.evalx import RandomMaskClassifier
+    from networks.seeker import build_seeker
+
+    model = RandomMaskClassifier(build_seeker("small", (8, 8, 1), 3), min_rate=0.01, seed=0)
+    keep = model.random_keep(np.zeros((4000, 8, 8, 1), np.float32)).numpy()
+    assert set(np.unique(keep)) <= {0.0, 1.0}
+    rates = keep.mean(axis=(1, 2, 3))
+    assert rates.mean() == pytest.approx(0.505, abs=0.02) and rates.min() < 0.1 and rates.max() > 0.9
+    coarse = RandomMaskClassifier(build_seeker("small", (8, 8, 1), 3), grid=2, seed=0)
+    cells = coarse.random_keep(np.zeros((50, 8, 8, 1), np.float32)).numpy()[..., 0]
+    assert np.all(cells[:, :4, :4] == cells[:, :1, :1])   # whole cells of 4 x 4 pixels
+
+
+def test_evaluator_reads_random_masks_after_a_short_run():
+    # mnist-5k, 3 epochs: accuracy on images with a random 30% of the pixels (zero elsewhere) >= 0.6 (chance 0.1)
+    from networks.evalx import RandomMaskClassifier
+    from networks.seeker import build_seeker
+    from utils.config import parse_config
+    from utils.data import load_data
+    from utils.evaluation.faithfulness import Judge, fill
+    from utils.evaluation.prediction import as_float_images
+    from utils.explainers.infillers import Zero
+
+    keras.utils.set_random_seed(0)
+    data = load_data(parse_config([], "test.py", ""))
+    x, y = as_float_images(data.train.x), data.train.y
+    model = RandomMaskClassifier(build_seeker("small", (28, 28, 1), 10), seed=0)
+    model.compile(keras.optimizers.Adam(1e-3))
+    model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+    test = as_float_images(data.test.x[:500])
+    keep = np.random.default_rng(0).random(test.shape[:3]) < 0.3
+    judge = Judge("evalx", model.classifier)
+    assert judge.correct(fill(test, keep, Zero(), np.arange(500)), data.test.y[:500]).mean() >= 0.6
