@@ -1,6 +1,9 @@
 """Tests of utils/contrastive.py: the FISTA pieces by hand, the c search, a closed-form PN, batching."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -97,10 +100,28 @@ def test_iterates_follow_the_fista_updates_of_a_numpy_reference():
         grad = np.clip(c * (a @ y + kappa > 0) * a - 2 * (x - y), *clip)
         z = y - lr0 * np.sqrt(1 - k / iterations) * grad
         new = away_from_zero(np.clip(x + np.sign(z - x) * np.maximum(np.abs(z - x) - beta, 0), 0, 1))
-        adv, y = new, away_from_zero(new + k / (k + 3) * (new - adv))
+        adv, y = new, away_from_zero(new + (k + 1) / (k + 4) * (new - adv))
         assert index == k + 1
         np.testing.assert_allclose(iterate[0], adv, atol=1e-5)
     assert len(saved) == iterations and not np.allclose(adv, x)
+
+
+@pytest.mark.parametrize("mode", ["PN", "PP"])
+def test_iterates_match_a_stored_alibi_trajectory(mode):
+    # tests/fixtures/make_alibi_cem_fixture.py ran alibi 0.9.6 single-threaded on this linear model and
+    # stored its iterate adv after each of the first c step's iterations (for PP alibi's adv is x - PP).
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "alibi_cem_linear.json").read_text())
+    s, x = fixture["settings"], np.asarray([fixture["x"]], np.float32)
+    theirs = np.asarray(fixture["modes"][mode])
+    explainer = ContrastiveExplainer(linear_logits(np.asarray(fixture["weights"], np.float32)), mode=mode,
+                                     kappa=s["kappa"], beta=s["beta"], c_init=s["c_init"], c_steps=1,
+                                     max_iterations=s["max_iterations"], learning_rate_init=s["learning_rate_init"],
+                                     clip=tuple(s["clip"]), feature_range=tuple(s["feature_range"]),
+                                     no_info_val=s["no_info_val"], save_every=1)
+    mine = np.stack([it[0] for _, it in explainer.explain(x).savepoints])
+    mine = mine if mode == "PN" else x[0] - mine
+    assert len(np.unique(theirs.round(4), axis=0)) > 5, "the stored trajectory must move"
+    np.testing.assert_allclose(mine, theirs, atol=2e-6)
 
 
 def test_the_answer_is_the_valid_iterate_of_smallest_elastic_net_distance(cnn, images):

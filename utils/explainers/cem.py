@@ -148,14 +148,17 @@ class ContrastiveExplainer:
         g       = clip(grad_y smooth(y), clip[0], clip[1])          element-wise
         lr_k    = learning_rate_init * (1 - k / max_iterations) ** 0.5
         new     = project(shrink(y - lr_k * g, x, beta, feature_range), x, v)
-        y       = project(new + k / (k + 3) * (new - adv), x, v)
+        y       = project(new + (k + 1) / (k + 4) * (new - adv), x, v)
         adv     = new
 
     (:func:`shrink`, :func:`project`). As in the authors' code and alibi, the shrinkage threshold is
     beta itself, not lr_k * beta: a feature leaves x only once a single step lr_k * |g_j| exceeds
-    beta, which the growth of c eventually brings about. alibi advances its step counter before
-    the momentum, so its momentum is (k + 1) / (k + 4); here both schedules use the same k, as in
-    the FISTA of the paper. After each iteration ``adv`` is valid when
+    beta, which the growth of c eventually brings about. The momentum (k + 1) / (k + 4) is alibi's
+    (it advances its step counter before the momentum); the paper's k / (k + 3) gives a first step
+    without momentum and, at alibi's default search, measurably less sparse answers (median L1 of the
+    PN delta 53.8 against alibi's 35.3 on five mnist-5k digits). With this schedule the iterates
+    match alibi 0.9.6's (tests/fixtures/alibi_cem_linear.json). After each iteration ``adv`` is
+    valid when
 
         PN: argmax(f(adv)   + kappa * e_t) != t
         PP: argmax(f(delta) - kappa * e_t) == t
@@ -397,7 +400,7 @@ class ContrastiveExplainer:
                 grad = tf.clip_by_value(tape.gradient(loss, y), *clip)
                 lr = lr_init * tf.sqrt(1.0 - kf / iterations)
                 new = project(shrink(y - lr * grad, x, beta, lower, upper), x, no_info, mode)
-                y = project(new + kf / (kf + 3.0) * (new - adv), x, no_info, mode)
+                y = project(new + (kf + 1.0) / (kf + 4.0) * (new - adv), x, no_info, mode)
                 adv = new
                 delta = x - adv
                 valid = is_valid(scores(judged(adv)))
