@@ -28,8 +28,9 @@ def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None,
     neuron = build_neuron(cfg.stochastic, cfg.estimator, seed=cfg.seed if seed is None else seed)
     model = HideAndSeek(hider, seeker, neuron, alpha=1.0 if cfg.alpha is None else cfg.alpha,
                         logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty, baseline=baseline,
-                        foreground_threshold=cfg.foreground_threshold, name="hide_and_seek")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate))
+                        foreground_threshold=cfg.foreground_threshold,
+                        steps_per_execution=cfg.steps_per_execution, name="hide_and_seek")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *image_shape))
     return model
 

@@ -49,17 +49,27 @@ class HideAndSeek(keras.Model):
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
     baseline ``fidelity``, ``fir``, ``fii``. ``step_losses`` holds the last step's
-    classification and total losses for the adaptive schedule.
+    classification and total losses (averaged over replicas); every step also writes them to row
+    ``step_count % steps_per_execution`` of ``step_buffer`` and counts itself in ``step_count``, so
+    that the adaptive schedule reads all steps of a compiled call at once, after it, instead of
+    synchronising with the host every step.
     """
 
     def __init__(self, hider: keras.Model, seeker: keras.Model, neuron: keras.layers.Layer,
                  alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
-                 baseline: float | None = None, foreground_threshold: float = 0.1, **kwargs):
+                 baseline: float | None = None, foreground_threshold: float = 0.1, steps_per_execution: int = 1,
+                 **kwargs):
         super().__init__(**kwargs)
         self.hider, self.seeker, self.neuron = hider, seeker, neuron
         self.alpha = keras.Variable(alpha, trainable=False, dtype="float32", name="alpha")
         # Per-step values of the losses the adaptive schedule may watch: classification, total.
-        self.step_losses = keras.Variable([0.0, 0.0], trainable=False, dtype="float32", name="step_losses")
+        self.step_losses = keras.Variable([0.0, 0.0], trainable=False, dtype="float32", name="step_losses",
+                                          aggregation="only_first_replica")
+        self.steps_per_execution_buffer = int(steps_per_execution)
+        self.step_buffer = keras.Variable(tf.zeros((self.steps_per_execution_buffer, 2)), trainable=False,
+                                          dtype="float32", name="step_buffer", aggregation="only_first_replica")
+        self.step_count = keras.Variable(0, trainable=False, dtype="int64", name="step_count",
+                                         aggregation="only_first_replica")
         self.logit_bound, self.logit_penalty = logit_bound, logit_penalty
         self.baseline, self.foreground_threshold = baseline, foreground_threshold
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
@@ -74,7 +84,8 @@ class HideAndSeek(keras.Model):
                 "neuron": keras.saving.serialize_keras_object(self.neuron),
                 "alpha": float(self.alpha.numpy()), "logit_bound": self.logit_bound,
                 "logit_penalty": self.logit_penalty, "baseline": self.baseline,
-                "foreground_threshold": self.foreground_threshold}
+                "foreground_threshold": self.foreground_threshold,
+                "steps_per_execution": self.steps_per_execution_buffer}
 
     @classmethod
     def from_config(cls, config):
@@ -141,8 +152,18 @@ class HideAndSeek(keras.Model):
         variables = self.trainable_variables
         grads = tape.gradient(objective, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
-        self.step_losses.assign(ops.stack([ops.mean(out["ce"]), out["total"]]))
+        self._record_step(ops.stack([ops.mean(out["ce"]), out["total"]]))
         return self._update_metrics(x, labels, out)
+
+    def _record_step(self, values):
+        """Keep this step's (classification, total) losses, averaged over replicas, for the schedule."""
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            values = context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
+        self.step_losses.assign(values)
+        row = tf.math.floormod(self.step_count.value, self.steps_per_execution_buffer)
+        self.step_buffer.assign(tf.tensor_scatter_nd_update(self.step_buffer.value, [[row]], values[None]))
+        self.step_count.assign_add(1)
 
     def test_step(self, data):
         x, labels = data

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils.explainers.cem import ContrastiveExplainer, project, shrink, update_c
+from utils.explainers.cem import ContrastiveExplainer, bracket_closed, project, shrink, stop_rule, update_c
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +122,60 @@ def test_iterates_match_a_stored_alibi_trajectory(mode):
     mine = mine if mode == "PN" else x[0] - mine
     assert len(np.unique(theirs.round(4), axis=0)) > 5, "the stored trajectory must move"
     np.testing.assert_allclose(mine, theirs, atol=2e-6)
+
+
+def test_stop_rule_on_a_scripted_sequence():
+    # Instance 0 improves at iterations 0, 1 and 3, then stalls; instance 1 is never valid.
+    inf = np.inf
+    dists = [[5.0, 9.0], [4.0, 9.0], [4.5, 9.0], [3.0, 9.0], [3.0, 9.0], [3.5, 9.0], [2.0, 9.0]]
+    valid = [[True, False], [True, False], [True, False], [True, False], [True, False], [True, False],
+             [True, False]]
+    expected = [  # step_best, since, active after each iteration, patience 2
+        ([5.0, inf], [0, 1], [True, True]),
+        ([4.0, inf], [0, 2], [True, False]),   # instance 1: 2 iterations with nothing valid
+        ([4.0, inf], [1, 3], [True, False]),   # 4.5 is no improvement
+        ([3.0, inf], [0, 4], [True, False]),
+        ([3.0, inf], [1, 5], [True, False]),   # equal is no improvement
+        ([3.0, inf], [2, 6], [False, False]),  # stalled for 2: stops
+        ([3.0, inf], [3, 7], [False, False]),  # a stopped instance does not come back, even for 2.0
+    ]
+    best, since, active = np.full(2, inf), np.zeros(2, int), np.ones(2, bool)
+    for dist, ok, (e_best, e_since, e_active) in zip(dists, valid, expected):
+        best, since, active, _ = stop_rule(best, since, active, np.array(ok), np.array(dist), 2)
+        np.testing.assert_array_equal(best, e_best)
+        np.testing.assert_array_equal(since, e_since)
+        np.testing.assert_array_equal(active, e_active)
+
+
+def test_bracket_closed_needs_a_found_solution_and_a_narrow_bracket():
+    lower = np.array([0.0, 9.0, 9.5, 5.0])
+    upper = np.array([1e10, 10.0, 10.0, 10.0])
+    np.testing.assert_array_equal(bracket_closed(lower, upper, 0.1), [False, True, True, False])
+
+
+@pytest.mark.parametrize("mode", ["PN", "PP"])
+def test_patience_that_never_triggers_gives_the_full_search_exactly(cnn, images, mode):
+    kwargs = dict(mode=mode, c_init=1.0, c_steps=3, max_iterations=40, beta=0.05)
+    full = ContrastiveExplainer(cnn, **kwargs).explain(images)
+    never = ContrastiveExplainer(cnn, patience=41, **kwargs).explain(images)
+    assert full.found.any()
+    np.testing.assert_array_equal(getattr(never, mode), getattr(full, mode))
+    np.testing.assert_array_equal(never.found, full.found)
+    np.testing.assert_array_equal(never.c, full.c)
+
+
+@pytest.mark.parametrize("mode", ["PN", "PP"])
+def test_early_stopped_answers_are_valid_and_scored_like_the_full_ones(cnn, images, mode):
+    kwargs = dict(mode=mode, c_init=1.0, c_steps=4, max_iterations=60, beta=0.05)
+    full = ContrastiveExplainer(cnn, **kwargs).explain(images)
+    early = ContrastiveExplainer(cnn, patience=5, c_tolerance=0.3, **kwargs).explain(images)
+    assert early.found.any()
+    result = getattr(early, mode)[early.found]
+    scores = cnn(result).numpy()
+    np.testing.assert_array_equal(is_valid(scores, early.X_pred[early.found], mode, 0.0), True)
+    delta = (images - early.PN if mode == "PN" else early.PP).reshape(len(images), -1)
+    np.testing.assert_allclose(early.l1, np.where(early.found, np.abs(delta).sum(1), early.l1), rtol=1e-6)
+    assert not np.array_equal(getattr(early, mode), getattr(full, mode)), "patience 5 must stop something"
 
 
 def test_the_answer_is_the_valid_iterate_of_smallest_elastic_net_distance(cnn, images):
@@ -287,6 +341,9 @@ def test_fit_sets_the_no_information_value_per_feature(cnn):
     (dict(c_steps=0), None, "c_steps"),
     (dict(clip=(1.0, -1.0)), None, "clip"),
     (dict(save_every=11, max_iterations=10), None, "save_every"),
+    (dict(save_every=1, max_iterations=10, patience=5), None, "save_every needs the full search"),
+    (dict(patience=0), None, "patience"),
+    (dict(c_tolerance=1.0), None, "c_tolerance"),
     ({}, np.zeros((8, 8, 1)), "batch"),
     ({}, np.full((1, 8, 8, 1), 2.0), "feature_range"),
     ({}, np.full((1, 8, 8, 1), np.nan), "NaN"),

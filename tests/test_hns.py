@@ -20,7 +20,7 @@ def tiny_model(stochastic=False, estimator="st1", alpha=0.5, **kw):
 
     model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
                         build_neuron(stochastic, estimator, seed=0), alpha=alpha, **kw)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=kw.get("steps_per_execution", 1))
     return model
 
 
@@ -99,16 +99,22 @@ def test_slope_changes_once_per_epoch_and_never_in_evaluation():
 class ScriptedLoss:
     """Feeds AdaptiveAlpha a scripted sequence of per-step losses."""
 
-    def __init__(self, values):
+    def __init__(self, values, steps_per_execution=1):
         self.values = iter(values)
         self.alpha = tf.Variable(1.0)
         self.stop_training = False
-        self.step_losses = tf.Variable([0.0, 0.0])
+        self.step_buffer = tf.Variable(tf.zeros((steps_per_execution, 2)))
+        self.step_count = tf.Variable(0, dtype=tf.int64)
         self.saved = []
 
-    def step(self, cb):
-        v = next(self.values)
-        self.step_losses.assign([v, v])
+    def step(self, cb, steps=1):
+        """`steps` training steps in one compiled call, then the callback once."""
+        buffer = self.step_buffer.numpy()
+        for _ in range(steps):
+            v = next(self.values)
+            buffer[int(self.step_count.numpy()) % len(buffer)] = [v, v]
+            self.step_count.assign_add(1)
+        self.step_buffer.assign(buffer)
         cb.on_train_batch_end(0)
 
 
@@ -139,6 +145,34 @@ def test_adaptive_alpha_drops_on_plateaus_and_stops(tmp_path, monkeypatch):
         fake.step(cb)
     assert saved == ["alpha_1.00.weights.h5", "alpha_0.75.weights.h5", "alpha_0.50.weights.h5"]
     assert fake.stop_training and np.isclose(float(fake.alpha.numpy()), 0.5)
+
+
+def test_adaptive_alpha_sees_every_step_of_multi_step_calls(tmp_path, monkeypatch):
+    # The same losses, read after every step or after calls of 4 steps: the same plateaus at the same
+    # global steps, the same checkpoints (a call's later steps ran with the old alpha; here they are scripted).
+    values = list(np.linspace(2, 1, 20)) + [1.0] * 60 + list(np.linspace(1, 0.5, 20)) + [0.5] * 60
+    runs = []
+    for k in (1, 4):
+        cb, saved = _schedule(tmp_path / str(k), monkeypatch, step=0.25, min_alpha=0.25)
+        fake = ScriptedLoss(values, steps_per_execution=k)
+        cb.set_model(fake)
+        cb.on_train_begin()
+        for _ in range(len(values) // k):
+            if fake.stop_training:
+                break
+            fake.step(cb, k)
+        runs.append((cb.history, saved, float(fake.alpha.numpy())))
+    assert runs[0] == runs[1] and len(runs[0][0]) >= 3
+
+
+def test_step_buffer_of_a_model_compiled_with_several_steps_per_call():
+    model = tiny_model(steps_per_execution=4)
+    ds, x, y = tiny_data(n=64)
+    cb = AdaptiveAlpha(patience=3, min_delta=0.0, step=0.1, min_alpha=0.05, verbose=False)
+    model.fit(ds, epochs=2, verbose=0, callbacks=[cb])
+    steps = 2 * len(list(ds))
+    assert int(model.step_count.numpy()) == steps == cb.global_step
+    assert np.isfinite(model.step_buffer.numpy()).all() and model.step_buffer.shape == (4, 2)
 
 
 @pytest.mark.parametrize("step", [0.005, 0.0025, 0.1, 0.05, 0.333333])

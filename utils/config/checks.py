@@ -120,6 +120,8 @@ def validate(cfg: Config) -> None:
           "--no_ae and --gamma > 0 exclude each other: drop one")
     check(cfg.save_every is None or cfg.save_every <= cfg.max_iterations,
           f"--save_every must be in [1, --max_iterations = {cfg.max_iterations}], got {cfg.save_every}")
+    check(cfg.save_every is None or (cfg.cem_patience is None and cfg.c_tolerance is None),
+          "--save_every needs the full CEM search: drop --cem_patience and --c_tolerance")
     check(cfg.sample_from_class is None or cfg.num_classes is None or cfg.sample_from_class < cfg.num_classes,
           f"--sample_from_class must be a class index >= 0 (at most {(cfg.num_classes or 1) - 1}), "
           f"got {cfg.sample_from_class}")

@@ -64,7 +64,11 @@ class Config:
     augment_shift: int = _opt(0, "Augmentation: training images move by a random whole number of pixels "
                               "in [-N, N] along each axis (0: off). Pretraining, baseline and HnS alike.",
                               at_least=0)
-    batch_size: int = _opt(64, "Batch size.", at_least=1)
+    batch_size: int = _opt(64, "Batch size (the global batch under --strategy mirrored or multiworker).",
+                           at_least=1)
+    steps_per_execution: int = _opt(1, "Training steps per compiled call (fewer host round-trips; callbacks "
+                                    "run once per call, the adaptive schedule still sees every step).",
+                                    at_least=1)
     max_epochs: int = _opt(10, "Maximum number of epochs.", at_least=1)
     learning_rate: float = _opt(1e-3, "Adam learning rate (in explain.py, only a typed value counts: "
                                 "CEM's initial learning rate).", above=0)
@@ -155,6 +159,12 @@ class Config:
     c_init: float = _opt(1.0, "CEM: initial weight c of the attack term.", group=EXPLAIN, above=0)
     c_steps: int = _opt(10, "CEM: steps of the search on c.", group=EXPLAIN, at_least=1)
     max_iterations: int = _opt(1000, "CEM: FISTA iterations per c step.", group=EXPLAIN, at_least=1)
+    cem_patience: Optional[int] = _opt(None, "CEM: stop an image's c step once its best valid solution has not "
+                                       "improved for N iterations (default: run every iteration, as alibi).",
+                                       group=EXPLAIN, at_least=1)
+    c_tolerance: Optional[float] = _opt(None, "CEM: stop an image's search on c once a solution was found and "
+                                        "upper - lower <= TOL * upper (default: run every c step, as alibi).",
+                                        group=EXPLAIN, above=0, below=1)
     no_ae: bool = _opt(False, "CEM: no autoencoder term (gamma 0); no hider weights needed.", group=EXPLAIN)
     save_every: Optional[int] = _opt(None, "CEM: keep the iterates every N iterations of each c step in "
                                      "savepoints.npz.", group=EXPLAIN, at_least=1)

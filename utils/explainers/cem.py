@@ -91,6 +91,37 @@ def update_c(c, lower, upper, found):
     return c, lower, upper
 
 
+def stop_rule(step_best, since, active, valid, dist, patience):
+    """One iteration of the early stop of a c step (element-wise; numpy or TensorFlow).
+
+    ``step_best`` is the smallest elastic-net distance of a valid iterate in this c step so far
+    (inf before the first), ``since`` the iterations since it last improved::
+
+        improved  = active & valid & (dist < step_best)
+        step_best = dist        if improved else step_best
+        since     = 0           if improved else since + 1
+        active    = active & (since < patience)
+
+    An instance whose best valid solution of the c step has not improved for ``patience``
+    consecutive iterations, or that has found no valid iterate in its first ``patience``
+    iterations, stops its c step. Returns (step_best, since, active, improved).
+    """
+    where = tf.where if tf.is_tensor(dist) else np.where
+    improved = active & valid & (dist < step_best)
+    step_best = where(improved, dist, step_best)
+    since = where(improved, 0 * since, since + 1)
+    return step_best, since, active & (since < patience), improved
+
+
+def bracket_closed(lower, upper, tolerance):
+    """Whether the search on c can stop: a valid solution was found and ``upper - lower <= tolerance * upper``.
+
+    After the first found c step the bisection halves the bracket [lower, upper] each step; once it
+    is this narrow the remaining c steps would try nearly the same c again.
+    """
+    return (upper < C_UPPER_UNSET) & (upper - lower <= tolerance * upper)
+
+
 @dataclass
 class CEMExplanation:
     """Result of :meth:`ContrastiveExplainer.explain` for a batch of n instances.
@@ -194,7 +225,8 @@ class ContrastiveExplainer:
 
     def __init__(self, model, mode="PN", kappa=0., beta=0.1, gamma=0., autoencoder=None, c_init=10.,
                  c_steps=10, max_iterations=1000, learning_rate_init=1e-2, clip=(-100., 100.),
-                 feature_range=(0., 1.), no_info_val=None, save_every=None):
+                 feature_range=(0., 1.), no_info_val=None, save_every=None, patience=None, c_tolerance=None,
+                 progress=False):
         if not callable(model):
             raise ValueError("model must be a Keras model (a callable on a batch of instances)")
         if mode not in MODES:
@@ -223,6 +255,13 @@ class ContrastiveExplainer:
         if save_every is not None and (not isinstance(save_every, (int, np.integer))
                                        or not 1 <= save_every <= max_iterations):
             raise ValueError(f"save_every must be None or an integer in [1, max_iterations], got {save_every!r}")
+        if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
+            raise ValueError(f"patience must be None or an integer >= 1, got {patience!r}")
+        if c_tolerance is not None and not (np.isfinite(c_tolerance) and 0 < c_tolerance < 1):
+            raise ValueError(f"c_tolerance must be None or a number in (0, 1), got {c_tolerance!r}")
+        if save_every is not None and (patience is not None or c_tolerance is not None):
+            raise ValueError("save_every needs the full search (patience=None, c_tolerance=None): "
+                             "stopped instances leave the batch")
         self.model = model
         self.mode = mode
         self.kappa = float(kappa)
@@ -238,6 +277,9 @@ class ContrastiveExplainer:
         self.no_info_val = None if no_info_val is None else np.asarray(no_info_val, np.float32)
         self.no_info_type = None
         self.save_every = None if save_every is None else int(save_every)
+        self.patience = None if patience is None else int(patience)
+        self.c_tolerance = None if c_tolerance is None else float(c_tolerance)
+        self.progress = bool(progress)
         self._compiled = {}
 
     def fit(self, x_train, no_info_type="median"):
@@ -282,19 +324,51 @@ class ContrastiveExplainer:
         target = x_pred if targets is None else np.asarray(targets, np.int32).reshape(-1)
         if target.shape != x_pred.shape or np.any(target < 0) or np.any(target >= scores.shape[1]):
             raise ValueError(f"targets must be {len(x)} class indices in [0, {scores.shape[1] - 1}]")
-        c_step = self._c_step_fn(shape, scores.shape[1])
+        run = self._c_step_fn(shape, scores.shape[1])
 
         n = len(x)
         c, c_lower, c_upper = np.full(n, self.c_init), np.zeros(n), np.full(n, C_UPPER_INIT)
-        best_dist, best_adv = tf.fill([n], np.float32(np.inf)), tf.constant(x)
+        c_used = c.copy()
+        best_dist, best_adv = np.full(n, np.inf, np.float32), x.copy()
+        searching = np.ones(n, bool)
+        patience = self.patience or self.max_iterations + 1
+        chunk = self.max_iterations if self.patience is None else self.patience
+        bar = self._progress_bar() if self.progress else None
         savepoints = []
         for step in range(self.c_steps):
-            c_used = c
-            best_dist, best_adv, found_now, saves = c_step(
-                x, no_info, lower, upper, target, c.astype(np.float32), best_dist, best_adv)
-            c, c_lower, c_upper = update_c(c, c_lower, c_upper, found_now.numpy())
-            offset = step * self.max_iterations
-            savepoints += [(offset + (j + 1) * self.save_every, s) for j, s in enumerate(saves.numpy())]
+            rows = np.flatnonzero(searching)
+            if rows.size == 0:
+                break
+            c_used[rows] = c[rows]
+            found_now = np.zeros(n, bool)
+            adv = y = x[rows]
+            step_best, since, active = np.full(rows.size, np.inf, np.float32), np.zeros(rows.size, np.int32), \
+                np.ones(rows.size, bool)
+            k = 0
+            while k < self.max_iterations and rows.size:
+                todo = min(chunk, self.max_iterations - k)
+                out = run(x[rows], no_info, lower, upper, target[rows], c[rows].astype(np.float32), best_dist[rows],
+                          best_adv[rows], adv, y, np.int32(k), np.int32(todo), step_best, since, active,
+                          np.int32(patience))
+                dist_r, adv_best_r, found_r, adv, y, step_best, since, active, saves = (o.numpy() for o in out)
+                best_dist[rows], best_adv[rows] = dist_r, adv_best_r
+                found_now[rows] |= found_r
+                if self.save_every:
+                    savepoints += [(step * self.max_iterations + k + (j + 1) * self.save_every, a)
+                                   for j, a in enumerate(saves)]
+                k += todo
+                if not active.all():  # drop the stopped instances from the compiled batch
+                    rows, adv, y, step_best, since, active = (a[active] for a in (rows, adv, y, step_best, since,
+                                                                                   active))
+            ran = searching.copy()
+            c_new, lower_new, upper_new = update_c(c, c_lower, c_upper, found_now)
+            c, c_lower, c_upper = (np.where(ran, a, b) for a, b in ((c_new, c), (lower_new, c_lower),
+                                                                      (upper_new, c_upper)))
+            if self.c_tolerance is not None:
+                searching &= ~bracket_closed(c_lower, c_upper, self.c_tolerance)
+            if bar is not None:
+                bar.update(step + 1, [("found", int(np.isfinite(best_dist).sum())), ("searching", int(searching.sum()))])
+        best_dist, best_adv = tf.constant(best_dist), tf.constant(best_adv)
 
         found = np.isfinite(best_dist.numpy())
         delta = x - best_adv.numpy()
@@ -343,29 +417,40 @@ class ContrastiveExplainer:
     def _c_step_fn(self, shape, classes):
         """The compiled c step for this instance shape, built once per shape, models and hyperparameters."""
         key = (shape, classes, id(self.model), id(self.autoencoder), self.mode, self.kappa, self.beta,
-               self.gamma, self.max_iterations, self.learning_rate_init, self.clip, self.save_every)
+               self.gamma, self.max_iterations, self.learning_rate_init, self.clip, self.save_every,
+               self.patience is not None)
         if key not in self._compiled:
             self._compiled[key] = self._build_c_step(shape, classes)
         return self._compiled[key]
+
+    def _progress_bar(self):
+        import keras
+
+        print(f"CEM {self.mode}: {self.c_steps} c steps x {self.max_iterations} iterations")
+        return keras.utils.Progbar(self.c_steps, unit_name="c step")
 
     def _build_c_step(self, shape, classes):
         mode, kappa, beta, gamma = self.mode, self.kappa, self.beta, self.gamma
         iterations, lr_init, clip, save_every = (self.max_iterations, self.learning_rate_init, self.clip,
                                                  self.save_every)
+        stopping = self.patience is not None
         model, autoencoder = self.model, self.autoencoder
         axes = list(range(1, len(shape) + 1))
         row = (-1,) + (1,) * len(shape)
         batch = tf.TensorSpec((None, *shape), tf.float32)
         instance = tf.TensorSpec(shape, tf.float32)
         per_row = tf.TensorSpec((None,), tf.float32)
+        scalar = tf.TensorSpec((), tf.int32)
 
         def scores(z):
             return tf.cast(model(z, training=False), tf.float32)
 
         @tf.function(input_signature=[batch, instance, instance, instance, tf.TensorSpec((None,), tf.int32),
-                                      per_row, per_row, batch])
-        def c_step(x, no_info, lower, upper, target, c, best_dist, best_adv):
-            """Run one c step for the batch; returns (best_dist, best_adv, found_now, savepoints)."""
+                                      per_row, per_row, batch, batch, batch, scalar, scalar, per_row,
+                                      tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.bool), scalar])
+        def run(x, no_info, lower, upper, target, c, best_dist, best_adv, adv, y, k0, todo, step_best, since,
+                active, patience):
+            """Iterations k0 .. k0 + todo - 1 of a c step for the batch (state in, state out)."""
             onehot = tf.one_hot(target, classes)
 
             def judged(adv):
@@ -387,11 +472,12 @@ class ContrastiveExplainer:
                     return tf.argmax(out + kappa * onehot, 1, output_type=tf.int32) != target
                 return tf.argmax(out - kappa * onehot, 1, output_type=tf.int32) == target
 
-            adv, y = x, x
             found = tf.zeros_like(target, tf.bool)
-            saves = tf.TensorArray(tf.float32, size=iterations // save_every if save_every else 0,
+            saves = tf.TensorArray(tf.float32, size=todo // save_every if save_every else 0,
                                    element_shape=x.shape)
-            for k in tf.range(iterations):
+            for k in tf.range(k0, k0 + todo):
+                if stopping and not tf.reduce_any(active):
+                    break
                 kf = tf.cast(k, tf.float32)
                 # Only the gradient in y is needed: not watching the weights skips their gradients.
                 with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -400,20 +486,26 @@ class ContrastiveExplainer:
                 grad = tf.clip_by_value(tape.gradient(loss, y), *clip)
                 lr = lr_init * tf.sqrt(1.0 - kf / iterations)
                 new = project(shrink(y - lr * grad, x, beta, lower, upper), x, no_info, mode)
-                y = project(new + (kf + 1.0) / (kf + 4.0) * (new - adv), x, no_info, mode)
-                adv = new
+                y_new = project(new + (kf + 1.0) / (kf + 4.0) * (new - adv), x, no_info, mode)
+                if stopping:  # stopped rows keep their iterates and their best
+                    y = tf.where(tf.reshape(active, row), y_new, y)
+                    adv = tf.where(tf.reshape(active, row), new, adv)
+                else:
+                    y, adv = y_new, new
                 delta = x - adv
                 valid = is_valid(scores(judged(adv)))
                 dist = tf.reduce_sum(tf.square(delta), axes) + beta * tf.reduce_sum(tf.abs(delta), axes)
+                if stopping:
+                    valid = valid & active
+                    step_best, since, active, _ = stop_rule(step_best, since, active, valid, dist, patience)
                 better = valid & (dist < best_dist)
                 best_dist = tf.where(better, dist, best_dist)
                 best_adv = tf.where(tf.reshape(better, row), adv, best_adv)
                 found = found | valid
                 if save_every:
-                    if (k + 1) % save_every == 0:
-                        saves = saves.write((k + 1) // save_every - 1, judged(adv))
-            if save_every:
-                return best_dist, best_adv, found, saves.stack()
-            return best_dist, best_adv, found, tf.zeros(tf.concat([[0], tf.shape(x)], 0))
+                    if (k - k0 + 1) % save_every == 0:
+                        saves = saves.write((k - k0 + 1) // save_every - 1, judged(adv))
+            saved = saves.stack() if save_every else tf.zeros(tf.concat([[0], tf.shape(x)], 0))
+            return best_dist, best_adv, found, adv, y, step_best, since, active, saved
 
-        return c_step
+        return run

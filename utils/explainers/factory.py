@@ -19,7 +19,8 @@ def cem_settings(cfg, **overrides) -> dict:
     """`ContrastiveExplainer` keyword arguments from a configuration (its defaults: CEM's MNIST settings)."""
     settings = dict(kappa=cfg.kappa, beta=cfg.beta, gamma=0.0 if cfg.no_ae else cfg.gamma, c_init=cfg.c_init,
                     c_steps=cfg.c_steps, max_iterations=cfg.max_iterations,
-                    learning_rate_init=method_learning_rate(cfg, "cem"))
+                    learning_rate_init=method_learning_rate(cfg, "cem"), patience=cfg.cem_patience,
+                    c_tolerance=cfg.c_tolerance)
     if cfg.save_every is not None:
         settings["save_every"] = cfg.save_every
     return {**settings, **overrides}
@@ -34,7 +35,7 @@ def build_explainer(cfg, method: str, model, train_images=None, autoencoder=None
     family = method.split("-")[0]
     if family == "cem":
         settings = cem_settings(cfg)
-        return ContrastiveExplainer(model, mode=method[-2:].upper(),
+        return ContrastiveExplainer(model, mode=method[-2:].upper(), progress=progress,
                                     autoencoder=autoencoder if settings["gamma"] > 0 else None, **settings)
     if family in ("fido", "bbmp"):
         infiller = build_infiller(cfg.infiller, cfg.image_size, train_images, autoencoder)

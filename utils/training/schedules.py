@@ -11,11 +11,16 @@ class AdaptiveAlpha(keras.callbacks.Callback):
     """The adaptive alpha schedule of Hide-and-Seek.
 
     Alpha starts at `start` (1.0). After every training step the monitored per-step loss
-    (``model.step_losses``: 0 classification, 1 total) enters a window of `patience` steps;
+    (0 classification, 1 total) enters a window of `patience` steps;
     when the window is on a plateau (`utils.training.plateau.is_plateau`), the weights for the
     current alpha are saved to ``checkpoint(alpha)`` (``alpha_<a>.weights.h5``, see
     `utils.runs.layout`), the window is cleared and alpha drops by `step`. Training stops
     after the plateau at `min_alpha`.
+
+    The losses are read from the model's ``step_buffer`` once per compiled call (``step_count``
+    says how many steps ran), so no step waits for the host. With ``steps_per_execution`` k > 1
+    every step still enters the window, but a plateau found inside a call takes effect after it:
+    the new alpha and the checkpoint come up to k - 1 steps late (k = 1: exactly after the step).
 
     Args:
         checkpoint: alpha -> path of its weights file, or None to save nothing.
@@ -47,10 +52,25 @@ class AdaptiveAlpha(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if not self.history:
             self.model.alpha.assign(self.start)
+        self.seen = int(self.model.step_count.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
+        count = int(self.model.step_count.numpy())
+        if count == self.seen:
+            return
+        buffer = self.model.step_buffer.numpy()
+        if count - self.seen > len(buffer):
+            raise RuntimeError(f"{count - self.seen} steps ran in one call but the step buffer holds {len(buffer)}: "
+                               "build the model with steps_per_execution >= the compiled steps per call")
+        for step in range(self.seen, count):
+            if self.finished:
+                break
+            self.add(float(buffer[step % len(buffer), self.index]))
+        self.seen = count
+
+    def add(self, value: float) -> None:
+        """One training step's monitored loss: on a plateau, save, lower alpha or stop."""
         self.global_step += 1
-        value = float(self.model.step_losses.numpy()[self.index])
         if not self.window.add(value):
             return
         alpha = round(float(self.model.alpha.numpy()), 6)
