@@ -12,6 +12,7 @@ tables). A finished stage is reused; an interrupted one continues from its last 
 """
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -109,6 +110,9 @@ def main() -> int:
     for name, seconds in timings:
         print(f"  {name:24s} {'reused' if seconds is None else f'{seconds:6.0f} s'}")
     print(f"  {'total':24s} {time.perf_counter() - total:6.0f} s")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20  # KiB on Linux
+    if peak:
+        print(f"  peak resident memory of a stage: {peak:.2f} GiB")
     summarize(plan[-2].done, args.config)
     faithfulness(plan[-1].done)
     return 0

@@ -2,6 +2,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from conftest import run_script, tree
@@ -168,3 +169,29 @@ def test_faithfulness_bad_input(pipeline_dir, faithfulness_run, monkeypatch, arg
     with pytest.raises(UsageError, match=match):
         faithfulness.main([*FAITH, *argv])
     assert tree(pipeline_dir) == before
+
+
+def test_mirrored_strategy_on_two_logical_cpus(pipeline_dir):
+    # The same collaborative training as the fixture's, on 2 replicas (global batch 32): finite losses, the
+    # alpha schedule runs, each file is written once, and the first epoch matches the one-device run closely.
+    d = pipeline_dir
+    ok(run_script("collaborative_training.py", *SMALL, *HNS, "--identifier", "mirrored",
+                  "--strategy", "mirrored", cwd=d, env={"HNS_CPU_DEVICES": "2"}))
+    w = d / "weights/mnist-5k/hns/deterministic/mirrored"
+    names = sorted(p.name for p in w.iterdir())
+    assert names == sorted(p.name for p in (d / "weights/mnist-5k/hns/deterministic/t").iterdir())
+    mirrored = json.loads((d / "results/mnist-5k/hns/deterministic/mirrored/history.json").read_text())
+    single = json.loads((d / "results/mnist-5k/hns/deterministic/t/history.json").read_text())
+    assert mirrored["alpha_steps"] and all(np.isfinite(e["loss"]) for e in mirrored["epochs"])
+    assert mirrored["alpha_steps"][0] == single["alpha_steps"][0]
+    assert np.isclose(mirrored["epochs"][0]["loss"], single["epochs"][0]["loss"], rtol=0.02)
+
+
+def test_bad_strategy_settings_fail_cleanly(tmp_path):
+    result = run_script("pretrain_seeker.py", *SMALL, "--strategy", "multiworker", cwd=tmp_path,
+                        env={"TF_CONFIG": ""})
+    assert result.returncode != 0 and "needs TF_CONFIG" in result.stderr and not (tmp_path / "weights").exists()
+    result = run_script("pretrain_seeker.py", *SMALL, "--strategy", "mirrored", "--batch_size", "33", cwd=tmp_path,
+                        env={"HNS_CPU_DEVICES": "2"})
+    assert result.returncode != 0 and "multiple of the 2 replicas" in result.stderr
+    assert not (tmp_path / "weights").exists()

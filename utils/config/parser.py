@@ -57,4 +57,8 @@ def parse_config(argv, script: str, description: str, groups=(COMMON,)) -> Confi
     values["config"] = name
     cfg = fill_dataset_defaults(Config(**values, typed=frozenset(typed)))
     validate(cfg)
+    if cfg.strategy != "default":  # logical CPU devices must exist before TensorFlow starts
+        from utils.training.distribute import prepare_devices
+
+        prepare_devices()
     return cfg

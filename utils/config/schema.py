@@ -66,6 +66,9 @@ class Config:
                               at_least=0)
     batch_size: int = _opt(64, "Batch size (the global batch under --strategy mirrored or multiworker).",
                            at_least=1)
+    strategy: str = _opt("default", "Distribution of the training: default (one device), mirrored (all local "
+                         "GPUs, or the logical CPUs of HNS_CPU_DEVICES=N), multiworker (TF_CONFIG).",
+                         choices=("default", "mirrored", "multiworker"))
     steps_per_execution: int = _opt(1, "Training steps per compiled call (fewer host round-trips; callbacks "
                                     "run once per call, the adaptive schedule still sees every step).",
                                     at_least=1)

@@ -15,6 +15,7 @@ from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch
 from utils.runs import Run, claimed
 from utils.seeding import seed_everything
 from utils.training.callbacks import BestWeights
+from utils.training.distribute import distributed
 from utils.training.loop import fit_run
 
 
@@ -28,10 +29,15 @@ def evaluator_config(cfg):
 def train_evaluator(cfg, data: Data, run: Run, infiller) -> keras.Model:
     """Train (or continue) the evaluator of `run`; returns the trained classifier."""
     seed_everything(run.seed)
+    with distributed(cfg) as cfg:
+        return _train(cfg, data, run, infiller)
+
+
+def _train(cfg, data: Data, run: Run, infiller) -> keras.Model:
     classifier = build_seeker(cfg.model, data.image_shape, data.num_classes)
     model = RandomMaskClassifier(classifier, infiller, cfg.evalx_min_rate, cfg.evalx_grid, seed=run.seed,
                                  name="evalx")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *data.image_shape))
     with claimed(cfg, "evalx", [run]) as todo:
         for run, resuming in todo:

@@ -10,6 +10,7 @@ from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
 from utils.runs import Run, alpha_decimals, claimed, hns_model_type, series
 from utils.seeding import seed_everything
 from utils.training.callbacks import MaskImages
+from utils.training.distribute import distributed
 from utils.training.loop import fit_run
 from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
 
@@ -78,6 +79,11 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
     """Train the runs of `cfg` left to do (new, interrupted or unfinished; `utils.runs.claim`)."""
     # Bad start weights fail here, before any run is touched.
     build_hns(cfg, data.image_shape, data.num_classes)
+    with distributed(cfg) as cfg:
+        return _train_series(cfg, data, baseline, report)
+
+
+def _train_series(cfg, data: Data, baseline, report) -> list[TrainingResult]:
     results = []
     model_type = hns_model_type(cfg)
     with claimed(cfg, model_type, series(cfg, model_type)) as todo:

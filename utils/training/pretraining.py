@@ -10,6 +10,7 @@ from utils.data import Data, epoch_pipeline, load_data, pipeline, steps_per_epoc
 from utils.runs import claimed, series
 from utils.seeding import seed_everything
 from utils.training.callbacks import BestWeights
+from utils.training.distribute import distributed
 from utils.training.loop import fit_run
 
 KINDS = ("seeker", "hider")
@@ -29,7 +30,8 @@ def build_pretraining_model(cfg, kind: str, image_shape, num_classes: int) -> ke
         start = cfg.hider_weights
     if start:
         load_weights(model, start)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=metrics)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=metrics,
+                  steps_per_execution=cfg.steps_per_execution)
     return model
 
 
@@ -42,6 +44,11 @@ def pretrain(cfg, kind: str) -> tuple[keras.Model, Data, object]:
     """
     seed_everything(cfg.seed)
     data = load_data(cfg)
+    with distributed(cfg) as cfg:
+        return _pretrain(cfg, kind, data)
+
+
+def _pretrain(cfg, kind: str, data: Data):
     model = build_pretraining_model(cfg, kind, data.image_shape, data.num_classes)
     targets = "labels" if kind == "seeker" else "images"
     monitor, mode = ("val_accuracy", "max") if kind == "seeker" else ("val_loss", "min")
