@@ -160,7 +160,7 @@ def main():
     for mode in (("PN", "PP") if args.mode == "both" else (args.mode,)):
         theirs = alibi(args.alibi_python, work, cnn, ae, x, mode, args.c_steps, args.max_iterations, args.record,
                        tag=f"{args.offset}-{args.n}")
-        mine, seconds = ours(cnn, ae, x, mode, args.c_steps, args.max_iterations, args.patience, args.c_tolerance)
+        mine, _ = ours(cnn, ae, x, mode, args.c_steps, args.max_iterations, args.patience, args.c_tolerance)
         batch = np.resize(test, (args.batch, *test.shape[1:]))
         _, batch_seconds = ours(cnn, ae, batch, mode, args.c_steps, args.max_iterations, args.patience,
                                 args.c_tolerance)

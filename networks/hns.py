@@ -48,11 +48,10 @@ class HideAndSeek(keras.Model):
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
-    baseline ``fidelity``, ``fir``, ``fii``. ``step_losses`` holds the last step's
-    classification and total losses (averaged over replicas); every step also writes them to row
-    ``step_count % steps_per_execution`` of ``step_buffer`` and counts itself in ``step_count``, so
-    that the adaptive schedule reads all steps of a compiled call at once, after it, instead of
-    synchronising with the host every step.
+    baseline ``fidelity``, ``fir``, ``fii``. Every step writes its classification and total losses
+    (averaged over replicas) to row ``step_count % steps_per_execution`` of ``step_buffer`` and
+    counts itself in ``step_count``, so that the adaptive schedule reads all steps of a compiled
+    call at once, after it, instead of synchronising with the host every step.
     """
 
     def __init__(self, hider: keras.Model, seeker: keras.Model, neuron: keras.layers.Layer,
@@ -63,8 +62,6 @@ class HideAndSeek(keras.Model):
         self.hider, self.seeker, self.neuron = hider, seeker, neuron
         self.alpha = keras.Variable(alpha, trainable=False, dtype="float32", name="alpha")
         # Per-step values of the losses the adaptive schedule may watch: classification, total.
-        self.step_losses = keras.Variable([0.0, 0.0], trainable=False, dtype="float32", name="step_losses",
-                                          aggregation="only_first_replica")
         self.steps_per_execution_buffer = int(steps_per_execution)
         self.step_buffer = keras.Variable(tf.zeros((self.steps_per_execution_buffer, 2)), trainable=False,
                                           dtype="float32", name="step_buffer", aggregation="only_first_replica")
@@ -160,7 +157,6 @@ class HideAndSeek(keras.Model):
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             values = context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
-        self.step_losses.assign(values)
         row = tf.math.floormod(self.step_count.value, self.steps_per_execution_buffer)
         self.step_buffer.assign(tf.tensor_scatter_nd_update(self.step_buffer.value, [[row]], values[None]))
         self.step_count.assign_add(1)

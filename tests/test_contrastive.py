@@ -141,7 +141,7 @@ def test_stop_rule_on_a_scripted_sequence():
     ]
     best, since, active = np.full(2, inf), np.zeros(2, int), np.ones(2, bool)
     for dist, ok, (e_best, e_since, e_active) in zip(dists, valid, expected):
-        best, since, active, _ = stop_rule(best, since, active, np.array(ok), np.array(dist), 2)
+        best, since, active = stop_rule(best, since, active, np.array(ok), np.array(dist), 2)
         np.testing.assert_array_equal(best, e_best)
         np.testing.assert_array_equal(since, e_since)
         np.testing.assert_array_equal(active, e_active)

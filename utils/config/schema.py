@@ -18,6 +18,7 @@ DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
 DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder", "patches")
 MODELS = ("small", "large", "resnet")
 ESTIMATORS = ("st1", "st2", "sa", "reinforce")
+STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
 # Explanation methods and in-fillers (utils/explainers/ holds the same names; a test keeps them equal).
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
@@ -68,7 +69,7 @@ class Config:
                            at_least=1)
     strategy: str = _opt("default", "Distribution of the training: default (one device), mirrored (all local "
                          "GPUs, or the logical CPUs of HNS_CPU_DEVICES=N), multiworker (TF_CONFIG).",
-                         choices=("default", "mirrored", "multiworker"))
+                         choices=STRATEGIES)
     steps_per_execution: int = _opt(1, "Training steps per compiled call (fewer host round-trips; callbacks "
                                     "run once per call, the adaptive schedule still sees every step).",
                                     at_least=1)

@@ -20,9 +20,8 @@ import os
 
 import tensorflow as tf
 
+from utils.config.schema import STRATEGIES
 from utils.errors import UsageError
-
-STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 def prepare_devices() -> None:
