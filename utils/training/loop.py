@@ -66,10 +66,10 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
         all_callbacks += [resume, TensorBoard(paths.logs), *logging]
     last_epoch = first_epoch if done() else cfg.max_epochs
     start = time.perf_counter()
-    model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch, epochs=last_epoch,
+    fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch, epochs=last_epoch,
               validation_data=validation, callbacks=all_callbacks, shuffle=False, verbose=fit_verbosity(cfg))
     seconds = time.perf_counter() - start
-    epochs_run = max(len(resume.epoch_logs) - len(extra.get("epoch_logs", [])), 0)
+    epochs_run = len(fitted.epoch)  # also with --debug, where no resume state is kept
     if graceful.signal:
         if cfg.debug:
             raise Interrupted(f"stopped by {graceful.signal} (--debug: nothing saved)")
