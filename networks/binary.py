@@ -166,5 +166,5 @@ def reinforce_surrogate(per_sample_loss, y, h, eps: float = 1e-6):
 
 def build_neuron(stochastic: bool, estimator: str = "st1", seed=None):
     if not stochastic:
-        return DeterministicBinaryNeuron(name="binary_neuron")
-    return StochasticBinaryNeuron(estimator, seed=seed, name="binary_neuron")
+        return DeterministicBinaryNeuron(name="binary_neuron", dtype="float32")
+    return StochasticBinaryNeuron(estimator, seed=seed, name="binary_neuron", dtype="float32")

@@ -29,7 +29,8 @@ def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None,
     model = HideAndSeek(hider, seeker, neuron, alpha=1.0 if cfg.alpha is None else cfg.alpha,
                         logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty, baseline=baseline,
                         foreground_threshold=cfg.foreground_threshold,
-                        steps_per_execution=cfg.steps_per_execution, name="hide_and_seek")
+                        steps_per_execution=cfg.steps_per_execution, name="hide_and_seek",
+                        dtype="float32")  # masks and losses in float32 (utils.training.precision)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *image_shape))
     return model

@@ -32,9 +32,9 @@ def _hider(image_shape, out_channels, filters_down, filters_up, dense_channels, 
     for i, f in enumerate(filters_up, 1):
         x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", activation="relu",
                                    name=f"hider_deconv{i}")(x)
-    x = layers.Conv2D(out_channels, 1, name="hider_logits")(x)
+    x = layers.Conv2D(out_channels, 1, name="hider_logits", dtype="float32")(x)
     if not logits:
-        x = layers.Activation("sigmoid", name="hider_probability")(x)
+        x = layers.Activation("sigmoid", name="hider_probability", dtype="float32")(x)
     return keras.Model(inputs, x, name=name)
 
 

@@ -126,7 +126,7 @@ class HideAndSeek(keras.Model):
         return self.logit_penalty * ops.mean(ops.square(ops.relu(ops.abs(h) - self.logit_bound)))
 
     def train_step(self, data):
-        x, labels = data
+        x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             out = self._forward(x, labels, training=True)
             pathwise = self.neuron.pathwise
@@ -162,7 +162,7 @@ class HideAndSeek(keras.Model):
         self.step_count.assign_add(1)
 
     def test_step(self, data):
-        x, labels = data
+        x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self._update_metrics(x, labels, self._forward(x, labels, training=False))
 
     def _update_metrics(self, x, labels, out):

@@ -11,7 +11,7 @@ def _conv_seeker(image_shape, num_classes, filters, name):
     for i, f in enumerate(filters, 1):
         x = layers.Conv2D(f, 4, strides=2, padding="same", activation="relu", name=f"seeker_conv{i}")(x)
     x = layers.Flatten(name="seeker_flatten")(x)
-    x = layers.Dense(num_classes, name="seeker_logits")(x)
+    x = layers.Dense(num_classes, name="seeker_logits", dtype="float32")(x)
     return keras.Model(inputs, x, name=name)
 
 
@@ -32,7 +32,7 @@ def seeker_resnet(image_shape, num_classes: int) -> keras.Model:
     backbone = keras.applications.ResNet50(include_top=False, weights=None, input_shape=tuple(image_shape),
                                            pooling="avg", name="seeker_resnet50")
     x = backbone(inputs)
-    x = layers.Dense(num_classes, name="seeker_logits")(x)
+    x = layers.Dense(num_classes, name="seeker_logits", dtype="float32")(x)
     return keras.Model(inputs, x, name="seeker_resnet")
 
 

@@ -7,7 +7,7 @@ from networks.hider import build_hider
 from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
 from networks.build import build_hns
-from networks.weights import save_weights
+from networks.weights import load_weights, save_weights
 from utils.config import Config, fill_dataset_defaults
 from utils.runs import RunPaths, alpha_decimals
 from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
@@ -223,3 +223,32 @@ def test_the_neuron_supplies_the_reinforce_surrogate():
     assert det.pathwise and st1.pathwise and not rf.pathwise
     with pytest.raises(ValueError, match="pathwise"):
         st1.surrogate(tf.zeros(2), tf.zeros((2, 3)), tf.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("estimator", ["deterministic", "reinforce"])
+def test_mixed_precision_computes_in_bfloat16_but_masks_and_losses_stay_float32(tmp_path, estimator):
+    import dataclasses
+
+    import keras
+
+    from utils.training.precision import precision_policy
+
+    cfg = fill_dataset_defaults(Config(image_size=28, mixed_precision=True, stochastic=estimator != "deterministic",
+                                       estimator="st1" if estimator == "deterministic" else estimator))
+    with precision_policy(True):
+        model = build_hns(cfg, (28, 28, 1), 10)
+    assert keras.config.dtype_policy().name == "float32"  # restored on leaving
+    assert model.hider.get_layer("hider_conv1").compute_dtype == "bfloat16"
+    assert model.seeker.get_layer("seeker_conv1").compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in model.trainable_weights)
+    x = tf.random.stateless_uniform((8, 28, 28, 1), seed=(1, 2))
+    y, p, h = model.mask(x)
+    assert (y.dtype, p.dtype, h.dtype, model(x).dtype) == (tf.float32,) * 4
+    logs = model.train_on_batch(x, np.arange(8) % 10, return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    # Weights trained in mixed precision load into a float32 model and give nearly the same logits.
+    save_weights(model, tmp_path / "m.weights.h5")
+    full = build_hns(dataclasses.replace(cfg, mixed_precision=False), (28, 28, 1), 10)
+    load_weights(full, tmp_path / "m.weights.h5")
+    assert full.hider.get_layer("hider_conv1").compute_dtype == "float32"
+    np.testing.assert_allclose(full.hider(x).numpy(), h.numpy(), atol=0.1)

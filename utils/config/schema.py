@@ -70,6 +70,8 @@ class Config:
     strategy: str = _opt("default", "Distribution of the training: default (one device), mirrored (all local "
                          "GPUs, or the logical CPUs of HNS_CPU_DEVICES=N), multiworker (TF_CONFIG).",
                          choices=STRATEGIES)
+    mixed_precision: bool = _opt(False, "Compute in bfloat16 with float32 variables, logits, losses and masks "
+                                 "(faster where the hardware has bfloat16 units; see benchmarks/throughput.py).")
     steps_per_execution: int = _opt(1, "Training steps per compiled call (fewer host round-trips; callbacks "
                                     "run once per call, the adaptive schedule still sees every step).",
                                     at_least=1)

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from utils.config.schema import STRATEGIES
 from utils.errors import RunError, UsageError
+from utils.training.precision import precision_policy
 
 
 def prepare_devices(strategy: str) -> None:
@@ -135,7 +136,8 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 @contextlib.contextmanager
 def distributed(cfg):
-    """Enter ``cfg.strategy``'s scope; yields the configuration this process trains with.
+    """Enter ``cfg.strategy``'s scope (and with --mixed_precision the mixed bfloat16 policy, see
+    `utils.training.precision`); yields the configuration this process trains with.
 
     A worker that is not the chief gets ``debug=True`` (it writes nothing and claims no run).
     """
@@ -148,7 +150,7 @@ def distributed(cfg):
     if cfg.batch_size % strategy.num_replicas_in_sync:
         raise UsageError(f"--batch_size {cfg.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} "
                          "replicas of --strategy " + cfg.strategy)
-    with strategy.scope():
+    with strategy.scope(), precision_policy(cfg.mixed_precision):
         try:
             yield cfg if chief else dataclasses.replace(cfg, debug=True)
         except tf.errors.OpError as e:

@@ -36,7 +36,7 @@ def train_evaluator(cfg, data: Data, run: Run, infiller) -> keras.Model:
 def _train(cfg, data: Data, run: Run, infiller) -> keras.Model:
     classifier = build_seeker(cfg.model, data.image_shape, data.num_classes)
     model = RandomMaskClassifier(classifier, infiller, cfg.evalx_min_rate, cfg.evalx_grid, seed=run.seed,
-                                 name="evalx")
+                                 name="evalx", dtype="float32")  # masks in float32 (utils.training.precision)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *data.image_shape))
     with claimed(cfg, "evalx", [run]) as todo:
