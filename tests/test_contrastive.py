@@ -125,19 +125,19 @@ def test_iterates_match_a_stored_alibi_trajectory(mode):
 
 
 def test_stop_rule_on_a_scripted_sequence():
-    # Instance 0 improves at iterations 0, 1 and 3, then stalls; instance 1 is never valid.
+    # Instance 0 improves at iterations 0, 1 and 3, then stalls; instance 1 is never valid, so never stops.
     inf = np.inf
     dists = [[5.0, 9.0], [4.0, 9.0], [4.5, 9.0], [3.0, 9.0], [3.0, 9.0], [3.5, 9.0], [2.0, 9.0]]
     valid = [[True, False], [True, False], [True, False], [True, False], [True, False], [True, False],
              [True, False]]
     expected = [  # step_best, since, active after each iteration, patience 2
-        ([5.0, inf], [0, 1], [True, True]),
-        ([4.0, inf], [0, 2], [True, False]),   # instance 1: 2 iterations with nothing valid
-        ([4.0, inf], [1, 3], [True, False]),   # 4.5 is no improvement
-        ([3.0, inf], [0, 4], [True, False]),
-        ([3.0, inf], [1, 5], [True, False]),   # equal is no improvement
-        ([3.0, inf], [2, 6], [False, False]),  # stalled for 2: stops
-        ([3.0, inf], [3, 7], [False, False]),  # a stopped instance does not come back, even for 2.0
+        ([5.0, inf], [0, 0], [True, True]),
+        ([4.0, inf], [0, 0], [True, True]),    # instance 1: nothing valid yet, the clock has not started
+        ([4.0, inf], [1, 0], [True, True]),    # 4.5 is no improvement
+        ([3.0, inf], [0, 0], [True, True]),
+        ([3.0, inf], [1, 0], [True, True]),    # equal is no improvement
+        ([3.0, inf], [2, 0], [False, True]),   # stalled for 2: stops
+        ([3.0, inf], [3, 0], [False, True]),   # a stopped instance does not come back, even for 2.0
     ]
     best, since, active = np.full(2, inf), np.zeros(2, int), np.ones(2, bool)
     for dist, ok, (e_best, e_since, e_active) in zip(dists, valid, expected):
@@ -162,6 +162,7 @@ def test_patience_that_never_triggers_gives_the_full_search_exactly(cnn, images,
     np.testing.assert_array_equal(getattr(never, mode), getattr(full, mode))
     np.testing.assert_array_equal(never.found, full.found)
     np.testing.assert_array_equal(never.c, full.c)
+    np.testing.assert_array_equal(never.iterations, full.iterations)
 
 
 @pytest.mark.parametrize("mode", ["PN", "PP"])
@@ -175,7 +176,9 @@ def test_early_stopped_answers_are_valid_and_scored_like_the_full_ones(cnn, imag
     np.testing.assert_array_equal(is_valid(scores, early.X_pred[early.found], mode, 0.0), True)
     delta = (images - early.PN if mode == "PN" else early.PP).reshape(len(images), -1)
     np.testing.assert_allclose(early.l1, np.where(early.found, np.abs(delta).sum(1), early.l1), rtol=1e-6)
-    assert not np.array_equal(getattr(early, mode), getattr(full, mode)), "patience 5 must stop something"
+    np.testing.assert_array_equal(full.iterations, 4 * 60)
+    assert np.all(early.iterations <= full.iterations) and early.iterations.sum() < full.iterations.sum(), \
+        "patience 5 must stop something"
 
 
 def test_the_answer_is_the_valid_iterate_of_smallest_elastic_net_distance(cnn, images):

@@ -99,17 +99,23 @@ def stop_rule(step_best, since, active, valid, dist, patience):
 
         improved  = active & valid & (dist < step_best)
         step_best = dist        if improved else step_best
-        since     = 0           if improved else since + 1
+        since     = 0           if improved or step_best == inf else since + 1
         active    = active & (since < patience)
 
     An instance whose best valid solution of the c step has not improved for ``patience``
-    consecutive iterations, or that has found no valid iterate in its first ``patience``
-    iterations, stops its c step. Returns (step_best, since, active).
+    consecutive iterations stops its c step. The clock starts at the first valid iterate: a c
+    step that has found nothing runs all its iterations, as in alibi, so whether a c step finds a
+    solution, and with it the whole search on c, is alibi's. (A first version also stopped c steps
+    that found nothing in their first ``patience`` iterations; at low c the first valid iterate
+    often comes later, so the bisection drifted to large c: on 10 validation digits the median L1 of
+    the PN was 164 against 59 for the full search, whatever the patience from 25 to 100.)
+    Returns (step_best, since, active).
     """
     where = tf.where if tf.is_tensor(dist) else np.where
     improved = active & valid & (dist < step_best)
     step_best = where(improved, dist, step_best)
-    since = where(improved, 0 * since, since + 1)
+    waiting = step_best == np.inf
+    since = where(improved | waiting, 0 * since, since + 1)
     return step_best, since, active & (since < patience)
 
 
@@ -134,7 +140,8 @@ class CEMExplanation:
     ``c`` is the attack weight used in the last c step. ``scores`` rates every pixel (or feature of flat
     inputs) by ``|delta|`` summed over channels (0 where not found), for cuts such as
     `utils.explainers.topk.top_k_mask`; ``targets`` is the class explained (``X_pred`` unless given).
-    ``seconds`` is the wall time of the batch. ``savepoints`` lists
+    ``seconds`` is the wall time of the batch, ``iterations`` the FISTA iterations each instance ran
+    over all its c steps (``c_steps * max_iterations`` without early stop). ``savepoints`` lists
     ``(iteration, array)`` pairs: the current iterate of the whole batch (``adv`` for PN, ``delta``
     for PP), every ``save_every`` iterations of each c step, iterations counted 1-based over all
     c steps; empty when ``save_every`` is None.
@@ -157,6 +164,7 @@ class CEMExplanation:
     scores: Optional[np.ndarray] = None
     targets: Optional[np.ndarray] = None
     seconds: float = 0.0
+    iterations: Optional[np.ndarray] = None
 
 
 class ContrastiveExplainer:
@@ -329,6 +337,7 @@ class ContrastiveExplainer:
         c, c_lower, c_upper = np.full(n, self.c_init), np.zeros(n), np.full(n, C_UPPER_INIT)
         c_used = c.copy()
         best_dist, best_adv = np.full(n, np.inf, np.float32), x.copy()
+        iterations = np.zeros(n, np.int64)
         searching = np.ones(n, bool)
         patience = self.patience or self.max_iterations + 1
         chunk = self.max_iterations if self.patience is None else self.patience
@@ -349,8 +358,9 @@ class ContrastiveExplainer:
                 out = run(x[rows], no_info, lower, upper, target[rows], c[rows].astype(np.float32), best_dist[rows],
                           best_adv[rows], adv, y, np.int32(k), np.int32(todo), step_best, since, active,
                           np.int32(patience))
-                dist_r, adv_best_r, found_r, adv, y, step_best, since, active, saves = (o.numpy() for o in out)
+                dist_r, adv_best_r, found_r, adv, y, step_best, since, active, saves, ran = (o.numpy() for o in out)
                 best_dist[rows], best_adv[rows] = dist_r, adv_best_r
+                iterations[rows] += ran
                 found_now[rows] |= found_r
                 if self.save_every:
                     savepoints += [(step * self.max_iterations + k + (j + 1) * self.save_every, a)
@@ -381,7 +391,7 @@ class ContrastiveExplainer:
             mode=self.mode, X=x, X_pred=x_pred, found=found, c=c_used,
             l0=np.count_nonzero(flat, axis=1), l1=np.abs(flat).sum(axis=1),
             l2=np.sqrt(np.square(flat).sum(axis=1)), savepoints=savepoints, meta=self.settings(),
-            scores=per_pixel, targets=target, seconds=time.perf_counter() - start,
+            scores=per_pixel, targets=target, seconds=time.perf_counter() - start, iterations=iterations,
             **{self.mode: result, f"{self.mode}_pred": result_pred})
 
     def settings(self) -> dict:
@@ -470,12 +480,14 @@ class ContrastiveExplainer:
                 return tf.argmax(out - kappa * onehot, 1, output_type=tf.int32) == target
 
             found = tf.zeros_like(target, tf.bool)
+            ran = tf.zeros_like(target)  # iterations each row ran in this call
             saves = tf.TensorArray(tf.float32, size=todo // save_every if save_every else 0,
                                    element_shape=x.shape)
             for k in tf.range(k0, k0 + todo):
                 if stopping and not tf.reduce_any(active):
                     break
                 kf = tf.cast(k, tf.float32)
+                ran += tf.cast(active, tf.int32) if stopping else 1
                 # Only the gradient in y is needed: not watching the weights skips their gradients.
                 with tf.GradientTape(watch_accessed_variables=False) as tape:
                     tape.watch(y)
@@ -503,6 +515,6 @@ class ContrastiveExplainer:
                     if (k - k0 + 1) % save_every == 0:
                         saves = saves.write((k - k0 + 1) // save_every - 1, judged(adv))
             saved = saves.stack() if save_every else tf.zeros(tf.concat([[0], tf.shape(x)], 0))
-            return best_dist, best_adv, found, adv, y, step_best, since, active, saved
+            return best_dist, best_adv, found, adv, y, step_best, since, active, saved, ran
 
         return run
