@@ -35,12 +35,10 @@ from networks.build import load_seeker  # noqa: E402
 from networks.hider import build_hider  # noqa: E402
 from networks.seeker import build_seeker  # noqa: E402
 from utils.config import COMMON, EXPLAIN, parse_config  # noqa: E402
+from utils.config.schema import METHODS  # noqa: E402
 from utils.data import load_data  # noqa: E402
 from utils.evaluation.prediction import as_float_images  # noqa: E402
 from utils.explainers.factory import build_explainer  # noqa: E402
-
-METHODS = ("fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input", "integrated-gradients",
-           "smoothgrad", "occlusion", "cem-pp", "cem-pn")
 
 
 def seeker_for(cfg, data, path):

@@ -13,7 +13,8 @@ Measured in one run, so that the ratios hold on any machine (absolute figures do
 2. **fit against the bare loop.** The deterministic HnS model of the training scripts (built by
    ``networks.build.build_hns``), trained by ``model.fit`` on the training pipeline
    (``utils.data.epoch_pipeline``), with and without the adaptive-alpha callback, at
-   ``steps_per_execution`` 1 and --spe; against the same step in the bare loop on one batch.
+   ``steps_per_execution`` 1 and --spe (medians of --repeats calls); against the same step in the
+   bare loop on one batch.
 3. **Epoch time per image** of that ``fit`` (adaptive alpha on) on 1k and 4k mnist-5k images and
    on --largest images (the 5,000 digits repeated, or full MNIST with --full_mnist when its file
    is cached): seconds per image of one epoch after a warm-up epoch.
@@ -119,21 +120,23 @@ def ratios(rows) -> list[dict]:
     return out
 
 
-def fit_seconds_per_step(model, split: Split, cfg, steps: int, adaptive: bool) -> float:
-    """Seconds per step of `model.fit` over `steps` steps of the training pipeline (after a warm-up fit)."""
+def timed_fit(model, split: Split, batch_size: int, first: int, epochs: int, callbacks) -> float:
+    """Seconds of `model.fit` over epochs first .. first + epochs - 1 of the training pipeline on `split`."""
+    ds = epoch_pipeline(split, batch_size, 0, first, first + epochs)
+    start = time.perf_counter()
+    model.fit(ds, steps_per_epoch=steps_per_epoch(split, batch_size), initial_epoch=first, epochs=first + epochs,
+              callbacks=callbacks, verbose=0, shuffle=False)
+    return time.perf_counter() - start
+
+
+def fit_seconds_per_step(model, split: Split, batch_size: int, steps: int, adaptive: bool, repeats: int) -> float:
+    """Median seconds per step of `repeats` calls of `model.fit` over `steps` steps of the training
+    pipeline each (after a warm-up call)."""
     callbacks = [AdaptiveAlpha(patience=10 ** 9, verbose=False)] if adaptive else []
-    per_epoch = steps_per_epoch(split, cfg.batch_size)
+    per_epoch = steps_per_epoch(split, batch_size)
     epochs = -(-steps // per_epoch)
-
-    def run(first):
-        ds = epoch_pipeline(split, cfg.batch_size, 0, first, first + epochs)
-        start = time.perf_counter()
-        model.fit(ds, steps_per_epoch=per_epoch, initial_epoch=first, epochs=first + epochs, callbacks=callbacks,
-                  verbose=0, shuffle=False)
-        return (time.perf_counter() - start) / (epochs * per_epoch)
-
-    run(0)
-    return run(epochs)
+    times = [timed_fit(model, split, batch_size, i * epochs, epochs, callbacks) for i in range(1 + repeats)]
+    return float(np.median(times[1:])) / (epochs * per_epoch)
 
 
 def full_batches(data, batch_size: int, n: int) -> Split:
@@ -146,44 +149,33 @@ def fit_rows(data, args) -> list[dict]:
     rows = []
     b = args.fit_batch
     split = full_batches(data, b, len(data.train))
+    keras.utils.set_random_seed(0)
+    bare = bare_loop_seconds(build_hns(config(b), data.image_shape, data.num_classes), *batch(data, b), args.steps,
+                             args.repeats)
+    print(f"  batch {b} bare loop: {1e3 * bare:6.2f} ms/step", flush=True)
     for spe in sorted({1, args.spe}):
         for adaptive in (False, True):
             keras.utils.set_random_seed(0)
-            cfg = config(b, spe=spe)
-            model = build_hns(cfg, data.image_shape, data.num_classes)
-            steps = args.fit_steps // spe * spe
-            fit = fit_seconds_per_step(model, split, cfg, steps, adaptive)
-            keras.utils.set_random_seed(0)
-            bare = bare_loop_seconds(build_hns(config(b), data.image_shape, data.num_classes), *batch(data, b),
-                                     args.steps, args.repeats)
+            model = build_hns(config(b, spe=spe), data.image_shape, data.num_classes)
+            fit = fit_seconds_per_step(model, split, b, args.fit_steps // spe * spe, adaptive, args.repeats)
             rows.append(dict(batch_size=b, steps_per_execution=spe, adaptive_alpha=adaptive,
                              fit_ms_per_step=1e3 * fit, bare_ms_per_step=1e3 * bare, fit_over_bare=fit / bare))
             print(f"  batch {b} steps_per_execution {spe} adaptive alpha {'on ' if adaptive else 'off'}: "
-                  f"fit {1e3 * fit:6.2f} ms/step, bare loop {1e3 * bare:6.2f} ms/step, ratio {fit / bare:.3f}",
-                  flush=True)
+                  f"fit {1e3 * fit:6.2f} ms/step, ratio to the bare loop {fit / bare:.3f}", flush=True)
     return rows
 
 
-def epoch_rows(data, args, largest: Split, largest_name: str) -> list[dict]:
+def epoch_rows(data, args, pooled: Split, largest: Split, largest_name: str) -> list[dict]:
     rows = []
     b = args.fit_batch
-    pooled = pooled_digits(data)
     sets = [("1k", Split(pooled.x[:1000], pooled.y[:1000])), ("4k", Split(pooled.x[:4000], pooled.y[:4000])),
             (largest_name, largest)]
     for name, split in sets:
         keras.utils.set_random_seed(0)
-        cfg = config(b)
-        model = build_hns(cfg, data.image_shape, data.num_classes)
+        model = build_hns(config(b), data.image_shape, data.num_classes)
         callbacks = [AdaptiveAlpha(patience=10 ** 9, verbose=False)]
-        per_epoch = steps_per_epoch(split, b)
-        times = []
-        for epoch in range(1 + args.epoch_repeats):
-            ds = epoch_pipeline(split, b, 0, epoch, epoch + 1)
-            start = time.perf_counter()
-            model.fit(ds, steps_per_epoch=per_epoch, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks,
-                      verbose=0, shuffle=False)
-            times.append(time.perf_counter() - start)
-        seconds = float(np.median(times[1:]))
+        times = [timed_fit(model, split, b, epoch, 1, callbacks) for epoch in range(1 + args.epoch_repeats)]
+        seconds = float(np.median(times[1:]))  # the first epoch is the warm-up
         rows.append(dict(images=len(split), set=name, batch_size=b, epoch_seconds=seconds,
                          us_per_image=1e6 * seconds / len(split)))
         print(f"  {name:>6} ({len(split):6d} images): epoch {seconds:6.2f} s, {1e6 * seconds / len(split):7.1f} "
@@ -197,11 +189,11 @@ def pooled_digits(data) -> Split:
                  np.concatenate([data.train.y, data.val.y, data.test.y]))
 
 
-def largest_set(data, args) -> tuple[Split, str]:
+def largest_set(pooled: Split, args) -> tuple[Split, str]:
     if args.full_mnist:
         full = load_data(parse_config(["--config", "mnist"], "pretrain_seeker.py", ""))
         return full.train, "mnist"
-    x, y = pooled_digits(data).x, pooled_digits(data).y
+    x, y = pooled.x, pooled.y
     reps = -(-args.largest // len(x))
     return Split(np.tile(x, (reps, 1, 1, 1))[:args.largest], np.tile(y, reps)[:args.largest]), \
         f"{args.largest // 1000}k*"
@@ -262,7 +254,8 @@ def main(argv=None):
         out["fit"] = fit_rows(data, args)
     if "epochs" not in args.skip:
         print(f"\nepoch time per image (fit, deterministic HnS, batch {args.fit_batch}, adaptive alpha on):")
-        out["epochs"] = epoch_rows(data, args, *largest_set(data, args))
+        pooled = pooled_digits(data)
+        out["epochs"] = epoch_rows(data, args, pooled, *largest_set(pooled, args))
         per = [r["us_per_image"] for r in out["epochs"]]
         print(f"  4k / 1k: {per[1] / per[0]:.3f}; largest / 1k: {per[2] / per[0]:.3f}")
     if args.json:

@@ -6,7 +6,6 @@ merged and validated. It does not import TensorFlow, so `--help` and bad input a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from dataclasses import fields
 from pathlib import Path
 
@@ -59,12 +58,8 @@ def parse_config(argv, script: str, description: str, groups=(COMMON,)) -> Confi
     cfg = fill_dataset_defaults(Config(**values, typed=frozenset(typed)))
     validate(cfg)
     if cfg.strategy != "default":  # logical CPU devices must exist before TensorFlow starts
-        from utils.training.distribute import prepare_devices
+        from utils.training.distribute import as_this_process, prepare_devices
 
         prepare_devices(cfg.strategy)
-        if cfg.strategy == "multiworker":
-            from utils.training.distribute import is_chief, make_strategy
-
-            if not is_chief(make_strategy(cfg.strategy)):  # only the chief writes: weights, figures, reports
-                cfg = dataclasses.replace(cfg, debug=True)
+        cfg = as_this_process(cfg)  # only the chief writes: weights, figures, reports
     return cfg

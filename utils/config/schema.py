@@ -20,12 +20,13 @@ MODELS = ("small", "large", "resnet")
 ESTIMATORS = ("st1", "st2", "sa", "reinforce")
 STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
-# Explanation methods and in-fillers (utils/explainers/ holds the same names; a test keeps them equal).
+# Explanation methods, in-fillers and reference masks: the names utils/explainers/ answers to.
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
            "integrated-gradients", "smoothgrad", "occlusion")
 INFILLERS = ("zero", "mean", "local-mean", "blur", "noise", "autoencoder")
 # What the faithfulness benchmark scores: the explainers, the HnS masks, and references.
-FAITH_METHODS = ("hns", "hns-ranked", *METHODS, "random", "random-foreground", "brightest")
+REFERENCES = ("random", "random-foreground", "brightest")
+FAITH_METHODS = ("hns", "hns-ranked", *METHODS, *REFERENCES)
 # The hider halves the image twice (small) or five times (large, resnet), so the
 # image size must be a multiple of 2**n for the decoder to give back the input size.
 SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}

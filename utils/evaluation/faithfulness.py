@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from utils.evaluation.prediction import batched
 from utils.evaluation.road import impute
 
 
@@ -48,9 +49,7 @@ class Judge:
                                   reduce_retracing=True)
 
     def probabilities(self, images) -> np.ndarray:
-        images = np.asarray(images, np.float32)
-        return np.concatenate([self._probs(tf.constant(images[i:i + self.batch_size])).numpy()
-                               for i in range(0, len(images), self.batch_size)])
+        return batched(self._probs, images, batch_size=self.batch_size)
 
     def correct(self, images, labels) -> np.ndarray:
         return self.probabilities(images).argmax(axis=1) == np.asarray(labels)
@@ -67,10 +66,11 @@ def fill(x, keep, infiller, seeds):
     return infill(tf.constant(x), keep, infiller, tf.constant(np.asarray(seeds, np.int32))).numpy()
 
 
-def keep_and_remove(judge: Judge, x, labels, mask, infiller, seeds) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: is the judge right with only the kept pixels, and with the kept pixels removed?"""
-    return (judge.correct(fill(x, mask, infiller, seeds), labels),
-            judge.correct(fill(x, ~mask, infiller, seeds), labels))
+def keep_and_remove(judges, x, labels, mask, infiller, seeds) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per judge and image: is it right with only the kept pixels, and with the kept pixels removed?
+    (Each in-filled image is made once, for all judges.)"""
+    kept, removed = fill(x, mask, infiller, seeds), fill(x, ~mask, infiller, seeds)
+    return {judge.name: (judge.correct(kept, labels), judge.correct(removed, labels)) for judge in judges}
 
 
 def curve_area(values, budgets) -> np.ndarray:

@@ -7,15 +7,13 @@
     topk.py        cut any score map to exactly k kept pixels per image
     base.py        the shared interface and `Explanation`
 """
+from utils.config.schema import METHODS
 from utils.explainers.base import OUTPUTS, Explainer, Explanation
 from utils.explainers.cem import CEMExplanation, ContrastiveExplainer
 from utils.explainers.gradients import GradientExplainer, OcclusionExplainer
 from utils.explainers.infillers import INFILLERS, build_infiller, infill
 from utils.explainers.masks import MaskExplainer, default_reg_coef
 from utils.explainers.topk import budget_pixels, top_k_mask
-
-METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
-           "integrated-gradients", "smoothgrad", "occlusion")
 
 __all__ = ["CEMExplanation", "ContrastiveExplainer", "Explainer", "Explanation", "GradientExplainer", "INFILLERS",
            "METHODS", "MaskExplainer", "OUTPUTS", "OcclusionExplainer", "budget_pixels", "build_infiller",

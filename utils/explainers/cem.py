@@ -92,7 +92,7 @@ def update_c(c, lower, upper, found):
 
 
 def stop_rule(step_best, since, active, valid, dist, patience):
-    """One iteration of the early stop of a c step (element-wise; numpy or TensorFlow).
+    """One iteration of the early stop of a c step (element-wise; tensors, or numpy arrays in tests).
 
     ``step_best`` is the smallest elastic-net distance of a valid iterate in this c step so far
     (inf before the first), ``since`` the iterations since it last improved::
@@ -111,11 +111,10 @@ def stop_rule(step_best, since, active, valid, dist, patience):
     the PN was 164 against 59 for the full search, whatever the patience from 25 to 100.)
     Returns (step_best, since, active).
     """
-    where = tf.where if tf.is_tensor(dist) else np.where
     improved = active & valid & (dist < step_best)
-    step_best = where(improved, dist, step_best)
+    step_best = tf.where(improved, dist, step_best)
     waiting = step_best == np.inf
-    since = where(improved | waiting, 0 * since, since + 1)
+    since = tf.where(improved | waiting, tf.zeros_like(since), since + 1)
     return step_best, since, active & (since < patience)
 
 

@@ -33,9 +33,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from utils.config.schema import INFILLERS
 from utils.explainers.base import per_image_normal, per_image_uniform
 
-INFILLERS = ("zero", "mean", "local-mean", "blur", "noise", "autoencoder")
 # FIDO's settings for 224-pixel images, scaled to the image size.
 FIDO_SIZE, FIDO_WINDOW, FIDO_SIGMA = 224, 15, 10.0
 
@@ -181,13 +181,15 @@ def build_infiller(name: str, image_size: int, train_images=None, autoencoder=No
     """The in-filler `name` with FIDO's settings scaled to `image_size`; `train_images` give the mean."""
     if name not in INFILLERS:
         raise ValueError(f"unknown in-filler {name!r}; choose one of {', '.join(INFILLERS)}")
-    mean = Mean.fit(train_images).mean if train_images is not None else np.zeros(1, np.float32)
+    def mean():
+        return Mean.fit(train_images).mean if train_images is not None else np.zeros(1, np.float32)
+
     if name == "zero":
         return Zero()
     if name == "mean":
-        return Mean(mean)
+        return Mean(mean())
     if name == "local-mean":
-        return LocalMean(default_window(image_size), mean)
+        return LocalMean(default_window(image_size), mean())
     if name == "blur":
         return Blur(default_sigma(image_size))
     if name == "noise":

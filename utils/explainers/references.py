@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from utils.config.schema import REFERENCES
 from utils.explainers.base import Explainer, Explanation
-
-REFERENCES = ("random", "random-foreground", "brightest")
 
 
 class ReferenceExplainer(Explainer):

@@ -219,9 +219,9 @@ def score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, l
     for budget, cut in cuts:
         row = {"method": method, "budget": budget, "kept_pixels": mean_se(cut.sum(axis=(1, 2)))[0],
                "seconds_per_image": seconds}
-        for judge in judges + ([own] if method.startswith("hns") else []):
-            keep, remove = keep_and_remove(judge, x, labels, cut, infiller, seeds)
-            row[f"keep_{judge.name}"], row[f"remove_{judge.name}"] = mean_se(keep), mean_se(remove)
+        scored = keep_and_remove(judges + ([own] if method.startswith("hns") else []), x, labels, cut, infiller, seeds)
+        for name, (keep, remove) in scored.items():
+            row[f"keep_{name}"], row[f"remove_{name}"] = mean_se(keep), mean_se(remove)
         rows.append(row)
     summary = {"seconds_per_image": seconds, "at_hns_budget": rows[0]}
     if method != "hns":

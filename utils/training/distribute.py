@@ -134,6 +134,14 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
 
 
+def as_this_process(cfg, strategy: tf.distribute.Strategy | None = None):
+    """`cfg` as this process runs it: on a multi-worker task that is not the chief, with ``debug=True``
+    (it writes nothing and claims no run). Idempotent; `utils.config.parser.parse_config` applies it."""
+    if cfg.strategy != "multiworker" or cfg.debug or is_chief(strategy or make_strategy(cfg.strategy)):
+        return cfg
+    return dataclasses.replace(cfg, debug=True)
+
+
 @contextlib.contextmanager
 def distributed(cfg):
     """Enter ``cfg.strategy``'s scope (and with --mixed_precision the mixed bfloat16 policy, see
@@ -152,7 +160,7 @@ def distributed(cfg):
                          "replicas of --strategy " + cfg.strategy)
     with strategy.scope(), precision_policy(cfg.mixed_precision):
         try:
-            yield cfg if chief else dataclasses.replace(cfg, debug=True)
+            yield as_this_process(cfg, strategy)
         except tf.errors.OpError as e:
             if cfg.strategy == "multiworker" and broke_off(e):
                 raise RunError(broken_off_message(e)) from e

@@ -66,8 +66,9 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
         all_callbacks += [resume, TensorBoard(paths.logs), *logging]
     last_epoch = first_epoch if done() else cfg.max_epochs
     start = time.perf_counter()
-    fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch, epochs=last_epoch,
-              validation_data=validation, callbacks=all_callbacks, shuffle=False, verbose=fit_verbosity(cfg))
+    fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch,
+                       epochs=last_epoch, validation_data=validation, callbacks=all_callbacks, shuffle=False,
+                       verbose=fit_verbosity(cfg))
     seconds = time.perf_counter() - start
     epochs_run = len(fitted.epoch)  # also with --debug, where no resume state is kept
     if graceful.signal:

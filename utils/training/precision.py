@@ -5,7 +5,7 @@ bfloat16; the layers that end a network (the seeker's logits, the hider's logits
 autoencoder's sigmoid) and the binary neuron are built float32 (`networks.seeker`,
 `networks.hider`, `networks.binary`), so losses, mask probabilities and the binary mask are float32
 as in a full-precision run. Weights files hold float32 variables either way: a model trained in
-mixed precision is evaluated, explained and resumed in either precision. bfloat16 has float32's
+mixed precision is evaluated and explained in either precision (tests/test_hns.py). bfloat16 has float32's
 range, so no loss scaling is needed (float16 on GPUs would need it: not offered).
 """
 from __future__ import annotations
