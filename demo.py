@@ -2,10 +2,12 @@
 
     python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N]
 
-Stages: pretrain seeker -> baseline -> pretrain hider -> collaborative training (adaptive
-alpha, deterministic neurons, pretrained start) -> evaluation -> faithfulness benchmark (the
-recommended checkpoint's masks against every post-hoc method, judged by an EVAL-X evaluator it
-trains and by the frozen pretrained seeker). Each stage runs the real
+Stages: pretrain seeker -> baseline -> pretrain hider [-> pretrain a seeker on random masks, for
+--seeker_training frozen] -> collaborative training (adaptive alpha, deterministic neurons,
+pretrained start; on mnist-5k the seeker also learns from random masks, the preset's
+seeker_training) -> evaluation -> faithfulness benchmark (the recommended checkpoint's masks against
+every post-hoc method, judged by an EVAL-X evaluator of another seed, which it trains, and by the
+frozen pretrained seeker). Each stage runs the real
 script with the preset's settings (config.toml: the calibrated ones live in its per-script
 tables). A finished stage is reused; an interrupted one continues from its last saved epoch
 (one that died before saving anything starts again); --force reruns everything.
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.config import COMMON, HNS, parse_config
-from utils.runs import RunPaths, default_baseline, hns_model_type, run_paths
+from utils.runs import (RunPaths, default_baseline, hider_model_type, hns_model_type, run_paths,
+                        seeker_model_type)
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,15 +52,20 @@ class Stage:
 def stages(config: str, identifier: str, seed: int | None = None) -> list[Stage]:
     common = ["--config", config, "--identifier", identifier] + ([] if seed is None else ["--seed", str(seed)])
     cfg = parse_config(common, "demo.py", __doc__, groups=(COMMON, HNS))
-    seeker, hider = run_paths(cfg, "seeker"), run_paths(cfg, "hider")
+    seeker, hider = run_paths(cfg, seeker_model_type(cfg)), run_paths(cfg, hider_model_type(cfg))
     hns = run_paths(cfg, hns_model_type(cfg))
     baseline = default_baseline(cfg)
-    return [
-        Stage("pretrain seeker", "pretrain_seeker.py", common, seeker.final, seeker),
-        Stage("baseline", "baseline.py", common, baseline),
-        Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider),
+    plan = [Stage("pretrain seeker", "pretrain_seeker.py", common, seeker.final, seeker),
+            Stage("baseline", "baseline.py", common, baseline),
+            Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider)]
+    start = seeker
+    if cfg.seeker_training == "frozen":   # REAL-X: the seeker HnS trains against learns from random masks
+        start = run_paths(cfg, seeker_model_type(cfg, random_masks=True))
+        plan.append(Stage("pretrain random-mask seeker", "pretrain_seeker.py", common + ["--random_masks"],
+                          start.final, start))
+    return plan + [
         Stage("collaborative training", "collaborative_training.py",
-              common + ["--hider_weights", str(hider.best), "--seeker_weights", str(seeker.best),
+              common + ["--hider_weights", str(hider.best), "--seeker_weights", str(start.best),
                         "--baseline", str(baseline)], hns.final, hns),
         Stage("evaluation", "evaluation.py", common + ["--baseline", str(baseline)],
               hns.results / "evaluation.json"),

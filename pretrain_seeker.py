@@ -1,17 +1,20 @@
 """Train the seeker (the classifier) alone: the starting point of Hide-and-Seek and its baseline.
 
-    python pretrain_seeker.py --config mnist-5k
+    python pretrain_seeker.py --config mnist-5k [--random_masks]
 
+With --random_masks the seeker learns from randomly masked images instead (EVAL-X: each image keeps
+a random share of its pixels, U(--evalx_min_rate, 1), the rest zero), into seeker-random/<identifier>:
+the frozen seeker of collaborative_training.py --seeker_training frozen (REAL-X).
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import parse_config, run
+from utils.config import COMMON, PRETRAIN, parse_config, run
 
 
 def main(argv):
-    cfg = parse_config(argv, "pretrain_seeker.py", __doc__)
-    from utils.training import pretrain
+    cfg = parse_config(argv, "pretrain_seeker.py", __doc__, groups=(COMMON, PRETRAIN))
+    from utils.training import pretrain, pretrain_random_masks
 
-    _, _, paths = pretrain(cfg, "seeker")
+    _, _, paths = (pretrain_random_masks if cfg.random_masks else pretrain)(cfg, "seeker")
     if not cfg.debug:
         print(f"seeker weights: {paths.best} (best validation accuracy), {paths.final.name}")
         print(f"TensorBoard: tensorboard --logdir {paths.logs}")

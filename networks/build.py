@@ -18,7 +18,8 @@ def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None,
     channels and the mask has one: on colour data that one layer keeps its initial values,
     and a notice says so. Any other layer that does not fit is an error.
     """
-    hider = build_hider(cfg.model, image_shape, out_channels=1, logits=True)
+    hider = build_hider(cfg.model, image_shape, out_channels=1, logits=True, decoder=cfg.hider_decoder,
+                        mask_grid=cfg.mask_grid)
     seeker = build_seeker(cfg.model, image_shape, num_classes)
     if start_weights and cfg.hider_weights:
         for notice in load_weights(hider, cfg.hider_weights, may_differ=("hider_logits",)):
@@ -29,7 +30,10 @@ def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None,
     model = HideAndSeek(hider, seeker, neuron, alpha=1.0 if cfg.alpha is None else cfg.alpha,
                         logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty, baseline=baseline,
                         foreground_threshold=cfg.foreground_threshold,
-                        steps_per_execution=cfg.steps_per_execution, name="hide_and_seek",
+                        steps_per_execution=cfg.steps_per_execution, seeker_training=cfg.seeker_training,
+                        random_mask_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
+                        mask_smoothness=cfg.mask_smoothness, seed=cfg.seed if seed is None else seed,
+                        name="hide_and_seek",
                         dtype="float32")  # masks and losses in float32 (utils.training.precision)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *image_shape))
@@ -43,8 +47,8 @@ def load_seeker(model: str, image_shape, num_classes: int, path) -> keras.Model:
     return seeker
 
 
-def load_autoencoder(model: str, image_shape, path) -> keras.Model:
+def load_autoencoder(model: str, image_shape, path, decoder: str = "transpose") -> keras.Model:
     """The pretrained hider autoencoder (sigmoid output, as many channels as the input)."""
-    autoencoder = build_hider(model, image_shape, out_channels=image_shape[-1])
+    autoencoder = build_hider(model, image_shape, out_channels=image_shape[-1], decoder=decoder)
     load_weights(autoencoder, path)
     return autoencoder

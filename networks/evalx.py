@@ -21,6 +21,19 @@ from keras import ops
 from utils.explainers.infillers import Zero, infill
 
 
+def random_keep(x, seed_generator, min_rate: float = 0.01, grid=None):
+    """(n, H, W, 1) masks of the EVAL-X distribution, one keep rate r ~ U(min_rate, 1) per image and
+    keep ~ Bernoulli(r) per pixel (or per cell of a `grid` x `grid` grid, upsampled by nearest neighbour)."""
+    n, height, width = ops.shape(x)[0], x.shape[1], x.shape[2]
+    rate = keras.random.uniform((n, 1, 1, 1), min_rate, 1.0, seed=seed_generator)
+    cells = (height, width) if grid is None else (grid, grid)
+    u = keras.random.uniform((n, *cells, 1), seed=seed_generator)
+    keep = ops.cast(u < rate, x.dtype)
+    if grid is not None:
+        keep = tf.image.resize(keep, (height, width), method="nearest")
+    return keep
+
+
 @keras.saving.register_keras_serializable("hns")
 class RandomMaskClassifier(keras.Model):
     """EVAL-X training of `classifier` (logits) on random masks (see the module docstring).
@@ -53,15 +66,8 @@ class RandomMaskClassifier(keras.Model):
         return self.classifier(x, training=training)
 
     def random_keep(self, x):
-        """(n, H, W, 1) masks, each with its own keep rate r ~ U(min_rate, 1)."""
-        n, height, width = ops.shape(x)[0], x.shape[1], x.shape[2]
-        rate = keras.random.uniform((n, 1, 1, 1), self.min_rate, 1.0, seed=self.seed_generator)
-        cells = (height, width) if self.grid is None else (self.grid, self.grid)
-        u = keras.random.uniform((n, *cells, 1), seed=self.seed_generator)
-        keep = ops.cast(u < rate, x.dtype)
-        if self.grid is not None:
-            keep = tf.image.resize(keep, (height, width), method="nearest")
-        return keep
+        """(n, H, W, 1) masks, each with its own keep rate r ~ U(min_rate, 1) (`random_keep`)."""
+        return random_keep(x, self.seed_generator, self.min_rate, self.grid)
 
     def _masked(self, x):
         return infill(x, self.random_keep(x), self.infiller)

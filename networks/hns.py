@@ -18,6 +18,22 @@ Without this the seeker learns only sampled masks, and when many probabilities s
 (ST2, REINFORCE) it fails on the thresholded mask: on mnist-5k at alpha 0.5 (30 epochs from
 pretrained weights) ST2 reached 0.910 test accuracy without the term and 0.944 with it,
 REINFORCE 0.874 without and 0.922 with. None of this is part of the reported total.
+
+How the seeker learns (``seeker_training``), because a seeker trained only on its own hider's masks
+can learn to read the class from the mask's *shape*, and the hider to write it there:
+
+- ``joint`` (the original): hider and seeker minimise the loss above together.
+- ``random-masks``: as joint, plus the EVAL-X loss on masks r that do not depend on the image,
+  ``+ alpha * mean(CE(seeker(x * r)))`` with r ~ `networks.evalx.random_keep` (a keep rate
+  U(min_rate, 1) per image, Bernoulli per pixel or per cell of ``random_mask_grid``), so that the
+  seeker must read whatever pixels it is shown rather than shapes.
+- ``frozen`` (REAL-X, Jethani et al. 2021): the seeker comes trained on random masks
+  (pretrain_seeker.py --random_masks) and is never updated; only the hider learns, against a
+  classifier that never saw its masks during training.
+
+``mask_smoothness`` mu adds the total variation of the binary mask (straight-through gradient),
+``mu * (mean|y[i+1, j] - y[i, j]| + mean|y[i, j+1] - y[i, j]|)``: isolated kept or hidden pixels
+cost, blobs do not. It is not part of the reported total either.
 """
 from __future__ import annotations
 
@@ -25,7 +41,16 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from networks.evalx import random_keep
 from utils.evaluation.metrics import fidelity, fii, fir
+
+SEEKER_TRAININGS = ("joint", "random-masks", "frozen")
+
+
+def total_variation(y):
+    """mean|y[:, i+1, j] - y[:, i, j]| + mean|y[:, i, j+1] - y[:, i, j]| over a batch of (n, H, W, C) masks."""
+    return (ops.mean(ops.abs(y[:, 1:, :, :] - y[:, :-1, :, :]))
+            + ops.mean(ops.abs(y[:, :, 1:, :] - y[:, :, :-1, :])))
 
 
 @keras.saving.register_keras_serializable("hns")
@@ -45,6 +70,11 @@ class HideAndSeek(keras.Model):
         baseline: accuracy of the seeker trained alone; when given, the logs hold Fidelity, FIR
             and FII (`utils.evaluation.metrics`).
         foreground_threshold: inputs above it are foreground for the logged ``hidden_fg``.
+        seeker_training: 'joint', 'random-masks' or 'frozen' (see the module docstring); with
+            'frozen' the seeker's weights are made non-trainable here.
+        random_mask_rate, random_mask_grid: the random masks of 'random-masks' (min keep rate; grid
+            cells per side or None for pixels). seed: their seed.
+        mask_smoothness: weight mu of the total-variation penalty.
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
@@ -57,9 +87,19 @@ class HideAndSeek(keras.Model):
     def __init__(self, hider: keras.Model, seeker: keras.Model, neuron: keras.layers.Layer,
                  alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
                  baseline: float | None = None, foreground_threshold: float = 0.1, steps_per_execution: int = 1,
-                 **kwargs):
+                 seeker_training: str = "joint", random_mask_rate: float = 0.01, random_mask_grid=None,
+                 mask_smoothness: float = 0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
+        if seeker_training not in SEEKER_TRAININGS:
+            raise ValueError(f"seeker_training must be one of {SEEKER_TRAININGS}, got {seeker_training!r}")
         self.hider, self.seeker, self.neuron = hider, seeker, neuron
+        self.seeker_training, self.mask_smoothness = seeker_training, float(mask_smoothness)
+        self.random_mask_rate, self.random_mask_grid, self.seed = float(random_mask_rate), random_mask_grid, seed
+        if seeker_training == "frozen":
+            seeker.trainable = False
+        # Only where used, so that the weights files of the other trainings keep their layout.
+        self.random_masks = (keras.random.SeedGenerator(seed, name="random_masks")
+                             if seeker_training == "random-masks" else None)
         self.alpha = keras.Variable(alpha, trainable=False, dtype="float32", name="alpha")
         # Per-step values of the losses the adaptive schedule may watch: classification, total.
         self.steps_per_execution_buffer = int(steps_per_execution)
@@ -82,7 +122,9 @@ class HideAndSeek(keras.Model):
                 "alpha": float(self.alpha.numpy()), "logit_bound": self.logit_bound,
                 "logit_penalty": self.logit_penalty, "baseline": self.baseline,
                 "foreground_threshold": self.foreground_threshold,
-                "steps_per_execution": self.steps_per_execution_buffer}
+                "steps_per_execution": self.steps_per_execution_buffer, "seeker_training": self.seeker_training,
+                "random_mask_rate": self.random_mask_rate, "random_mask_grid": self.random_mask_grid,
+                "mask_smoothness": self.mask_smoothness, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
@@ -114,7 +156,7 @@ class HideAndSeek(keras.Model):
     def _forward(self, x, labels, training):
         h = self.hider(x, training=training)
         y = self.neuron(h, training=training)
-        logits = self.seeker(x * y, training=training)
+        logits = self.seeker(x * y, training=training and self.seeker.trainable)
         ce = self.ce(labels, logits)
         mask_size = ops.mean(ops.reshape(y, (ops.shape(y)[0], -1)), axis=-1)
         alpha = ops.convert_to_tensor(self.alpha)
@@ -133,10 +175,17 @@ class HideAndSeek(keras.Model):
             # REINFORCE's sampled masks only score the hider; the seeker learns from y_eval.
             objective = (out["total"] if pathwise else ops.stop_gradient(out["total"])) + \
                 self._bound_penalty(out["h"])
-            if self.neuron.stochastic:
+            learns = self.seeker_training != "frozen"
+            if self.neuron.stochastic and learns:
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
                 ce_eval = self.ce(labels, self.seeker(x * y_eval, training=True))
                 objective += ops.convert_to_tensor(self.alpha) * ops.mean(ce_eval)
+            if self.seeker_training == "random-masks":
+                r = random_keep(x, self.random_masks, self.random_mask_rate, self.random_mask_grid)
+                ce_random = self.ce(labels, self.seeker(x * r, training=True))
+                objective += ops.convert_to_tensor(self.alpha) * ops.mean(ce_random)
+            if self.mask_smoothness:
+                objective += self.mask_smoothness * total_variation(out["y"])
             if not pathwise:
                 # Score function for the classification loss only: the mask term's expectation
                 # is known, E[(1 - alpha) mean(y)] = (1 - alpha) mean(p), so its gradient is exact.

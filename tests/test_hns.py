@@ -252,3 +252,91 @@ def test_mixed_precision_computes_in_bfloat16_but_masks_and_losses_stay_float32(
     load_weights(full, tmp_path / "m.weights.h5")
     assert full.hider.get_layer("hider_conv1").compute_dtype == "float32"
     np.testing.assert_allclose(full.hider(x).numpy(), h.numpy(), atol=0.1)
+
+
+def test_total_variation_of_a_hand_made_mask():
+    from networks.hns import total_variation
+
+    y = np.zeros((1, 3, 3, 1), np.float32)
+    y[0, 1, 1, 0] = 1.0   # one isolated kept pixel: 2 vertical + 2 horizontal edges out of 6 each
+    assert np.isclose(float(total_variation(tf.constant(y))), 2 / 6 + 2 / 6)
+    block = np.zeros((1, 4, 4, 1), np.float32)
+    block[0, :2] = 1.0     # a half-image block: 4 of 12 vertical differences, no horizontal ones
+    assert np.isclose(float(total_variation(tf.constant(block))), 4 / 12)
+
+
+def test_frozen_seeker_never_moves_and_the_hider_does():
+    model = tiny_model(seeker_training="frozen")
+    ds, _, _ = tiny_data()
+    seeker = [w.numpy().copy() for w in model.seeker.weights]
+    hider = [w.numpy().copy() for w in model.hider.trainable_weights]
+    model.fit(ds, epochs=2, verbose=0)
+    assert all(np.array_equal(b, a.numpy()) for b, a in zip(seeker, model.seeker.weights))
+    assert any(not np.allclose(b, a.numpy()) for b, a in zip(hider, model.hider.trainable_weights))
+    assert not any(v is w for v in model.trainable_variables for w in model.seeker.weights)
+
+
+def test_random_masks_add_the_evalx_loss_to_the_seekers_update():
+    """With SGD the seeker's update is -lr * gradient: random-masks minus joint must be
+    -lr * d/dseeker [alpha * mean CE(seeker(x * r))] for the r the model's seed draws."""
+    import keras
+
+    from networks.evalx import random_keep
+
+    _, x, y = tiny_data(n=8)
+    updates = {}
+    for training in ("joint", "random-masks"):
+        keras.utils.set_random_seed(0)
+        model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
+                            build_neuron(False, "st1", seed=0), alpha=0.4, seeker_training=training,
+                            random_mask_rate=0.2, seed=7)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        before = [w.numpy().copy() for w in model.seeker.trainable_weights]
+        model.train_on_batch(x, y)
+        updates[training] = [a.numpy() - b for a, b in zip(model.seeker.trainable_weights, before)]
+    keras.utils.set_random_seed(0)
+    build_hider("small", SHAPE, 1, logits=True)   # the same draws as above, so the same initial seeker
+    seeker = build_seeker("small", SHAPE, 3)
+    r = random_keep(tf.constant(x), keras.random.SeedGenerator(7, name="random_masks"), 0.2)
+    with tf.GradientTape() as tape:
+        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, seeker(x * r, training=True))
+        loss = 0.4 * ce
+    grads = tape.gradient(loss, seeker.trainable_weights)
+    for joint, extra, g in zip(updates["joint"], updates["random-masks"], grads):
+        assert np.allclose(extra - joint, -0.1 * g.numpy(), atol=1e-6)
+    assert any(np.abs(g.numpy()).max() > 1e-4 for g in grads)
+
+
+def test_mask_smoothness_changes_the_hiders_update_only():
+    import keras
+
+    _, x, y = tiny_data(n=8)
+    moved = {}
+    for mu in (0.0, 5.0):
+        keras.utils.set_random_seed(0)
+        model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
+                            build_neuron(False, "st1", seed=0), alpha=0.4, mask_smoothness=mu)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        h0 = [w.numpy().copy() for w in model.hider.trainable_weights]
+        s0 = [w.numpy().copy() for w in model.seeker.trainable_weights]
+        logs = model.train_on_batch(x, y, return_dict=True)
+        moved[mu] = ([a.numpy() - b for a, b in zip(model.hider.trainable_weights, h0)],
+                     [a.numpy() - b for a, b in zip(model.seeker.trainable_weights, s0)], logs["loss"])
+    assert any(not np.allclose(a, b) for a, b in zip(moved[0.0][0], moved[5.0][0]))
+    assert all(np.allclose(a, b) for a, b in zip(moved[0.0][1], moved[5.0][1]))
+    assert np.isclose(moved[0.0][2], moved[5.0][2])   # not part of the reported total
+
+
+def test_hns_model_type_names_each_variant():
+    from utils.runs import hider_model_type, hns_model_type
+
+    base = fill_dataset_defaults(Config())
+    assert hns_model_type(base) == "hns/deterministic" and hider_model_type(base) == "hider"
+    import dataclasses
+
+    cfg = dataclasses.replace(base, hider_decoder="resize", mask_grid=7, seeker_training="frozen",
+                              mask_smoothness=0.05)
+    assert hns_model_type(cfg) == "hns/deterministic+resize+grid7+frozen+tv0.05"
+    assert hider_model_type(cfg) == "hider-resize"
+    sa = dataclasses.replace(base, stochastic=True, estimator="sa", seeker_training="random-masks")
+    assert hns_model_type(sa) == "hns/stochastic/sa/rate_0.5+random-masks"

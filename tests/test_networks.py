@@ -33,3 +33,65 @@ def test_layers_named_for_transfer():
     names = [layer.name for layer in build_hider("small", (28, 28, 1), 1).layers]
     assert names[-1] == "hider_probability" and "hider_logits" in names and "hider_conv1" in names
     assert build_hider("small", (28, 28, 1), 1, logits=True).layers[-1].name == "hider_logits"
+
+
+@pytest.mark.parametrize("decoder", ["transpose", "resize", "unet"])
+def test_every_decoder_gives_back_the_input_size_and_shares_the_encoder(decoder):
+    ae = build_hider("small", (32, 32, 3), 3, decoder=decoder)
+    assert ae.output_shape == (None, 32, 32, 3)
+    names = {layer.name for layer in ae.layers}
+    assert {"hider_conv1", "hider_dense2", "hider_logits"} <= names
+    assert ("hider_deconv1" in names) == (decoder == "transpose")
+    assert ("hider_upconv1" in names) == (decoder != "transpose")
+    assert ("hider_skip1" in names) == (decoder == "unet")
+
+
+def test_mask_grid_is_the_bilinear_upsampling_of_the_cell_means():
+    import numpy as np
+    from keras import ops
+
+    from networks.weights import load_weights, save_weights
+
+    fine = build_hider("small", (28, 28, 1), 1, logits=True, decoder="resize")
+    coarse = build_hider("small", (28, 28, 1), 1, logits=True, decoder="resize", mask_grid=7)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        save_weights(fine, Path(d) / "h.weights.h5")
+        assert load_weights(coarse, Path(d) / "h.weights.h5") == []   # no weights of its own
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
+    h = fine(x).numpy()
+    cells = h.reshape(3, 7, 4, 7, 4, 1).mean(axis=(2, 4))
+    expected = ops.image.resize(cells, (28, 28), interpolation="bilinear").numpy()
+    assert np.allclose(coarse(x).numpy(), expected, atol=1e-5)
+    # a grid as fine as the image is the per-pixel head
+    same = build_hider("small", (28, 28, 1), 1, logits=True, decoder="resize", mask_grid=28)
+    assert len(same.layers) == len(fine.layers)
+
+
+def test_bad_decoder_and_grid_are_clear():
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        build_hider("small", (28, 28, 1), 1, decoder="pixelshuffle")
+    with pytest.raises(ValueError, match="must divide the image size"):
+        build_hider("small", (28, 28, 1), 1, logits=True, mask_grid=5)
+
+
+def test_unet_mask_follows_a_single_pixel_through_its_skips():
+    """The skip from the image reaches the last stage: changing one input pixel changes the output
+    there even when the bottleneck is cut (the resize decoder without skips cannot)."""
+    import numpy as np
+
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    y = x.copy()
+    y[0, 5, 9, 0] = 1.0
+    for decoder, reaches in (("unet", True), ("resize", False)):
+        model = build_hider("small", (28, 28, 1), 1, logits=True, decoder=decoder)
+        for layer in model.layers:   # non-negative weights: a positive input never dies in a ReLU
+            layer.set_weights([np.abs(w) + 0.01 for w in layer.get_weights()])
+        dense = model.get_layer("hider_dense2")
+        dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])   # nothing through the bottleneck
+        changed = np.abs(model(y).numpy() - model(x).numpy())[0, ..., 0] > 0
+        assert changed.any() == reaches
+        if reaches:
+            assert changed[5, 9]

@@ -56,18 +56,18 @@ def test_pretraining_and_baseline_files(pipeline_dir):
 
 
 def test_collaborative_training_writes_per_alpha_checkpoints(pipeline_dir):
-    w = pipeline_dir / "weights/mnist-5k/hns/deterministic/t"
+    w = pipeline_dir / "weights/mnist-5k/hns/deterministic+random-masks/t"
     names = sorted(p.name for p in w.iterdir())
     assert "final.weights.h5" in names and "alpha_1.00.weights.h5" in names
-    logs = pipeline_dir / "logs/mnist-5k/hns/deterministic/t"
+    logs = pipeline_dir / "logs/mnist-5k/hns/deterministic+random-masks/t"
     assert any(logs.joinpath("hparams").rglob("events.out.tfevents*"))
     assert any(logs.joinpath("images").rglob("events.out.tfevents*"))
 
 
 def test_evaluation_report(pipeline_dir):
-    r = pipeline_dir / "results/mnist-5k/hns/deterministic/t"
+    r = pipeline_dir / "results/mnist-5k/hns/deterministic+random-masks/t"
     report = json.loads((r / "evaluation.json").read_text())
-    checkpoints = sorted(p.name for p in (pipeline_dir / "weights/mnist-5k/hns/deterministic/t").iterdir())
+    checkpoints = sorted(p.name for p in (pipeline_dir / "weights/mnist-5k/hns/deterministic+random-masks/t").iterdir())
     assert sorted(c["checkpoint"] for c in report["checkpoints"]) == checkpoints
     for row in report["checkpoints"]:
         assert row["test"]["images"] == 200 and 0 <= row["test"]["I_fg"] <= 1 and 0 <= row["leakage"] <= 1
@@ -126,7 +126,7 @@ def faithfulness_run(pipeline_dir):
 
 
 def test_faithfulness_report(pipeline_dir, faithfulness_run):
-    r = pipeline_dir / "results/mnist-5k/hns/deterministic/t"
+    r = pipeline_dir / "results/mnist-5k/hns/deterministic+random-masks/t"
     report = json.loads((r / "faithfulness.json").read_text())
     assert report["images"] == 24 and set(report["methods"]) == {"hns", "hns-ranked", "random-foreground",
                                                                  "gradient", "bbmp-ssr"}
@@ -140,25 +140,25 @@ def test_faithfulness_report(pipeline_dir, faithfulness_run):
     assert "keep_co-trained HnS seeker (not faithfulness)" in hns
     kept = [row["kept_pixels"] for row in report["rows"] if row["budget"] == "hns"]
     assert len(set(kept)) == 1  # every method cut at the same per-image HnS budgets
-    assert report["evaluator"]["weights"].endswith("weights/mnist-5k/evalx/t/best.weights.h5")
+    assert report["evaluator"]["weights"].endswith("weights/mnist-5k/evalx/t-seed1/best.weights.h5")
     rows = list(csv.DictReader((r / "faithfulness.csv").open()))
     assert len(rows) == len(report["rows"]) and "keep_evalx_se" in rows[0]
     for png in ("faithfulness_budgets.png", "faithfulness_examples.png"):
         assert (r / png).stat().st_size > 1000
-    assert (pipeline_dir / "weights/mnist-5k/evalx/t/final.weights.h5").is_file()
+    assert (pipeline_dir / "weights/mnist-5k/evalx/t-seed1/final.weights.h5").is_file()
 
 
 def test_the_judges_never_load_the_hns_weights(faithfulness_run):
     checkpoint_loads = [(model, path) for model, path in faithfulness_run if "/hns/" in path]
     assert checkpoint_loads and all(model == "hide_and_seek" for model, _ in checkpoint_loads)
     judges = {path for model, path in faithfulness_run if model == "seeker_small"}
-    assert judges == {"weights/mnist-5k/seeker/t/best.weights.h5", "weights/mnist-5k/evalx/t/best.weights.h5"}
+    assert judges == {"weights/mnist-5k/seeker/t/best.weights.h5", "weights/mnist-5k/evalx/t-seed1/best.weights.h5"}
 
 
 @pytest.mark.parametrize("argv, match", [
     (["--evaluator_weights", "weights/mnist-5k/hider/t/best.weights.h5"], "does not fit model 'seeker_small'"),
     (["--checkpoint", "alpha_0.33.weights.h5"], "--checkpoint alpha_0.33.weights.h5: no such file"),
-    (["--identifier", "absent"], "no checkpoint in weights/mnist-5k/hns/deterministic/absent"),
+    (["--identifier", "absent"], r"no checkpoint in weights/mnist-5k/hns/deterministic\+random-masks/absent"),
 ])
 def test_faithfulness_bad_input(pipeline_dir, faithfulness_run, monkeypatch, argv, match):
     import faithfulness
@@ -177,11 +177,11 @@ def test_mirrored_strategy_on_two_logical_cpus(pipeline_dir):
     d = pipeline_dir
     ok(run_script("collaborative_training.py", *SMALL, *HNS, "--identifier", "mirrored",
                   "--strategy", "mirrored", cwd=d, env={"HNS_CPU_DEVICES": "2"}))
-    w = d / "weights/mnist-5k/hns/deterministic/mirrored"
+    w = d / "weights/mnist-5k/hns/deterministic+random-masks/mirrored"
     names = sorted(p.name for p in w.iterdir())
-    assert names == sorted(p.name for p in (d / "weights/mnist-5k/hns/deterministic/t").iterdir())
-    mirrored = json.loads((d / "results/mnist-5k/hns/deterministic/mirrored/history.json").read_text())
-    single = json.loads((d / "results/mnist-5k/hns/deterministic/t/history.json").read_text())
+    assert names == sorted(p.name for p in (d / "weights/mnist-5k/hns/deterministic+random-masks/t").iterdir())
+    mirrored = json.loads((d / "results/mnist-5k/hns/deterministic+random-masks/mirrored/history.json").read_text())
+    single = json.loads((d / "results/mnist-5k/hns/deterministic+random-masks/t/history.json").read_text())
     assert mirrored["alpha_steps"] and all(np.isfinite(e["loss"]) for e in mirrored["epochs"])
     assert mirrored["alpha_steps"][0] == single["alpha_steps"][0]
     assert np.isclose(mirrored["epochs"][0]["loss"], single["epochs"][0]["loss"], rtol=0.02)
@@ -195,3 +195,32 @@ def test_bad_strategy_settings_fail_cleanly(tmp_path):
                         env={"HNS_CPU_DEVICES": "2"})
     assert result.returncode != 0 and "multiple of the 2 replicas" in result.stderr
     assert not (tmp_path / "weights").exists()
+
+
+def test_realx_pipeline_with_a_unet_hider_and_an_independent_judge(pipeline_dir, monkeypatch):
+    """pretrain_seeker.py --random_masks, a unet hider pretrained and trained against that frozen
+    seeker, then judged on the validation split by an evaluator of another seed; the benchmark refuses
+    to judge with the very seeker the hider was trained against."""
+    import faithfulness
+    from networks.weights import read_weights
+    from test_reliability import run_in_process
+    from utils.errors import UsageError
+
+    d = pipeline_dir
+    realx = "weights/mnist-5k/seeker-random/t/best.weights.h5"
+    variant = ["--hider_decoder", "unet", "--seeker_training", "frozen"]
+    ok(run_script("pretrain_seeker.py", *SMALL, "--random_masks", "--max_epochs", "1", cwd=d))
+    ok(run_script("pretrain_hider.py", *SMALL, "--hider_decoder", "unet", "--max_epochs", "1", cwd=d))
+    hns = [*HNS[4:], "--hider_weights", "weights/mnist-5k/hider-unet/t/best.weights.h5", "--seeker_weights", realx]
+    ok(run_script("collaborative_training.py", *SMALL, *variant, *hns, cwd=d))
+    w = d / "weights/mnist-5k/hns/deterministic+unet+frozen/t"
+    start, final = read_weights(d / realx), read_weights(w / "final.weights.h5")
+    assert all(np.array_equal(start[k][i], final[f"seeker_small/{k}"][i]) for k in start for i in range(len(start[k])))
+    monkeypatch.chdir(d)
+    with pytest.raises(UsageError, match="is the frozen seeker the hider was trained against"):
+        faithfulness.main([*FAITH, *variant, "--methods", "hns", "--evaluator_weights", realx])
+    faithfulness.main([*FAITH, *variant, "--methods", "hns,random-foreground", "--faith_split", "validation"])
+    report = json.loads((d / "results/mnist-5k/hns/deterministic+unet+frozen/t/faithfulness.json").read_text())
+    assert report["split"] == "validation" and report["images"] == 24
+    assert report["evaluator"]["weights"].endswith("evalx/t-seed1/best.weights.h5")
+    assert any("frozen random-mask seeker" in note for note in report["notes"])

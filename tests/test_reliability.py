@@ -74,6 +74,12 @@ CASES = [
     ("collaborative_training.py", ["--alpha_step", "0.0000001"], "needs more than 6 decimals"),
     ("evaluation.py", ["--identifier", "never_trained"], "no checkpoints in"),
     ("pretrain_seeker.py", [], "a run already exists"),
+    ("collaborative_training.py", ["--mask_grid", "5"], "--mask_grid 5 does not divide the image size 28"),
+    ("collaborative_training.py", ["--seeker_training", "frozen", "--identifier", "x"],
+     "--seeker_training frozen needs --seeker_weights"),
+    ("pretrain_hider.py", ["--hider_decoder", "pixelshuffle"], "invalid choice: 'pixelshuffle'"),
+    ("collaborative_training.py", ["--hider_decoder", "resize", "--hider_weights", "hider.weights.h5",
+                                   "--identifier", "x"], "hider_upconv1"),
     ("pretrain_seeker.py", ["--seeker_weights", "hider.weights.h5", "--overwrite"], "does not fit"),
 ]
 

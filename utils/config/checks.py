@@ -133,6 +133,9 @@ def validate(cfg: Config) -> None:
     check_list(cfg)
     check(cfg.evalx_grid is None or cfg.image_size is None or cfg.image_size % cfg.evalx_grid == 0,
           f"--evalx_grid {cfg.evalx_grid} does not divide the image size {cfg.image_size}: use a divisor of it")
+    check(cfg.mask_grid is None or cfg.image_size is None or cfg.image_size % cfg.mask_grid == 0,
+          f"--mask_grid {cfg.mask_grid} does not divide the image size {cfg.image_size}: use a divisor of it "
+          f"(e.g. {cfg.image_size and cfg.image_size // 4})")
     check(cfg.grid is None or cfg.image_size is None or cfg.image_size % cfg.grid == 0,
           f"--grid {cfg.grid} does not divide the image size {cfg.image_size}: use a divisor of it "
           f"(e.g. {cfg.image_size and cfg.image_size // 4})")

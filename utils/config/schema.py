@@ -20,6 +20,9 @@ MODELS = ("small", "large", "resnet")
 ESTIMATORS = ("st1", "st2", "sa", "reinforce")
 STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
+DECODERS = ("transpose", "resize", "unet")           # networks.hider
+SEEKER_TRAININGS = ("joint", "random-masks", "frozen")   # networks.hns
+SPLITS = ("test", "validation")
 # Explanation methods, in-fillers and reference masks: the names utils/explainers/ answers to.
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
            "integrated-gradients", "smoothgrad", "occlusion")
@@ -36,7 +39,7 @@ NATIVE_SHAPES = {
 }
 
 # Groups of flags: every script takes COMMON; the others only where they mean something.
-COMMON, HNS, EVAL, EXPLAIN, FAITH = "common", "hns", "eval", "explain", "faith"
+COMMON, HNS, EVAL, EXPLAIN, FAITH, PRETRAIN = "common", "hns", "eval", "explain", "faith", "pretrain"
 # Switches of one invocation: never in a preset, never recorded with results.
 UI_FLAGS = ("config_file", "debug", "verbose", "overwrite", "resume", "quiet")
 
@@ -81,6 +84,11 @@ class Config:
                                 "CEM's initial learning rate).", above=0)
     model: str = _opt("small", "Architecture: small, large (hider_large + seeker_large) or resnet "
                       "(hider_large + ResNet50 seeker, no pretrained weights).", choices=MODELS)
+    hider_decoder: str = _opt("transpose", "Hider decoder: transpose (4x4 transposed convolutions of stride 2, the "
+                              "original's; masks with a stride-2 checkerboard), resize (nearest upsampling + "
+                              "3x3 convolution) or unet (resize with skip connections from the encoder). "
+                              "Pretraining, HnS and the autoencoder in-filler alike.",
+                              choices=DECODERS)
     hider_weights: Optional[str] = _opt(None, "Pretrained hider weights (.weights.h5) to start from.")
     seeker_weights: Optional[str] = _opt(None, "Pretrained seeker weights (.weights.h5) to start from.")
     baseline: Optional[str] = _opt(None, "baseline.json (or a file holding a bare accuracy) of the seeker "
@@ -114,8 +122,21 @@ class Config:
     logit_bound: float = _opt(4.0, "Mask logits beyond +-logit_bound are penalised so the mask never "
                               "freezes.", group=HNS, above=0)
     logit_penalty: float = _opt(1.0, "Weight of the logit bound penalty.", group=HNS, at_least=0)
+    mask_grid: Optional[int] = _opt(None, "Mask on a coarse grid of G x G cells: the hider's logits are averaged "
+                                    "per cell and upsampled bilinearly before the binary neuron (default: per "
+                                    "pixel). G must divide the image size.", group=HNS, at_least=1, metavar="G")
+    seeker_training: str = _opt("joint", "How the seeker learns: joint (with the hider, on its masks: the "
+                                "original), random-masks (joint, plus the EVAL-X loss on random masks in every "
+                                "batch), frozen (REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, "
+                                "never updated; only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
+    mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the mask probability (blobs "
+                                  "rather than scattered pixels; 0: off).", group=HNS, at_least=0)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
+    # Pretraining (pretrain_seeker.py)
+    random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
+                              "U(--evalx_min_rate, 1), zero in-fill) for --seeker_training frozen; its run is "
+                              "seeker-random/<identifier>.", group=PRETRAIN)
     # Evaluation report (evaluation.py, collaborative_training.py --evaluate)
     min_fidelity: float = _opt(0.98, "Recommended checkpoint: validation Fidelity floor.", group=EVAL,
                                above=0, at_most=1.5)
@@ -181,14 +202,18 @@ class Config:
                         group=FAITH)
     budgets: str = _opt("0.01,0.02,0.05,0.1,0.2,0.5", "Comma-separated fixed budgets (shares of the pixels kept, "
                         "each in (0, 1]) besides each image's HnS budget.", group=FAITH)
-    faith_images: int = _opt(200, "Test images scored (the first ones).", group=FAITH, at_least=1)
+    faith_images: int = _opt(200, "Images scored (the first ones of --faith_split).", group=FAITH, at_least=1)
+    faith_split: str = _opt("test", "Split scored: test (to report) or validation (to choose settings on).",
+                            group=FAITH, choices=SPLITS)
     judge_infiller: str = _opt("zero", "In-filler of the judges' inputs: EVAL-X training and keep/remove "
                                "accuracy.", group=FAITH, choices=INFILLERS)
     checkpoint: Optional[str] = _opt(None, "HnS checkpoint to score, a file of the run (default: the recommended "
                                      "one of evaluation.json, else final.weights.h5).", group=FAITH)
     evaluator: Optional[str] = _opt(None, "Run name of the EVAL-X evaluator, weights/<config>/evalx/<evaluator>/; "
-                                    "trained with --max_epochs if missing (default: --identifier).", group=FAITH)
-    evaluator_seed: Optional[int] = _opt(None, "Seed of the evaluator's training (default: --seed).", group=FAITH)
+                                    "trained with --max_epochs if missing (default: <identifier>-seed<evaluator_seed>).", group=FAITH)
+    evaluator_seed: Optional[int] = _opt(None, "Seed of the evaluator's training (default: --seed + 1, so that it is "
+                                         "never the random-mask seeker a REAL-X hider was trained against).",
+                                         group=FAITH)
     evaluator_weights: Optional[str] = _opt(None, "EVAL-X weights file to judge with instead of the evaluator run.",
                                             group=FAITH)
     evalx_min_rate: float = _opt(0.01, "EVAL-X: keep rates are drawn from U(rate, 1).", group=FAITH, above=0, below=1)

@@ -62,7 +62,8 @@ def _checkpoint(cfg, run) -> tuple[Path, str]:
     if run.paths.final.is_file():
         return run.paths.final, "the final weights (no evaluation.json: run evaluation.py for the recommended one)"
     raise UsageError(f"no checkpoint in {weights}: train it with collaborative_training.py using the same "
-                     "--config, --identifier and neuron flags")
+                     "--config, --identifier, neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, "
+                     "--mask_smoothness)")
 
 
 def resolve(cfg) -> Inputs:
@@ -89,6 +90,13 @@ def resolve(cfg) -> Inputs:
         (evaluator,) = series(evaluator_config(cfg), "evalx")
         weights = evaluator.paths.best
     notes = [f"checkpoint {checkpoint.name}: {how}"]
+    if cfg.seeker_training == "frozen":
+        realx = default_seeker_weights(cfg, random_masks=True)
+        if realx.is_file() and weights.is_file() and realx.resolve() == weights.resolve():
+            raise UsageError(f"the judge {weights} is the frozen seeker the hider was trained against: pass another "
+                             "--evaluator_weights, or drop it to train an evaluator with another --evaluator_seed")
+        notes.append(f"the hider was trained against the frozen random-mask seeker {realx}; the EVAL-X judge is a "
+                     f"separately trained network ({weights})")
     if cfg.num_trainings > 1:
         notes.append(f"--num_trainings {cfg.num_trainings}: scoring run 1 ({run.paths.weights})")
     return Inputs(methods, budgets, run, checkpoint, seeker, autoencoder if autoencoder.is_file() else None,
@@ -168,17 +176,18 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
     seed_everything(cfg.seed)
     data = load_data(cfg)
     train = as_float_images(data.train.x)
-    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder)
+    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder, cfg.hider_decoder)
     judge_infiller = build_infiller(cfg.judge_infiller, cfg.image_size, train, autoencoder)
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
     judges = [Judge("evalx", evaluator_classifier(cfg, inputs, data, judge_infiller)), Judge("seeker", seeker)]
     hns = build_hns(cfg, data.image_shape, data.num_classes, start_weights=False)
     load_weights(hns, inputs.checkpoint)
     own = Judge(CO_TRAINED, hns.seeker)
-    n = min(cfg.faith_images, len(data.test))
-    x, labels = as_float_images(data.test.x[:n]), data.test.y[:n]
-    evidence = None if data.test.evidence is None else data.test.evidence[:n]
-    report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EXPLAIN, FAITH)), "images": n,
+    split = data.val if cfg.faith_split == "validation" else data.test
+    n = min(cfg.faith_images, len(split))
+    x, labels = as_float_images(split.x[:n]), split.y[:n]
+    evidence = None if split.evidence is None else split.evidence[:n]
+    report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EXPLAIN, FAITH)), "images": n, "split": cfg.faith_split,
               "checkpoint": str(inputs.checkpoint), "notes": inputs.notes, "seeker": str(inputs.seeker),
               "evaluator": {"weights": str(inputs.evaluator_weights),
                             "accuracy": evaluator_accuracy(judges[0], data, judge_infiller, cfg.seed)},
@@ -259,7 +268,7 @@ def line(method: str, s: dict) -> str:
 def table(report: dict) -> str:
     head = (f"{'method':22s} {'ms/image':>9s} {'keep EVAL-X':^12s} {'remove EVAL-X':^12s} {'keep seeker':^12s} "
             f"{'remove seeker':^12s} {'insertion':^12s} {'deletion':^12s} {'leakage':^12s}")
-    lines = [f"at each image's HnS budget, {report['images']} test images (mean +- standard error); insertion and "
+    lines = [f"at each image's HnS budget, {report['images']} {report.get('split', 'test')} images (mean +- standard error); insertion and "
              "deletion: EVAL-X, ROAD imputation, along the budget sweep", head, "-" * len(head)]
     lines += [line(m, s) for m, s in report["methods"].items()]
     hns = report["methods"].get("hns")

@@ -93,13 +93,43 @@ class Run:
     seed: int
 
 
+def hider_model_type(cfg) -> str:
+    """'hider' for the original decoder, 'hider-<decoder>' for another (their weights differ)."""
+    decoder = getattr(cfg, "hider_decoder", "transpose")
+    return "hider" if decoder == "transpose" else f"hider-{decoder}"
+
+
+def seeker_model_type(cfg, random_masks: bool = False) -> str:
+    """'seeker', or 'seeker-random' for the seeker trained on random masks (pretrain_seeker.py --random_masks)."""
+    return "seeker-random" if random_masks else "seeker"
+
+
+def hns_variant(cfg) -> str:
+    """What sets a run apart from the original HnS: '+'-joined decoder, mask grid, seeker training and
+    smoothness where they are not the original's ('' for the original)."""
+    parts = []
+    if getattr(cfg, "hider_decoder", "transpose") != "transpose":
+        parts.append(cfg.hider_decoder)
+    if getattr(cfg, "mask_grid", None):
+        parts.append(f"grid{cfg.mask_grid}")
+    if getattr(cfg, "seeker_training", "joint") != "joint":
+        parts.append(cfg.seeker_training)
+    if getattr(cfg, "mask_smoothness", 0.0):
+        parts.append(f"tv{cfg.mask_smoothness:g}")
+    return "+".join(parts)
+
+
 def hns_model_type(cfg) -> str:
+    """hns/deterministic or hns/stochastic/<estimator>[/rate_<r>], with '+<variant>' appended to the
+    last folder for a run that is not the original HnS (e.g. hns/deterministic+resize+frozen)."""
     if not cfg.stochastic:
-        return "hns/deterministic"
-    kind = f"hns/stochastic/{cfg.estimator}"
-    if cfg.estimator == "sa":
-        kind += f"/rate_{cfg.rate:g}"
-    return kind
+        kind = "hns/deterministic"
+    else:
+        kind = f"hns/stochastic/{cfg.estimator}"
+        if cfg.estimator == "sa":
+            kind += f"/rate_{cfg.rate:g}"
+    variant = hns_variant(cfg)
+    return f"{kind}+{variant}" if variant else kind
 
 
 def run_paths(cfg, model_type: str, run: int | None = None, root: Path | str = ".") -> RunPaths:
@@ -153,12 +183,12 @@ def checkpoints(weights_dir) -> list[Path]:
     return per_alpha + ([final] if final.is_file() else [])
 
 
-def default_seeker_weights(cfg) -> Path:
-    return run_paths(cfg, "seeker").best
+def default_seeker_weights(cfg, random_masks: bool = False) -> Path:
+    return run_paths(cfg, seeker_model_type(cfg, random_masks)).best
 
 
 def default_hider_weights(cfg) -> Path:
-    return run_paths(cfg, "hider").best
+    return run_paths(cfg, hider_model_type(cfg)).best
 
 
 def default_baseline(cfg) -> Path:

@@ -1,7 +1,10 @@
-"""Training the EVAL-X evaluator: a seeker-architecture classifier on randomly masked images.
+"""Training a seeker-architecture classifier on randomly masked images (EVAL-X, `networks.evalx`).
 
-The run lives at ``weights/<config>/evalx/<evaluator>/`` like any other (best and final weights of
-the classifier alone, resumable after a kill); `networks.evalx` holds the model and its masks.
+Two uses, two runs that must never be the same network: the *judge* of the faithfulness benchmark at
+``weights/<config>/evalx/<evaluator>/`` (seed --evaluator_seed, default --seed + 1), and the frozen
+seeker of REAL-X training (``--seeker_training frozen``) at ``weights/<config>/seeker-random/<identifier>/``
+(pretrain_seeker.py --random_masks, seed --seed). Each holds best and final weights of the classifier
+alone and resumes after a kill.
 """
 from __future__ import annotations
 
@@ -20,26 +23,27 @@ from utils.training.loop import fit_run
 
 
 def evaluator_config(cfg):
-    """The configuration of `cfg`'s evaluator run: its own identifier and seed."""
-    return dataclasses.replace(cfg, identifier=cfg.evaluator or cfg.identifier,
-                               seed=cfg.seed if cfg.evaluator_seed is None else cfg.evaluator_seed,
+    """The configuration of `cfg`'s judge: seed --evaluator_seed (default --seed + 1), identifier
+    --evaluator (default <identifier>-seed<that seed>)."""
+    seed = cfg.seed + 1 if cfg.evaluator_seed is None else cfg.evaluator_seed
+    return dataclasses.replace(cfg, identifier=cfg.evaluator or f"{cfg.identifier}-seed{seed}", seed=seed,
                                overwrite=False, resume=False)
 
 
-def train_evaluator(cfg, data: Data, run: Run, infiller) -> keras.Model:
-    """Train (or continue) the evaluator of `run`; returns the trained classifier."""
+def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = "evalx") -> keras.Model:
+    """Train (or continue) the random-mask classifier of `run`; returns the trained classifier."""
     seed_everything(run.seed)
     with distributed(cfg) as cfg:
-        return _train(cfg, data, run, infiller)
+        return _train(cfg, data, run, infiller, model_type)
 
 
-def _train(cfg, data: Data, run: Run, infiller) -> keras.Model:
+def _train(cfg, data: Data, run: Run, infiller, model_type: str) -> keras.Model:
     classifier = build_seeker(cfg.model, data.image_shape, data.num_classes)
     model = RandomMaskClassifier(classifier, infiller, cfg.evalx_min_rate, cfg.evalx_grid, seed=run.seed,
                                  name="evalx", dtype="float32")  # masks in float32 (utils.training.precision)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *data.image_shape))
-    with claimed(cfg, "evalx", [run]) as todo:
+    with claimed(cfg, model_type, [run]) as todo:
         for run, resuming in todo:
             best = BestWeights(run.paths.best, "val_accuracy", "max", target=classifier)
             fit_run(model, cfg, run.paths, resuming,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from networks.build import build_hns
 from networks.hns import HideAndSeek
 from utils.config.schema import as_dict
+from utils.errors import UsageError
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
 from utils.runs import Run, alpha_decimals, claimed, hns_model_type, series
 from utils.seeding import seed_everything
@@ -15,7 +16,8 @@ from utils.training.loop import fit_run
 from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
 
 HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
-           "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed")
+           "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed", "hider_decoder", "mask_grid",
+           "seeker_training", "mask_smoothness")
 
 
 @dataclass
@@ -30,7 +32,8 @@ class TrainingResult:
 
 def hparams(cfg) -> dict:
     d = as_dict(cfg)
-    return {k: ("adaptive" if d[k] is None else d[k]) for k in HPARAMS}
+    # TensorBoard wants plain values: None is alpha 'adaptive', mask_grid 0 (per pixel).
+    return {k: (("adaptive" if k == "alpha" else 0) if d[k] is None else d[k]) for k in HPARAMS}
 
 
 def _callbacks(cfg, model, run: Run, data: Data):
@@ -77,6 +80,9 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
 
 def train_series(cfg, data: Data, baseline: float | None = None, report=print) -> list[TrainingResult]:
     """Train the runs of `cfg` left to do (new, interrupted or unfinished; `utils.runs.claim`)."""
+    if cfg.seeker_training == "frozen" and not cfg.seeker_weights:
+        raise UsageError("--seeker_training frozen needs --seeker_weights of a seeker trained on random masks: run "
+                         f"pretrain_seeker.py --config {cfg.config} --random_masks and pass its best.weights.h5")
     # Bad start weights fail here, before any run is touched.
     build_hns(cfg, data.image_shape, data.num_classes)
     with distributed(cfg) as cfg:

@@ -7,7 +7,7 @@ from networks.hider import build_hider
 from networks.seeker import build_seeker
 from networks.weights import load_weights
 from utils.data import Data, epoch_pipeline, load_data, pipeline, steps_per_epoch
-from utils.runs import claimed, series
+from utils.runs import claimed, hider_model_type, seeker_model_type, series
 from utils.seeding import seed_everything
 from utils.training.callbacks import BestWeights
 from utils.training.distribute import distributed
@@ -24,7 +24,7 @@ def build_pretraining_model(cfg, kind: str, image_shape, num_classes: int) -> ke
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         start = cfg.seeker_weights
     else:
-        model = build_hider(cfg.model, image_shape, out_channels=image_shape[-1])
+        model = build_hider(cfg.model, image_shape, out_channels=image_shape[-1], decoder=cfg.hider_decoder)
         loss = keras.losses.BinaryCrossentropy()
         metrics = [keras.metrics.MeanSquaredError(name="mse")]
         start = cfg.hider_weights
@@ -52,8 +52,9 @@ def _pretrain(cfg, kind: str, data: Data):
     model = build_pretraining_model(cfg, kind, data.image_shape, data.num_classes)
     targets = "labels" if kind == "seeker" else "images"
     monitor, mode = ("val_accuracy", "max") if kind == "seeker" else ("val_loss", "min")
-    (run,) = series(cfg, kind)
-    with claimed(cfg, kind, [run]) as todo:
+    model_type = seeker_model_type(cfg) if kind == "seeker" else hider_model_type(cfg)
+    (run,) = series(cfg, model_type)
+    with claimed(cfg, model_type, [run]) as todo:
         if not todo:
             return model, data, run.paths
         ((run, resuming),) = todo
@@ -65,3 +66,15 @@ def _pretrain(cfg, kind: str, data: Data):
                                                                                        targets=targets),
                 callbacks=[] if cfg.debug else [best], stateful={"best": best})
     return model, data, run.paths
+
+
+def pretrain_random_masks(cfg, kind: str = "seeker") -> tuple[keras.Model, Data, object]:
+    """Train the seeker on randomly masked images (EVAL-X, zero in-fill) into seeker-random/<identifier>:
+    the frozen seeker of REAL-X training. Returns (classifier, data, run paths)."""
+    from utils.explainers.infillers import Zero
+    from utils.training.evaluator import train_evaluator
+
+    model_type = seeker_model_type(cfg, random_masks=True)
+    data = load_data(cfg)
+    (run,) = series(cfg, model_type)
+    return train_evaluator(cfg, data, run, Zero(), model_type), data, run.paths
