@@ -97,6 +97,9 @@ def resolve(cfg) -> Inputs:
                              "--evaluator_weights, or drop it to train an evaluator with another --evaluator_seed")
         notes.append(f"the hider was trained against the frozen random-mask seeker {realx}; the EVAL-X judge is a "
                      f"separately trained network ({weights})")
+    else:
+        notes.append(f"the hider was trained against its co-trained seeker ({cfg.seeker_training} training); the "
+                     f"EVAL-X judge is a separately trained network ({weights})")
     if cfg.num_trainings > 1:
         notes.append(f"--num_trainings {cfg.num_trainings}: scoring run 1 ({run.paths.weights})")
     return Inputs(methods, budgets, run, checkpoint, seeker, autoencoder if autoencoder.is_file() else None,
