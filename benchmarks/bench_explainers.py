@@ -82,7 +82,8 @@ def main():
     print(f"{args.n} mnist-5k test images, seeker: {origin}; {os.cpu_count()} CPU cores, "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op threads\n")
 
-    hider = build_hider(cfg.model, data.image_shape, out_channels=1, logits=True)
+    hider = build_hider(cfg.model, data.image_shape, out_channels=1, logits=True, decoder=cfg.hider_decoder,
+                        mask_grid=cfg.mask_grid)
     mask = tf.function(lambda images: tf.cast(hider(images, training=False) > 0, tf.float32))
     many = np.resize(as_float_images(data.test.x), (args.hns_batch, *data.image_shape)).astype(np.float32)
     hns_batch = timed(lambda: mask(tf.constant(x)).numpy(), 20) / args.n

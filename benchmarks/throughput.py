@@ -4,12 +4,14 @@ Measured in one run, so that the ratios hold on any machine (absolute figures do
 
 1. **Steps.** Images per second of one training step of the seeker (cross-entropy), of the hider
    (autoencoder, binary cross-entropy) and of the HnS model for each estimator (deterministic,
-   st1, st2, sa, reinforce), at each --batch_sizes, in each --precisions, on mnist-5k digits. Each
+   st1, st2, sa, reinforce; joint training) and for the deterministic neuron with
+   ``--seeker_training random-masks`` (the mnist-5k preset's), at each --batch_sizes, in each --precisions, on mnist-5k digits. Each
    step runs in a bare compiled loop (one ``tf.function`` holding a ``tf.while_loop`` of
    ``train_step``; no host work between steps) after an untimed warm-up call; the figure is the
    median of --repeats calls of --steps steps. ``ratio`` = time(HnS step) / (time(seeker step) +
    time(hider step)): the HnS step does the work of both plus the seeker's input gradient (and
-   for stochastic neurons a second seeker pass on the evaluation mask).
+   for stochastic neurons a second seeker pass on the evaluation mask, for random-masks one on
+   random masks).
 2. **fit against the bare loop.** The deterministic HnS model of the training scripts (built by
    ``networks.build.build_hns``), trained by ``model.fit`` on the training pipeline
    (``utils.data.epoch_pipeline``), with and without the adaptive-alpha callback, at
@@ -51,12 +53,15 @@ from utils.training.precision import precision_policy  # noqa: E402
 from utils.training.pretraining import build_pretraining_model  # noqa: E402
 from utils.training.schedules import AdaptiveAlpha  # noqa: E402
 
-ESTIMATORS = ("deterministic", "st1", "st2", "sa", "reinforce")
+# HnS steps measured: the original joint training with each neuron, and the deterministic neuron with
+# --seeker_training random-masks (the mnist-5k preset's), which adds one seeker pass on random masks.
+ESTIMATORS = ("deterministic", "random-masks", "st1", "st2", "sa", "reinforce")
 
 
 def config(batch_size: int, estimator: str = "deterministic", precision: str = "float32", spe: int = 1):
-    flags = ["--batch_size", str(batch_size), "--steps_per_execution", str(spe), "--quiet", "--debug"]
-    if estimator != "deterministic":
+    flags = ["--batch_size", str(batch_size), "--steps_per_execution", str(spe), "--quiet", "--debug",
+             "--seeker_training", "random-masks" if estimator == "random-masks" else "joint"]
+    if estimator not in ("deterministic", "random-masks"):
         flags += ["--stochastic", "--estimator", estimator]
     if precision != "float32":
         flags += ["--mixed_precision"]
