@@ -14,7 +14,7 @@ def main(argv):
     cfg = parse_config(argv, "pretrain_seeker.py", __doc__, groups=(COMMON, PRETRAIN))
     from utils.training import pretrain, pretrain_random_masks
 
-    _, _, paths = (pretrain_random_masks if cfg.random_masks else pretrain)(cfg, "seeker")
+    _, _, paths = pretrain_random_masks(cfg) if cfg.random_masks else pretrain(cfg, "seeker")
     if not cfg.debug:
         print(f"seeker weights: {paths.best} (best validation accuracy), {paths.final.name}")
         print(f"TensorBoard: tensorboard --logdir {paths.logs}")

@@ -5,7 +5,7 @@ the hider ends in a sigmoid (``hider_probability``) and has as many output chann
 input; inside Hide-and-Seek it has one channel and its logits h feed a binary neuron, which
 computes p = sigmoid(h) itself. Layers are named so that weights transfer by name.
 
-Two decoders (``decoder``):
+Three decoders (``decoder``):
 
 - ``transpose`` (the original's): 4x4 transposed convolutions of stride 2. Odd and even output
   pixels are made by different taps of the kernel, which leaves a stride-2 checkerboard in the
@@ -29,13 +29,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from utils.config.schema import DECODERS
+
 
 def _check_size(image_size: int, multiple: int, name: str) -> None:
     if image_size % multiple or image_size < multiple:
         raise ValueError(f"{name} needs an image size that is a multiple of {multiple}, got {image_size}")
-
-
-DECODERS = ("transpose", "resize", "unet")
 
 
 def _upsample(x, filters: int, i: int, decoder: str, skip=None):

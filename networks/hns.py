@@ -42,9 +42,8 @@ import tensorflow as tf
 from keras import ops
 
 from networks.evalx import random_keep
+from utils.config.schema import SEEKER_TRAININGS
 from utils.evaluation.metrics import fidelity, fii, fir
-
-SEEKER_TRAININGS = ("joint", "random-masks", "frozen")
 
 
 def total_variation(y):

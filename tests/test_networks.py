@@ -46,7 +46,7 @@ def test_every_decoder_gives_back_the_input_size_and_shares_the_encoder(decoder)
     assert ("hider_skip1" in names) == (decoder == "unet")
 
 
-def test_mask_grid_is_the_bilinear_upsampling_of_the_cell_means():
+def test_mask_grid_is_the_bilinear_upsampling_of_the_cell_means(tmp_path):
     import numpy as np
     from keras import ops
 
@@ -54,12 +54,8 @@ def test_mask_grid_is_the_bilinear_upsampling_of_the_cell_means():
 
     fine = build_hider("small", (28, 28, 1), 1, logits=True, decoder="resize")
     coarse = build_hider("small", (28, 28, 1), 1, logits=True, decoder="resize", mask_grid=7)
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as d:
-        save_weights(fine, Path(d) / "h.weights.h5")
-        assert load_weights(coarse, Path(d) / "h.weights.h5") == []   # no weights of its own
+    save_weights(fine, tmp_path / "h.weights.h5")
+    assert load_weights(coarse, tmp_path / "h.weights.h5") == []   # no weights of its own
     x = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
     h = fine(x).numpy()
     cells = h.reshape(3, 7, 4, 7, 4, 1).mean(axis=(2, 4))

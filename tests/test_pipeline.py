@@ -203,7 +203,6 @@ def test_realx_pipeline_with_a_unet_hider_and_an_independent_judge(pipeline_dir,
     to judge with the very seeker the hider was trained against."""
     import faithfulness
     from networks.weights import read_weights
-    from test_reliability import run_in_process
     from utils.errors import UsageError
 
     d = pipeline_dir

@@ -129,7 +129,7 @@ class Config:
                                 "original), random-masks (joint, plus the EVAL-X loss on random masks in every "
                                 "batch), frozen (REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, "
                                 "never updated; only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
-    mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the mask probability (blobs "
+    mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the binary mask (blobs "
                                   "rather than scattered pixels; 0: off).", group=HNS, at_least=0)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
@@ -210,7 +210,8 @@ class Config:
     checkpoint: Optional[str] = _opt(None, "HnS checkpoint to score, a file of the run (default: the recommended "
                                      "one of evaluation.json, else final.weights.h5).", group=FAITH)
     evaluator: Optional[str] = _opt(None, "Run name of the EVAL-X evaluator, weights/<config>/evalx/<evaluator>/; "
-                                    "trained with --max_epochs if missing (default: <identifier>-seed<evaluator_seed>).", group=FAITH)
+                                    "trained with --max_epochs if missing (default: <identifier>-seed<evaluator_seed>).",
+                                    group=FAITH)
     evaluator_seed: Optional[int] = _opt(None, "Seed of the evaluator's training (default: --seed + 1, so that it is "
                                          "never the random-mask seeker a REAL-X hider was trained against).",
                                          group=FAITH)

@@ -33,8 +33,8 @@ def resolve(cfg) -> Inputs:
     for run in runs:
         if not run.paths.checkpoints():
             raise UsageError(f"no checkpoints in {run.paths.weights}: train it with collaborative_training.py "
-                             "using the same --config, --identifier, neuron and mask flags (--hider_decoder, --mask_grid, "
-                             "--seeker_training, --mask_smoothness)")
+                             "using the same --config, --identifier, neuron and mask flags (--hider_decoder, "
+                             "--mask_grid, --seeker_training, --mask_smoothness)")
     path = Path(cfg.baseline) if cfg.baseline else default_baseline(cfg)
     baseline = load_baseline(path) if path.is_file() else None
     if baseline is None:
@@ -64,7 +64,8 @@ def evaluate(cfg) -> list[dict]:
     data = load_data(cfg)
     frozen = inputs.seeker and load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
     model = build_hns(cfg, data.image_shape, data.num_classes, start_weights=False)
-    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder, cfg.hider_decoder)
+    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
+                                                      cfg.hider_decoder)
     reports = []
     with locked(cfg, hns_model_type(cfg)):
         for run in inputs.runs:

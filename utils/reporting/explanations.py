@@ -81,7 +81,8 @@ def explain_images(cfg) -> dict:
     data = load_data(cfg)
     indices = test_images(cfg, data)
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
-    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder, cfg.hider_decoder)
+    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
+                                                      cfg.hider_decoder)
     train = as_float_images(data.train.x)
     explainer = build_explainer(cfg, cfg.method, seeker, train, autoencoder, progress=not cfg.quiet)
     infiller = build_infiller(cfg.infiller, cfg.image_size, train, autoencoder)

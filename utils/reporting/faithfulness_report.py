@@ -179,7 +179,8 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
     seed_everything(cfg.seed)
     data = load_data(cfg)
     train = as_float_images(data.train.x)
-    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder, cfg.hider_decoder)
+    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
+                                                      cfg.hider_decoder)
     judge_infiller = build_infiller(cfg.judge_infiller, cfg.image_size, train, autoencoder)
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
     judges = [Judge("evalx", evaluator_classifier(cfg, inputs, data, judge_infiller)), Judge("seeker", seeker)]
@@ -190,7 +191,8 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
     n = min(cfg.faith_images, len(split))
     x, labels = as_float_images(split.x[:n]), split.y[:n]
     evidence = None if split.evidence is None else split.evidence[:n]
-    report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EXPLAIN, FAITH)), "images": n, "split": cfg.faith_split,
+    report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EXPLAIN, FAITH)), "images": n,
+              "split": cfg.faith_split,
               "checkpoint": str(inputs.checkpoint), "notes": inputs.notes, "seeker": str(inputs.seeker),
               "evaluator": {"weights": str(inputs.evaluator_weights),
                             "accuracy": evaluator_accuracy(judges[0], data, judge_infiller, cfg.seed)},
@@ -271,8 +273,9 @@ def line(method: str, s: dict) -> str:
 def table(report: dict) -> str:
     head = (f"{'method':22s} {'ms/image':>9s} {'keep EVAL-X':^12s} {'remove EVAL-X':^12s} {'keep seeker':^12s} "
             f"{'remove seeker':^12s} {'insertion':^12s} {'deletion':^12s} {'leakage':^12s}")
-    lines = [f"at each image's HnS budget, {report['images']} {report.get('split', 'test')} images (mean +- standard error); insertion and "
-             "deletion: EVAL-X, ROAD imputation, along the budget sweep", head, "-" * len(head)]
+    lines = [f"at each image's HnS budget, {report['images']} {report.get('split', 'test')} images (mean +- "
+             "standard error); insertion and deletion: EVAL-X, ROAD imputation, along the budget sweep", head,
+             "-" * len(head)]
     lines += [line(m, s) for m, s in report["methods"].items()]
     hns = report["methods"].get("hns")
     if hns:

@@ -95,8 +95,7 @@ class Run:
 
 def hider_model_type(cfg) -> str:
     """'hider' for the original decoder, 'hider-<decoder>' for another (their weights differ)."""
-    decoder = getattr(cfg, "hider_decoder", "transpose")
-    return "hider" if decoder == "transpose" else f"hider-{decoder}"
+    return "hider" if cfg.hider_decoder == "transpose" else f"hider-{cfg.hider_decoder}"
 
 
 def seeker_model_type(cfg, random_masks: bool = False) -> str:
@@ -108,13 +107,13 @@ def hns_variant(cfg) -> str:
     """What sets a run apart from the original HnS: '+'-joined decoder, mask grid, seeker training and
     smoothness where they are not the original's ('' for the original)."""
     parts = []
-    if getattr(cfg, "hider_decoder", "transpose") != "transpose":
+    if cfg.hider_decoder != "transpose":
         parts.append(cfg.hider_decoder)
-    if getattr(cfg, "mask_grid", None):
+    if cfg.mask_grid:
         parts.append(f"grid{cfg.mask_grid}")
-    if getattr(cfg, "seeker_training", "joint") != "joint":
+    if cfg.seeker_training != "joint":
         parts.append(cfg.seeker_training)
-    if getattr(cfg, "mask_smoothness", 0.0):
+    if cfg.mask_smoothness:
         parts.append(f"tv{cfg.mask_smoothness:g}")
     return "+".join(parts)
 

@@ -68,7 +68,7 @@ def _pretrain(cfg, kind: str, data: Data):
     return model, data, run.paths
 
 
-def pretrain_random_masks(cfg, kind: str = "seeker") -> tuple[keras.Model, Data, object]:
+def pretrain_random_masks(cfg) -> tuple[keras.Model, Data, object]:
     """Train the seeker on randomly masked images (EVAL-X, zero in-fill) into seeker-random/<identifier>:
     the frozen seeker of REAL-X training. Returns (classifier, data, run paths)."""
     from utils.explainers.infillers import Zero
