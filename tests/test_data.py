@@ -124,7 +124,12 @@ def test_offline_keras_dataset_names_the_file(tmp_path, monkeypatch):
     def unreachable(*args, **kwargs):
         raise urllib.error.URLError("[Errno 101] Network is unreachable (simulated)")
 
+    import keras.src.backend.config as keras_config
+
+    # Keras fixed its folder when it was imported: point it (not only the variable) at an empty one,
+    # so a machine with ~/.keras/datasets/mnist.npz cached cannot skip the download.
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
     monkeypatch.setattr(file_utils, "urlretrieve", unreachable)
     with pytest.raises(UsageError) as e:
         load_data(fill_dataset_defaults(Config(dataset="mnist")))

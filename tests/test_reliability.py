@@ -111,11 +111,14 @@ def test_bad_input_one_line_exit_2_nothing_written(files, script, args, message,
     if message == "mnist.npz":  # the download fails as it does offline, on any machine
         import urllib.error
 
+        import keras.src.backend.config as keras_config
         import keras.src.utils.file_utils as file_utils
 
         def unreachable(*args, **kwargs):
             raise urllib.error.URLError("[Errno 101] Network is unreachable (simulated)")
 
+        # Keras fixed its folder at import: an empty one, so a cached ~/.keras cannot answer
+        monkeypatch.setattr(keras_config, "_KERAS_DIR", str(files / "keras_home"))
         monkeypatch.setattr(file_utils, "urlretrieve", unreachable)
     if message in IN_A_PROCESS:
         # A proxy on a closed local port makes every download fail, online or offline.

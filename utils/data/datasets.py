@@ -29,7 +29,14 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
 
 
 def _keras_home() -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    """The folder Keras caches its datasets under: the one Keras fixed when it was imported
+    (``$KERAS_HOME`` or ``~/.keras``), so the message names where Keras actually looked."""
+    try:
+        from keras.src.backend import config  # private, but the only place Keras keeps it
+
+        return Path(config.keras_home()).expanduser()
+    except (ImportError, AttributeError):
+        return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
 
 
 # What to place where when a keras dataset is not cached and cannot be downloaded.
