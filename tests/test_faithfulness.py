@@ -148,3 +148,14 @@ def test_evaluator_reads_random_masks_after_a_short_run():
     keep = np.random.default_rng(0).random(test.shape[:3]) < 0.3
     judge = Judge("evalx", model.classifier)
     assert judge.correct(fill(test, keep, Zero(), np.arange(500)), data.test.y[:500]).mean() >= 0.6
+
+
+def test_one_evaluator_judges_every_run_of_a_series():
+    # faithfulness.py --num_trainings 3 scores run 1 with one judge: a lone evaluator run of seed + 1
+    from utils.config.schema import Config
+    from utils.runs.layout import series
+    from utils.training.evaluator import evaluator_config
+
+    judge = evaluator_config(Config(config="mnist-5k", identifier="t", seed=4, num_trainings=3))
+    (run,) = series(judge, "evalx")
+    assert run.index is None and run.seed == 5 and run.paths.weights.name == "t-seed5"

@@ -142,7 +142,7 @@ def run_paths(cfg, model_type: str, run: int | None = None, root: Path | str = "
 
 def series(cfg, model_type: str, root: Path | str = ".") -> list[Run]:
     """The runs of `cfg`: one lone run, or runs 1..N (seeds seed .. seed + N - 1) with --num_trainings N."""
-    n = getattr(cfg, "num_trainings", 1)
+    n = cfg.num_trainings
     if n == 1:
         return [Run(None, run_paths(cfg, model_type, None, root), cfg.seed)]
     return [Run(i, run_paths(cfg, model_type, i, root), cfg.seed + i - 1) for i in range(1, n + 1)]

@@ -24,10 +24,11 @@ from utils.training.loop import fit_run
 
 def evaluator_config(cfg):
     """The configuration of `cfg`'s judge: seed --evaluator_seed (default --seed + 1), identifier
-    --evaluator (default <identifier>-seed<that seed>)."""
+    --evaluator (default <identifier>-seed<that seed>). One evaluator judges every run of a
+    --num_trainings series, so it is a lone run."""
     seed = cfg.seed + 1 if cfg.evaluator_seed is None else cfg.evaluator_seed
     return dataclasses.replace(cfg, identifier=cfg.evaluator or f"{cfg.identifier}-seed{seed}", seed=seed,
-                               overwrite=False, resume=False)
+                               overwrite=False, resume=False, num_trainings=1)
 
 
 def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = "evalx") -> keras.Model:
