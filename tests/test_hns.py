@@ -175,6 +175,23 @@ def test_step_buffer_of_a_model_compiled_with_several_steps_per_call():
     assert np.isfinite(model.step_buffer.numpy()).all() and model.step_buffer.shape == (4, 2)
 
 
+@pytest.mark.parametrize("steps_per_execution", [1, 2])
+def test_tensorboard_steps_are_optimizer_steps_across_a_resume(tmp_path, steps_per_execution):
+    # 32 images in batches of 8: 4 optimizer steps per epoch. Epoch 1 in one fit, epoch 2 in a second
+    # fit with a new callback (a resumed process): the batch scalars sit at the 1-based number of
+    # each call's first optimizer step, by hand 1, 2, ..., 8 (one step per call) or 1, 3, 5, 7 (two).
+    from utils.training.callbacks import TensorBoard
+
+    model = tiny_model(steps_per_execution=steps_per_execution)
+    ds, _, _ = tiny_data(n=32)
+    model.fit(ds, epochs=1, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    model.fit(ds, epochs=2, initial_epoch=1, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    steps = sorted(e.step for path in tmp_path.rglob("events.out.tfevents*")
+                   for e in tf.compat.v1.train.summary_iterator(str(path))
+                   for v in e.summary.value if v.tag == "batch_loss")
+    assert steps == list(range(1, 9, steps_per_execution))
+
+
 @pytest.mark.parametrize("step", [0.005, 0.0025, 0.1, 0.05, 0.333333])
 def test_every_alpha_of_a_schedule_gets_its_own_checkpoint(tmp_path, monkeypatch, step):
     # A flat loss: a plateau every `patience` steps, until min_alpha.

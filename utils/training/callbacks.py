@@ -57,18 +57,28 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class TensorBoard(keras.callbacks.TensorBoard):
-    """Batch and epoch scalars under `log_dir`; batch steps continue after a resume.
+    """Batch and epoch scalars under `log_dir`; batch steps are optimizer steps and continue after
+    a resume.
 
-    Keras counts batch steps from 0 at every ``fit``; here the count starts at the optimizer's
-    step counter, which a resumed run restores with the rest of its state.
+    Keras counts one batch step per call of the compiled step from 0 at every ``fit``, so after a
+    resume, or with ``--steps_per_execution N`` (N batches per call), its steps are not the
+    optimizer's. Here a call's scalars are written at the 1-based number of its first batch,
+    counted from the optimizer's step counter at the start of the epoch (read once per epoch),
+    which a resumed run restores with the rest of its state: with N = 2 and 4 batches per epoch,
+    steps 1, 3, 5, 7 over two epochs, interrupted after the first or not.
     """
 
     def __init__(self, log_dir):
         super().__init__(log_dir=str(log_dir), update_freq="batch", write_graph=False, profile_batch=0)
+        self._epoch_start = 0
 
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        self._global_train_batch = int(self.model.optimizer.iterations.numpy())
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._epoch_start = int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch = self._epoch_start + batch  # the parent adds 1 and writes there
+        super().on_train_batch_begin(batch, logs)
 
 
 class MaskImages(keras.callbacks.Callback):
