@@ -357,3 +357,8 @@ def test_hns_model_type_names_each_variant():
     assert hider_model_type(cfg) == "hider-resize"
     sa = dataclasses.replace(base, stochastic=True, estimator="sa", seeker_training="random-masks")
     assert hns_model_type(sa) == "hns/stochastic/sa/rate_0.5+random-masks"
+    # values that agree to 6 digits still get their own folders; short names stay short
+    near = [dataclasses.replace(sa, rate=r) for r in (0.1234567, 0.1234568, 1.0)]
+    assert [hns_model_type(c).split("/")[-1] for c in near] == [
+        "rate_0.1234567+random-masks", "rate_0.1234568+random-masks", "rate_1+random-masks"]
+    assert hns_model_type(dataclasses.replace(cfg, mask_smoothness=1e-7)).endswith("+tv1e-07")

@@ -103,6 +103,13 @@ def seeker_model_type(cfg, random_masks: bool = False) -> str:
     return "seeker-random" if random_masks else "seeker"
 
 
+def _exact(value: float) -> str:
+    """A float for a folder name: short ('0.1', '1e-05') where that is exact, else every digit, so
+    two different values never share a run folder (0.1234567 and 0.1234568 both print '0.123457')."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
 def hns_variant(cfg) -> str:
     """What sets a run apart from the original HnS: '+'-joined decoder, mask grid, seeker training and
     smoothness where they are not the original's ('' for the original)."""
@@ -114,7 +121,7 @@ def hns_variant(cfg) -> str:
     if cfg.seeker_training != "joint":
         parts.append(cfg.seeker_training)
     if cfg.mask_smoothness:
-        parts.append(f"tv{cfg.mask_smoothness:g}")
+        parts.append(f"tv{_exact(cfg.mask_smoothness)}")
     return "+".join(parts)
 
 
@@ -126,7 +133,7 @@ def hns_model_type(cfg) -> str:
     else:
         kind = f"hns/stochastic/{cfg.estimator}"
         if cfg.estimator == "sa":
-            kind += f"/rate_{cfg.rate:g}"
+            kind += f"/rate_{_exact(cfg.rate)}"
     variant = hns_variant(cfg)
     return f"{kind}+{variant}" if variant else kind
 
