@@ -31,10 +31,10 @@ def main(argv):
               f"(validation: {record['val_accuracy']:.4f} on {record['val_images']})")
         if cfg.debug:
             return
-        results = run_paths(cfg, "seeker").results
-        atomic_write_text(results / "baseline.txt", f"{record['accuracy']}\n")
-        atomic_write_json(results / "baseline.json", {**record, "weights": weights, "config": as_dict(cfg)})
-        print(f"baseline: {results / 'baseline.json'}")
+        paths = run_paths(cfg, "seeker")
+        atomic_write_text(paths.results / "baseline.txt", f"{record['accuracy']}\n")
+        atomic_write_json(paths.baseline, {**record, "weights": weights, "config": as_dict(cfg)})
+        print(f"baseline: {paths.baseline}")
 
 
 if __name__ == "__main__":

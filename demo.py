@@ -68,8 +68,8 @@ def stages(config: str, identifier: str, seed: int | None = None) -> list[Stage]
               common + ["--hider_weights", str(hider.best), "--seeker_weights", str(start.best),
                         "--baseline", str(baseline)], hns.final, hns),
         Stage("evaluation", "evaluation.py", common + ["--baseline", str(baseline)],
-              hns.results / "evaluation.json"),
-        Stage("faithfulness", "faithfulness.py", common, hns.results / "faithfulness.json"),
+              hns.evaluation),
+        Stage("faithfulness", "faithfulness.py", common, hns.faithfulness),
     ]
 
 

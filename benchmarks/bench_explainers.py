@@ -39,6 +39,7 @@ from utils.config.schema import METHODS  # noqa: E402
 from utils.data import load_data  # noqa: E402
 from utils.evaluation.prediction import as_float_images  # noqa: E402
 from utils.explainers.factory import build_explainer  # noqa: E402
+from utils.runs import default_seeker_weights  # noqa: E402
 
 
 def seeker_for(cfg, data, path):
@@ -65,7 +66,8 @@ def timed(fn, repeats: int = 1) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="test images explained at once (default 100)")
-    parser.add_argument("--seeker_weights", default="weights/mnist-5k/seeker/default/best.weights.h5")
+    parser.add_argument("--seeker_weights", help="default: the mnist-5k preset's pretrained seeker "
+                                                 "(weights/mnist-5k/seeker/default/best.weights.h5)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
     parser.add_argument("--cem_iterations", type=int, default=100)
     parser.add_argument("--cem_c_steps", type=int, default=3)
@@ -78,7 +80,7 @@ def main():
     data = load_data(cfg)
     x = as_float_images(data.test.x[:args.n])
     train = as_float_images(data.train.x)
-    seeker, origin = seeker_for(cfg, data, args.seeker_weights)
+    seeker, origin = seeker_for(cfg, data, args.seeker_weights or str(default_seeker_weights(cfg)))
     print(f"{args.n} mnist-5k test images, seeker: {origin}; {os.cpu_count()} CPU cores, "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op threads\n")
 

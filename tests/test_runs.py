@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT
 from utils.errors import UsageError
-from utils.runs import (RunLock, checkpoint_alpha, checkpoint_name, checkpoints, claim_series, claimed, lock_path,
-                        run_paths, series)
+from utils.runs import (EVALUATOR, RunLock, checkpoint_alpha, checkpoint_label, checkpoint_name, checkpoint_stem,
+                        checkpoints, claim_series, claimed, explanation_model_type, lock_path, run_paths, series)
 from utils.runs.layout import alpha_decimals
 
 
@@ -53,6 +53,18 @@ def test_checkpoint_names_are_exact_and_listed_highest_alpha_first(tmp_path):
     assert [p.name for p in checkpoints(tmp_path)] == ["alpha_1.000.weights.h5", "alpha_0.995.weights.h5",
                                                        "alpha_0.990.weights.h5", "final.weights.h5"]
     assert checkpoint_alpha("alpha_0.995.weights.h5") == 0.995 and checkpoint_alpha("alpha_x.weights.h5") is None
+    assert [checkpoint_label(f"w/{n}.weights.h5") for n in ("alpha_0.20", "alpha_0.995", "final", "interrupted")] == [
+        "0.20", "0.995", "final", "interrupted"]
+    assert checkpoint_stem("w/alpha_0.20.weights.h5") == "alpha_0.20"
+
+
+def test_reports_and_other_model_types_are_named_here(tmp_path):
+    (run,) = series(cfg(), explanation_model_type("fido-ssr"), tmp_path)
+    assert run.paths.explanations == tmp_path / "results/c/explanations/fido-ssr/id/explanations.json"
+    (seeker,) = series(cfg(), "seeker", tmp_path)
+    assert [p.name for p in (seeker.paths.baseline, seeker.paths.evaluation, seeker.paths.faithfulness)] == [
+        "baseline.json", "evaluation.json", "faithfulness.json"]
+    assert series(cfg(), EVALUATOR, tmp_path)[0].paths.weights == tmp_path / "weights/c/evalx/id"
 
 
 def test_status_of_a_run(tmp_path):

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from utils.config.schema import as_dict
 from utils.errors import UsageError
 from utils.evaluation.baseline import Baseline, load_baseline
-from utils.runs import (Run, atomic_write_json, atomic_write_text, default_baseline, default_hider_weights,
-                        default_seeker_weights, hns_model_type, locked, series)
+from utils.runs import (Run, atomic_write_json, atomic_write_text, checkpoint_stem, default_baseline,
+                        default_hider_weights, default_seeker_weights, hns_model_type, locked, series)
 
 
 @dataclass
@@ -153,11 +152,11 @@ def write(cfg, run: Run, report: dict, figures: dict, model, data) -> None:
         atomic_write_json(results / "contrastive.json", cem_report)
         print(f"contrastive explanations: {results / 'contrastive.json'}")
     log_to_tensorboard(rows, run.paths.logs / "evaluation")
-    atomic_write_json(results / "evaluation.json", report)
+    atomic_write_json(run.paths.evaluation, report)
     print(figures["table"])
     print(f"recommended: {rows[best]['checkpoint']} ({figures['rule']}): test accuracy "
           f"{rows[best]['test']['accuracy']:.3f}, I_fg {rows[best]['test']['I_fg']:.3f}")
-    print(f"report: {results / 'evaluation.json'} (+ evaluation.csv, tradeoff.png, "
+    print(f"report: {run.paths.evaluation} (+ evaluation.csv, tradeoff.png, "
           f"{', '.join(p.name for p in masks)})")
     print(f"TensorBoard: tensorboard --logdir {run.paths.logs}")
 
@@ -207,7 +206,7 @@ def example_figures(model, rows, recommended: int, data, results_dir: Path, n: i
     x = as_float_images(data.test.x[:n])
     written = []
     for i in sorted({recommended, 0, len(rows) // 2, len(rows) - 1}):
-        name = rows[i]["checkpoint"].replace(".weights.h5", "")
+        name = checkpoint_stem(rows[i]["checkpoint"])
         load_weights(model, Path(rows[i]["path"]))
         y, p, preds = batched(views, x)
         path = results_dir / f"masks_{name}.png"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -22,8 +21,8 @@ import numpy as np
 from utils.config.schema import COMMON, EXPLAIN, as_dict
 from utils.errors import UsageError
 from utils.reporting.plotting import draw_rows, page_paths
-from utils.runs import (atomic_path, atomic_write_json, claimed, default_hider_weights, default_seeker_weights,
-                        series)
+from utils.runs import (RunPaths, atomic_path, atomic_write_json, claimed, default_hider_weights,
+                        default_seeker_weights, explanation_model_type, series)
 
 
 @dataclass
@@ -86,14 +85,14 @@ def explain_images(cfg) -> dict:
     train = as_float_images(data.train.x)
     explainer = build_explainer(cfg, cfg.method, seeker, train, autoencoder, progress=not cfg.quiet)
     infiller = build_infiller(cfg.infiller, cfg.image_size, train, autoencoder)
-    (run,) = series(cfg, f"explanations/{cfg.method}")
-    with claimed(cfg, f"explanations/{cfg.method}", [run]):
+    (run,) = series(cfg, explanation_model_type(cfg.method))
+    with claimed(cfg, explanation_model_type(cfg.method), [run]):
         x, labels = as_float_images(data.test.x[indices]), data.test.y[indices]
         explanation = explainer.explain(x)
         report = compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, indices)
         print_summary(cfg.method, report["summary"])
         if not cfg.debug:
-            write_report(cfg, inputs, run.paths.results, report, explanation, x)
+            write_report(cfg, inputs, run.paths, report, explanation, x)
     return report
 
 
@@ -152,7 +151,9 @@ def print_summary(method: str, s: Mapping) -> None:
               f"mean L0 {c['mean_l0'] or 0:.1f}, mean L1 {c['mean_l1'] or 0:.2f}")
 
 
-def write_report(cfg, inputs: Inputs, results: Path, report: dict, explanation, x) -> None:
+def write_report(cfg, inputs: Inputs, paths: RunPaths, report: dict, explanation, x) -> None:
+    """The figures (and CEM's savepoints), then explanations.json (last: it marks a finished run)."""
+    results = paths.results
     views = report.pop("views")
     rows = explanation_rows(cfg.method, report, explanation, x, views)
     pages = page_paths(results, "explanations", len(x))
@@ -161,10 +162,10 @@ def write_report(cfg, inputs: Inputs, results: Path, report: dict, explanation, 
                                           f"{cfg.budget:.0%}, filled with {cfg.infiller}")
     if getattr(explanation, "savepoints", None):
         save_savepoints(results / "savepoints.npz", explanation, [r["index"] for r in report["images"]])
-    atomic_write_json(results / "explanations.json", {
+    atomic_write_json(paths.explanations, {
         **report, "seeker": inputs.seeker, "autoencoder": inputs.autoencoder,
         "config": as_dict(cfg, groups=(COMMON, EXPLAIN))})
-    print(f"explanations: {results / 'explanations.json'}, {', '.join(p.name for p, _ in pages)}")
+    print(f"explanations: {paths.explanations}, {', '.join(p.name for p, _ in pages)}")
 
 
 def explanation_rows(method: str, report: dict, explanation, x, views) -> list:

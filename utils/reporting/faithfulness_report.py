@@ -23,8 +23,8 @@ import numpy as np
 from utils.config.checks import parse_budgets, parse_methods
 from utils.config.schema import COMMON, EXPLAIN, FAITH, HNS, as_dict
 from utils.errors import UsageError
-from utils.runs import (atomic_write_json, atomic_write_text, default_hider_weights, default_seeker_weights,
-                        hns_model_type, locked, series)
+from utils.runs import (EVALUATOR, atomic_write_json, atomic_write_text, default_hider_weights,
+                        default_seeker_weights, hns_model_type, locked, series)
 
 CO_TRAINED = "co-trained HnS seeker (not faithfulness)"
 JUDGES = ("evalx", "seeker")
@@ -54,7 +54,7 @@ def _checkpoint(cfg, run) -> tuple[Path, str]:
             raise UsageError(f"--checkpoint {cfg.checkpoint}: no such file in {weights}; choose one of "
                              f"{', '.join(p.name for p in run.paths.checkpoints()) or 'none (the run has none)'}")
         return path, "as given by --checkpoint"
-    report = run.paths.results / "evaluation.json"
+    report = run.paths.evaluation
     if report.is_file():
         name = json.loads(report.read_text())["recommended"]["checkpoint"]
         if (weights / name).is_file():
@@ -87,7 +87,7 @@ def resolve(cfg) -> Inputs:
     if cfg.evaluator_weights:
         evaluator, weights = None, Path(cfg.evaluator_weights)
     else:
-        (evaluator,) = series(evaluator_config(cfg), "evalx")
+        (evaluator,) = series(evaluator_config(cfg), EVALUATOR)
         weights = evaluator.paths.best
     notes = [f"checkpoint {checkpoint.name}: {how}"]
     if cfg.seeker_training == "frozen":
@@ -307,6 +307,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def write(cfg, inputs: Inputs, report: dict, views: dict) -> Path:
+    """The CSV and figures, then faithfulness.json (last: it marks a finished report); returns its path."""
     from utils.reporting.plotting import budget_curves, draw_rows
 
     results = inputs.run.paths.results
@@ -321,8 +322,8 @@ def write(cfg, inputs: Inputs, report: dict, views: dict) -> Path:
                     + [(x * views["masks"][m][i][..., None], m, True) for m in methods])
     draw_rows(rows, results / "faithfulness_examples.png",
               title="kept pixels at each image's HnS budget, by method")
-    atomic_write_json(results / "faithfulness.json", report)
-    return results
+    atomic_write_json(inputs.run.paths.faithfulness, report)
+    return inputs.run.paths.faithfulness
 
 
 def run_benchmark(cfg) -> dict:
@@ -331,7 +332,7 @@ def run_benchmark(cfg) -> dict:
         report, views = compute(cfg, inputs)
         print(table(report))
         if not cfg.debug:
-            results = write(cfg, inputs, report, views)
-            print(f"faithfulness: {results / 'faithfulness.json'} (+ faithfulness.csv, faithfulness_budgets.png, "
+            written = write(cfg, inputs, report, views)
+            print(f"faithfulness: {written} (+ faithfulness.csv, faithfulness_budgets.png, "
                   "faithfulness_examples.png)")
     return report

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from utils.runs.atomic import atomic_savefig  # noqa: E402
+from utils.runs.layout import checkpoint_label  # noqa: E402
 
 ROWS_PER_PAGE = 10
 
@@ -116,7 +117,7 @@ def tradeoff(rows: list[dict], path, recommended: int | None = None, title=None)
                 alpha=0.8)
         if key == "I_fg":
             for r, xv, yv in zip(rows, xs, acc):
-                ax.annotate(r["checkpoint"].replace(".weights.h5", "").replace("alpha_", "a="), (xv, yv),
+                ax.annotate(f"a={checkpoint_label(r['checkpoint'])}", (xv, yv),
                             fontsize=6, xytext=(3, 3), textcoords="offset points")
     if recommended is not None:
         r = rows[recommended]
@@ -128,7 +129,7 @@ def tradeoff(rows: list[dict], path, recommended: int | None = None, title=None)
 
 def across_runs(summary: list[dict], path, title=None) -> None:
     """Mean and spread over runs of test accuracy and I_fg per checkpoint."""
-    names = [s["checkpoint"].replace(".weights.h5", "").replace("alpha_", "") for s in summary]
+    names = [checkpoint_label(s["checkpoint"]) for s in summary]
     idx = np.arange(len(summary))
     fig, ax = plt.subplots(figsize=(max(6.4, 0.4 * len(summary)), 4.0))
     for key in ("accuracy", "I_fg"):

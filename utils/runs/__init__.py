@@ -4,11 +4,14 @@ No TensorFlow here: scripts resolve and claim a run before they build anything.
 """
 from utils.runs.atomic import atomic_path, atomic_savefig, atomic_write_json, atomic_write_text
 from utils.runs.claim import RunLock, claim_series, claimed, clear, locked
-from utils.runs.layout import (Run, RunPaths, alpha_decimals, checkpoint_alpha, checkpoint_name, checkpoints,
-                               default_baseline, default_hider_weights, default_seeker_weights, hider_model_type,
-                               hns_model_type, hns_variant, lock_path, run_paths, seeker_model_type, series)
+from utils.runs.layout import (EVALUATOR, Run, RunPaths, alpha_decimals, checkpoint_alpha, checkpoint_label,
+                               checkpoint_name, checkpoint_stem, checkpoints, default_baseline, default_hider_weights,
+                               default_seeker_weights, explanation_model_type, hider_model_type, hns_model_type,
+                               hns_variant, lock_path, run_paths, seeker_model_type, series)
 
-__all__ = ["Run", "RunLock", "RunPaths", "alpha_decimals", "atomic_path", "atomic_savefig", "atomic_write_json",
-           "atomic_write_text", "checkpoint_alpha", "checkpoint_name", "checkpoints", "claim_series", "claimed",
-           "clear", "default_baseline", "default_hider_weights", "default_seeker_weights", "hider_model_type",
+__all__ = ["EVALUATOR", "Run", "RunLock", "RunPaths", "alpha_decimals", "atomic_path", "atomic_savefig",
+           "atomic_write_json", "atomic_write_text", "checkpoint_alpha", "checkpoint_label", "checkpoint_name",
+           "checkpoint_stem",
+           "checkpoints", "claim_series", "claimed", "clear", "default_baseline", "default_hider_weights",
+           "default_seeker_weights", "explanation_model_type", "hider_model_type",
            "hns_model_type", "hns_variant", "locked", "lock_path", "run_paths", "seeker_model_type", "series"]

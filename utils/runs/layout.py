@@ -2,8 +2,11 @@
 
 Every run writes to ``logs/``, ``weights/`` and ``results/`` under the current directory, as
 ``<config>/<model_type>/<identifier>[/<run>]/``, with ``<run>`` = 1..N under --num_trainings N.
-Model types: ``seeker``, ``hider``, ``explanations``, and for Hide-and-Seek
-``hns/deterministic`` or ``hns/stochastic/<estimator>`` (``.../sa/rate_<r>`` for slope annealing).
+Model types: ``seeker`` (``seeker-random`` trained on random masks, REAL-X), ``hider``
+(``hider-<decoder>`` for another decoder), ``evalx`` (the faithfulness judge),
+``explanations/<method>``, and for Hide-and-Seek ``hns/deterministic`` or
+``hns/stochastic/<estimator>`` (``.../sa/rate_<r>`` for slope annealing), with ``+<variant>``
+appended for a run that is not the original (`hns_model_type`).
 
 In a weights folder:
 
@@ -13,6 +16,10 @@ In a weights folder:
     interrupted.weights.h5    the weights when a run was stopped by a signal
     resume_state.npz          everything needed to continue an interrupted run
     .lock                     held while a process works on the run (series: in <identifier>/)
+
+In a results folder, each written last by its script (its presence marks a finished report):
+``baseline.json`` (baseline.py), ``evaluation.json`` (evaluation.py), ``faithfulness.json``
+(faithfulness.py), ``explanations.json`` (explain.py).
 
 ``<a>`` is written with as many decimals as --alpha_step has (at least 2; `alpha_decimals`):
 every alpha of the schedule, 1 - k * step, is then written exactly, so two alphas never
@@ -25,11 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KINDS = ("logs", "weights", "results")
-FINAL = "final.weights.h5"
-BEST = "best.weights.h5"
-INTERRUPTED = "interrupted.weights.h5"
+WEIGHTS = ".weights.h5"
+FINAL = "final" + WEIGHTS
+BEST = "best" + WEIGHTS
+INTERRUPTED = "interrupted" + WEIGHTS
 STATE = "resume_state.npz"
 LOCK = ".lock"
+BASELINE = "baseline.json"
+EVALUATION = "evaluation.json"
+FAITHFULNESS = "faithfulness.json"
+EXPLANATIONS = "explanations.json"
+EVALUATOR = "evalx"
 _ALPHA = re.compile(r"alpha_(\d+(?:\.\d+)?)\.weights\.h5$")
 
 
@@ -68,6 +81,23 @@ class RunPaths:
     def state(self) -> Path:
         return self.weights / STATE
 
+    # --- reports of the results folder --------------------------------------------------------
+    @property
+    def baseline(self) -> Path:
+        return self.results / BASELINE
+
+    @property
+    def evaluation(self) -> Path:
+        return self.results / EVALUATION
+
+    @property
+    def faithfulness(self) -> Path:
+        return self.results / FAITHFULNESS
+
+    @property
+    def explanations(self) -> Path:
+        return self.results / EXPLANATIONS
+
     def checkpoint(self, alpha: float, decimals: int = 2) -> Path:
         return self.weights / checkpoint_name(alpha, decimals)
 
@@ -101,6 +131,11 @@ def hider_model_type(cfg) -> str:
 def seeker_model_type(cfg, random_masks: bool = False) -> str:
     """'seeker', or 'seeker-random' for the seeker trained on random masks (pretrain_seeker.py --random_masks)."""
     return "seeker-random" if random_masks else "seeker"
+
+
+def explanation_model_type(method: str) -> str:
+    """The run folder of explain.py --method `method`."""
+    return f"explanations/{method}"
 
 
 def _exact(value: float) -> str:
@@ -171,7 +206,19 @@ def alpha_decimals(step: float) -> int:
 
 
 def checkpoint_name(alpha: float, decimals: int = 2) -> str:
-    return f"alpha_{alpha:.{decimals}f}.weights.h5"
+    return f"alpha_{alpha:.{decimals}f}{WEIGHTS}"
+
+
+def checkpoint_stem(path) -> str:
+    """A checkpoint's name without the extension, for file names: 'alpha_0.20', 'final'."""
+    return Path(path).name.removesuffix(WEIGHTS)
+
+
+def checkpoint_label(path) -> str:
+    """A checkpoint's short name for tables and figures: '0.20' for alpha_0.20.weights.h5, 'final',
+    'best', 'interrupted' for the others."""
+    m = _ALPHA.match(Path(path).name)
+    return m.group(1) if m else checkpoint_stem(path)
 
 
 def checkpoint_alpha(path) -> float | None:
@@ -198,4 +245,4 @@ def default_hider_weights(cfg) -> Path:
 
 
 def default_baseline(cfg) -> Path:
-    return run_paths(cfg, "seeker").results / "baseline.json"
+    return run_paths(cfg, "seeker").baseline

@@ -15,7 +15,7 @@ import keras
 from networks.evalx import RandomMaskClassifier
 from networks.seeker import build_seeker
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch
-from utils.runs import Run, claimed
+from utils.runs import EVALUATOR, Run, claimed
 from utils.seeding import seed_everything
 from utils.training.callbacks import BestWeights
 from utils.training.distribute import distributed
@@ -31,7 +31,7 @@ def evaluator_config(cfg):
                                overwrite=False, resume=False, num_trainings=1)
 
 
-def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = "evalx") -> keras.Model:
+def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = EVALUATOR) -> keras.Model:
     """Train (or continue) the random-mask classifier of `run`; returns the trained classifier."""
     seed_everything(run.seed)
     with distributed(cfg) as cfg:
