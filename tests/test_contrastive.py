@@ -1,4 +1,4 @@
-"""Tests of utils/contrastive.py: the FISTA pieces by hand, the c search, a closed-form PN, batching."""
+"""Tests of utils/explainers/cem.py: the FISTA pieces by hand, the c search, a closed-form PN, batching."""
 from __future__ import annotations
 
 import json
