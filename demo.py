@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import COMMON, HNS, parse_config
+from utils.config import COMMON, HNS, Config, parse_config
 from utils.runs import (RunPaths, default_baseline, hider_model_type, hns_model_type, run_paths,
                         seeker_model_type)
 
@@ -92,8 +92,10 @@ def how(stage: Stage, force: bool) -> list | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rerun every stage, replacing earlier outputs")
-    parser.add_argument("--config", default="mnist-5k", help="preset to run (default mnist-5k)")
-    parser.add_argument("--identifier", default="default", help="run name (default 'default')")
+    defaults = Config()  # the scripts' own defaults, declared once in utils/config/schema.py
+    parser.add_argument("--config", default=defaults.config, help=f"preset to run (default {defaults.config})")
+    parser.add_argument("--identifier", default=defaults.identifier,
+                        help=f"run name (default '{defaults.identifier}')")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of every stage (default: the preset's); use a new --identifier per seed")
     args = parser.parse_args()
