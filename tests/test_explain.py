@@ -134,6 +134,7 @@ def test_compare_pp_pn_computes_without_writing(tiny, tmp_path, monkeypatch):
     (["--learning_rate", "-0.1"], "--learning_rate must be > 0"),
     (["--reg_coef", "-1"], "--reg_coef must be >= 0"),
     (["--budget", "1.5"], r"--budget must be in \(0, 1\]"),
+    (["--method", "occlusion", "--patch", "29"], "--patch 29 is larger than the image"),
 ])
 def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_path, monkeypatch):
     import explain

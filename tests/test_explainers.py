@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from utils.explainers import (GradientExplainer, MaskExplainer, OcclusionExplainer, budget_pixels, build_infiller,
                               infill, top_k_mask)
+from utils.explainers.base import per_image_uniform
 from utils.explainers.infillers import Autoencoder, Blur, LocalMean, Mean, Noise, Zero, default_sigma, default_window
 from utils.explainers.masks import concrete, default_reg_coef
 
@@ -84,6 +85,11 @@ def test_noise_infiller_is_per_image_and_seeded():
     b = Noise()(tf.constant(x[1:2]), tf.constant(z[1:2]), tf.constant([5])).numpy()
     assert np.array_equal(a[1], b[0]) and not np.array_equal(a[0], a[1])
     assert a.min() >= 0 and a.max() <= 1
+    # its colour (std 0: the fill is the colour) is not the concrete sampler's draw for the same seed
+    # and iteration, whose first values a shared stream would repeat
+    colour = Noise(std=0.0)(tf.constant(x), tf.constant(z), tf.constant([4, 5, 6]), 0).numpy()[:, :1, :1, :]
+    sampler = per_image_uniform(tf.constant([4, 5, 6]), 0, (1, 1, 3)).numpy()
+    assert np.abs(colour - sampler).min() > 1e-4
 
 
 def test_scaled_fido_settings():
@@ -259,6 +265,14 @@ def test_occlusion_of_single_pixels_on_a_linear_model(linear):
     wide = OcclusionExplainer(model, patch=2, stride=2).explain(x, targets)
     blocks = (x * wt).sum(axis=-1).reshape(2, 2, 2, 2, 2).sum(axis=(2, 4))
     assert np.allclose(wide.scores, np.repeat(np.repeat(blocks, 2, axis=1), 2, axis=2), atol=1e-5)
+    # stride 2 does not reach the edge with patch 3 on 4 pixels: patches at rows/columns 0 and 1
+    # (the edge), so every pixel is covered. Pixel (0, 0) is in one patch, (1, 1) in all four.
+    edge = OcclusionExplainer(model, patch=3, stride=2).explain(x, targets)
+    v = (x * wt).sum(axis=-1)
+    patch = {(r, c): v[:, r:r + 3, c:c + 3].sum(axis=(1, 2)) for r in (0, 1) for c in (0, 1)}
+    assert np.allclose(edge.scores[:, 0, 0], patch[0, 0], atol=1e-5)
+    assert np.allclose(edge.scores[:, 3, 3], patch[1, 1], atol=1e-5)
+    assert np.allclose(edge.scores[:, 1, 1], sum(patch.values()) / 4, atol=1e-5)
 
 
 # --- top-k -----------------------------------------------------------------------------------------

@@ -139,6 +139,8 @@ def validate(cfg: Config) -> None:
     check(cfg.grid is None or cfg.image_size is None or cfg.image_size % cfg.grid == 0,
           f"--grid {cfg.grid} does not divide the image size {cfg.image_size}: use a divisor of it "
           f"(e.g. {cfg.image_size and cfg.image_size // 4})")
+    check(cfg.patch is None or cfg.image_size is None or cfg.patch <= cfg.image_size,
+          f"--patch {cfg.patch} is larger than the image ({cfg.image_size} pixels): use at most {cfg.image_size}")
     if cfg.image_size is not None:
         m = SIZE_MULTIPLE[cfg.model]
         check(cfg.image_size >= m and cfg.image_size % m == 0,

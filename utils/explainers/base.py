@@ -118,24 +118,32 @@ class Explainer:
         return pick(tf.cast(self.model(x, training=False), tf.float32), targets)
 
 
-def per_image_uniform(seeds, iteration, shape):
-    """U(0, 1) noise of `shape` per image, drawn from (seed of the image, iteration) alone (stateless).
+def _per_image(draw, seeds, iteration, shape, stream: int):
+    iteration = tf.cast(iteration, tf.int32)
+
+    def one(s):
+        key = tf.stack([s, iteration])
+        if stream:
+            key = tf.random.experimental.stateless_fold_in(key, stream)
+        return draw(shape, seed=key)
+
+    return tf.vectorized_map(one, seeds, fallback_to_while_loop=True, warn=False)
+
+
+def per_image_uniform(seeds, iteration, shape, stream: int = 0):
+    """U(0, 1) noise of `shape` per image, drawn from (seed of the image, iteration, stream) alone
+    (stateless).
 
     Each image's noise does not depend on the rest of the batch, so batched and one-at-a-time
-    explanations agree.
+    explanations agree. Different `stream`s are independent draws for the same (seed, iteration):
+    the concrete sampler uses stream 0, the noise in-filler streams 1 (colour) and 2 (noise).
     """
-    iteration = tf.cast(iteration, tf.int32)
-    return tf.vectorized_map(
-        lambda s: tf.random.stateless_uniform(shape, seed=tf.stack([s, iteration])), seeds,
-        fallback_to_while_loop=True, warn=False)
+    return _per_image(tf.random.stateless_uniform, seeds, iteration, shape, stream)
 
 
-def per_image_normal(seeds, iteration, shape):
+def per_image_normal(seeds, iteration, shape, stream: int = 0):
     """N(0, 1) noise of `shape` per image, as `per_image_uniform`."""
-    iteration = tf.cast(iteration, tf.int32)
-    return tf.vectorized_map(
-        lambda s: tf.random.stateless_normal(shape, seed=tf.stack([s, iteration])), seeds,
-        fallback_to_while_loop=True, warn=False)
+    return _per_image(tf.random.stateless_normal, seeds, iteration, shape, stream)
 
 
 def channel_sum(a):

@@ -11,7 +11,8 @@ softmax model) and a(x) the attribution of every input element (n, H, W, C):
                            (Smilkov et al. 2017; R the input range, sigma = ``noise``)
     occlusion              a patch of p x p pixels at stride r is set to ``value``; every pixel gets the
                            mean drop s_t(x) - s_t(x with the patch occluded) over the patches that
-                           cover it (Zeiler & Fergus 2014)
+                           cover it (Zeiler & Fergus 2014). Patches start at 0, r, 2r, ... and, where
+                           r does not reach the edge, at H - p (W - p): every pixel is covered
 
 Integrated gradients is complete: sum(a) = s_t(x) - s_t(b) exactly for a model linear in x and
 up to the quadrature error otherwise. Scores per pixel: |a| largest over channels for the
@@ -114,8 +115,7 @@ class OcclusionExplainer(Explainer):
     def _explain(self, x, targets, seeds) -> Explanation:
         shape = tuple(x.shape[1:])
         patch, stride = self._resolve(shape)
-        rows = list(range(0, shape[0] - patch + 1, stride))
-        cols = list(range(0, shape[1] - patch + 1, stride))
+        rows, cols = (sorted({*range(0, size - patch + 1, stride), size - patch}) for size in shape[:2])
         windows = np.zeros((len(rows) * len(cols), shape[0], shape[1], 1), np.float32)
         for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
             windows[i, r:r + patch, c:c + patch] = 1.0

@@ -157,8 +157,8 @@ class Noise(Infiller):
         if seeds is None:
             seeds = tf.range(n, dtype=tf.int32)
         shape = x.shape[1:]
-        colour = per_image_uniform(seeds, 2 * iteration, (1, 1, shape[-1]))
-        noise = per_image_normal(seeds, 2 * iteration + 1, shape)
+        colour = per_image_uniform(seeds, iteration, (1, 1, shape[-1]), stream=1)  # not the sampler's stream 0
+        noise = per_image_normal(seeds, iteration, shape, stream=2)
         return tf.clip_by_value(colour + self.std * noise, 0.0, 1.0)
 
     def settings(self) -> dict:
