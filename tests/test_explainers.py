@@ -144,6 +144,62 @@ def test_ssr_and_sdr_losses_on_a_linear_softmax_model_by_hand(objective):
     assert half[0] == pytest.approx(_toy_loss_by_hand(x[0], w, b, pi[0], 1, 0.35, objective), rel=1e-5)
 
 
+UP = np.array([[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]])  # bilinear 2 -> 4, half-pixel centres
+
+
+def _softmax_log_p(logits, target):
+    return logits[target] - np.log(np.exp(logits).sum())
+
+
+@pytest.mark.parametrize("objective", ["ssr", "sdr"])
+@pytest.mark.parametrize("outputs", ["logits", "probabilities"])
+def test_fido_loss_with_samples_upsampling_and_an_infiller_by_hand(objective, outputs):
+    # FIDO's own path: a 2 x 2 grid upsampled to 4 x 4 pixels, two concrete samples at temperature
+    # 0.5 averaged, the mean in-filler, no ramp; the model gives logits or softmax probabilities.
+    rng = np.random.default_rng(4)
+    w, b = rng.normal(size=(4, 4, 1, 2)).astype(np.float32), np.array([0.3, -0.2], np.float32)
+    model = linear_model(w, b)
+    if outputs == "probabilities":
+        model = keras.Sequential([model, keras.layers.Softmax()])
+    x = rng.random((1, 4, 4, 1)).astype(np.float32)
+    theta = np.array([[0.8, -1.2], [0.1, 1.5]], np.float32)
+    explainer = MaskExplainer(model, objective, stochastic=True, grid=2, temperature=0.5, num_samples=2,
+                              infiller=Mean(0.3), reg_coef=0.2, reg_ramp=0, outputs=outputs)
+    loss = explainer.objective_terms(tf.constant(x), tf.constant([0]), tf.constant(theta.reshape(1, 2, 2, 1)),
+                                     tf.constant([5]), tf.constant(3), 0.2)[0].numpy()[0]
+    pi = UP @ (1 / (1 + np.exp(-theta))) @ UP.T                         # keep probabilities, 4 x 4
+    log_p = 0.0
+    for s in range(2):                                                 # iteration 3: noise draws 3 * 2 + s
+        u = per_image_uniform(tf.constant([5]), 3 * 2 + s, (4, 4, 1)).numpy()[0, ..., 0]
+        z = 1 / (1 + np.exp(-(np.log(pi / (1 - pi)) + np.log(u / (1 - u))) / 0.5))
+        filled = x[0, ..., 0] * z + (1 - z) * 0.3
+        log_p += _softmax_log_p(filled.reshape(-1) @ w.reshape(-1, 2) + b, 0) / 2
+    by_hand = -log_p + 0.2 * pi.sum() if objective == "ssr" else log_p + 0.2 * (1 - pi).sum()
+    assert loss == pytest.approx(by_hand, rel=1e-4)
+
+
+def test_two_adam_steps_with_a_decaying_rate_and_a_ramp_by_hand():
+    # BBMP, one cell per pixel, zero fill: loss_k = -log p_t(x * pi) + reg * min(1, k / ramp) * sum(pi),
+    # pi = sigmoid(theta), theta_0 = 0. Gradient by hand, Adam (0.9, 0.999, 1e-8) with the rate
+    # 0.05 * (1 - k / 2) at iterations k = 0, 1.
+    rng = np.random.default_rng(6)
+    w, b = rng.normal(size=(2, 2, 1, 3)).astype(np.float32), np.array([0.1, 0.0, -0.1], np.float32)
+    x = rng.random((1, 2, 2, 1)).astype(np.float32)
+    result = MaskExplainer(linear_model(w, b), "ssr", stochastic=False, grid=2, infiller=Zero(), reg_coef=0.4,
+                           reg_ramp=4, learning_rate=0.05, epochs=2).explain(x, targets=[2])
+    wf, xf = w.reshape(-1, 3), x.reshape(-1)
+    theta, m, v = np.zeros(4), np.zeros(4), np.zeros(4)
+    for k in range(2):
+        pi = 1 / (1 + np.exp(-theta))
+        p = np.exp(logits := (xf * pi) @ wf + b) / np.exp(logits).sum()
+        d_pi = -(wf[:, 2] - wf @ p) * xf + 0.4 * min(1.0, k / 4)       # d loss / d pi
+        g = d_pi * pi * (1 - pi)
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g ** 2
+        step = 0.05 * (1 - k / 2) * (m / (1 - 0.9 ** (k + 1))) / (np.sqrt(v / (1 - 0.999 ** (k + 1))) + 1e-8)
+        theta = theta - step
+    assert np.allclose(result.scores[0].reshape(-1), 1 / (1 + np.exp(-theta)), atol=1e-6)
+
+
 def block_model():
     """16 x 16 images, 2 classes; class 1 needs (nearly) all of the 4 x 4 block at rows/cols 4..7."""
     w = np.zeros((16, 16, 1, 2), np.float32)
