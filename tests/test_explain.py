@@ -229,3 +229,4 @@ def test_explain_post_hoc_end_to_end(weights, method, monkeypatch):
         assert r["kept_at_budget"] == 39 and 0 <= r["pred_filled"] <= 9 and r["seconds"] > 0   # 5% of 784
         assert (r["loss"] is None) == (method != "fido-ssr") and (r["kept"] is None) == (method != "fido-ssr")
     assert report["settings"]["budget"] == 0.05 and (out / "explanations.png").stat().st_size > 0
+    assert report["legend"]["kept"].startswith("pixels in the sufficient" if method == "fido-ssr" else "null")

@@ -9,7 +9,10 @@ sigmoid(theta) is upsampled bilinearly to the image: pi = up(sigmoid(theta)) in 
       z = sigmoid((log pi - log(1 - pi) + log u - log(1 - u)) / tau)
 
   (P(z > 1/2) = pi exactly; z becomes Bernoulli(pi) as tau -> 0), ``num_samples`` masks per step.
-* **BBMP** (``stochastic=False``) uses the deterministic mask z = pi.
+* **BBMP** (``stochastic=False``) uses the deterministic mask z = pi. It is parameterised like
+  FIDO's (sigmoid of a logit, ``init`` 0: pi = 1/2, the same ramp), so the two differ only in the
+  sampling; FIDO's own BBMP baseline (BBMPNet.py) instead clamps the mask values to [0, 1] and
+  starts from the whole image kept (1).
 
 The in-filled input is x~ = x * z + (1 - z) * G(x, round(z)) (`utils.explainers.infillers`).
 Objectives per image, with t the target, averaged over the samples:

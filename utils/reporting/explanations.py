@@ -136,7 +136,25 @@ def compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, ind
                           l2=float(explanation.l2[j]))
     settings = explainer.settings() if cem else explanation.settings
     return {"method": cfg.method, "settings": {**settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},
-            "summary": summary, "images": images, "views": {"mask": mask, "filled": filled}}
+            "legend": legend(cfg.method), "summary": summary, "images": images,
+            "views": {"mask": mask, "filled": filled}}
+
+
+def legend(method: str) -> dict:
+    """What the per-image fields of explanations.json mean for `method`."""
+    if method.startswith("cem"):
+        kept = "L0 of the pertinent positive / negative (elements changed)"
+    elif method.endswith("-sdr"):
+        kept = "pixels in the destroying region: drop probability > 1/2 (pixels the method removes, not keeps)"
+    elif method.startswith(("fido", "bbmp")):
+        kept = "pixels in the sufficient region: keep probability > 1/2"
+    else:
+        kept = "null: the method has no threshold of its own"
+    return {"kept": kept,
+            "kept_at_budget": "pixels of the top --budget share of the scores (the figure's mask)",
+            "pred_filled": "the model's class with only those pixels kept and the rest in-filled",
+            "loss": "the method's final objective (null for CEM and the gradient methods)",
+            "seconds": "the whole batch's time divided by its images (the batch is explained at once)"}
 
 
 def print_summary(method: str, s: Mapping) -> None:
