@@ -307,6 +307,13 @@ class ContrastiveExplainer:
         ``seeds`` is accepted for the common interface and unused (CEM draws no random numbers).
         """
         start = time.perf_counter()
+        x, bounds, x_pred, target, classes = self._checked(x, targets)
+        best_dist, best_adv, c_used, iterations, savepoints = self._search(x, bounds, target, classes)
+        return self._explanation(x, x_pred, target, best_dist, best_adv, c_used, iterations, savepoints, start)
+
+    def _checked(self, x, targets):
+        """The batch as float32, (no-information value, lower, upper) per feature, the model's class,
+        the targets and the number of classes; ValueError for anything CEM cannot explain."""
         x = np.asarray(x, np.float32)
         if x.ndim < 2 or len(x) == 0:
             raise ValueError(f"x must be a non-empty batch (n, *instance_shape), got shape {x.shape}; "
@@ -330,8 +337,13 @@ class ContrastiveExplainer:
         target = x_pred if targets is None else np.asarray(targets, np.int32).reshape(-1)
         if target.shape != x_pred.shape or np.any(target < 0) or np.any(target >= scores.shape[1]):
             raise ValueError(f"targets must be {len(x)} class indices in [0, {scores.shape[1] - 1}]")
-        run = self._c_step_fn(shape, scores.shape[1])
+        return x, (no_info, lower, upper), x_pred, target, scores.shape[1]
 
+    def _search(self, x, bounds, target, classes):
+        """The search on c: per c step, FISTA in compiled chunks over the instances still searching
+        (stopped ones leave the batch); returns the best distance and iterate per instance, the c
+        each instance last ran with, iterations run and the savepoints."""
+        run = self._c_step_fn(x.shape[1:], classes)
         n = len(x)
         c, c_lower, c_upper = np.full(n, self.c_init), np.zeros(n), np.full(n, C_UPPER_INIT)
         c_used = c.copy()
@@ -354,7 +366,7 @@ class ContrastiveExplainer:
             k = 0
             while k < self.max_iterations and rows.size:
                 todo = min(chunk, self.max_iterations - k)
-                out = run(x[rows], no_info, lower, upper, target[rows], c[rows].astype(np.float32), best_dist[rows],
+                out = run(x[rows], *bounds, target[rows], c[rows].astype(np.float32), best_dist[rows],
                           best_adv[rows], adv, y, np.int32(k), np.int32(todo), step_best, since, active,
                           np.int32(patience))
                 dist_r, adv_best_r, found_r, adv, y, step_best, since, active, saves, ran = (o.numpy() for o in out)
@@ -375,7 +387,11 @@ class ContrastiveExplainer:
                 searching &= ~bracket_closed(c_lower, c_upper, self.c_tolerance)
             if bar is not None:
                 bar.update(step + 1, [("found", int(np.isfinite(best_dist).sum())), ("searching", int(searching.sum()))])
+        return best_dist, best_adv, c_used, iterations, savepoints
 
+    def _explanation(self, x, x_pred, target, best_dist, best_adv, c_used, iterations, savepoints, start):
+        """The PP (x - delta) or PN (the best iterate) per instance, its class and sizes."""
+        n, shape = len(x), x.shape[1:]
         found = np.isfinite(best_dist)
         delta = x - best_adv
         if self.mode == "PN":
