@@ -135,6 +135,7 @@ def test_compare_pp_pn_computes_without_writing(tiny, tmp_path, monkeypatch):
     (["--reg_coef", "-1"], "--reg_coef must be >= 0"),
     (["--budget", "1.5"], r"--budget must be in \(0, 1\]"),
     (["--method", "occlusion", "--patch", "29"], "--patch 29 is larger than the image"),
+    (["--method", "occlusion", "--patch", "2", "--stride", "3"], "--stride 3 is larger than the patch"),
 ])
 def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_path, monkeypatch):
     import explain

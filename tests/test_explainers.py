@@ -329,6 +329,8 @@ def test_occlusion_of_single_pixels_on_a_linear_model(linear):
     assert np.allclose(edge.scores[:, 0, 0], patch[0, 0], atol=1e-5)
     assert np.allclose(edge.scores[:, 3, 3], patch[1, 1], atol=1e-5)
     assert np.allclose(edge.scores[:, 1, 1], sum(patch.values()) / 4, atol=1e-5)
+    with pytest.raises(ValueError, match="at most patch"):   # a stride beyond the patch skips pixels
+        OcclusionExplainer(model, patch=1, stride=2)
 
 
 # --- top-k -----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from utils.errors import UsageError
 from utils.runs import (EVALUATOR, RunLock, checkpoint_alpha, checkpoint_label, checkpoint_name, checkpoint_stem,
-                        checkpoints, claim_series, claimed, explanation_model_type, lock_path, run_paths, series)
+                        checkpoints, claim_series, claimed, explanation_model_type, lock_path, series)
 from utils.runs.layout import alpha_decimals
 
 

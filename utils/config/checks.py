@@ -139,6 +139,9 @@ def validate(cfg: Config) -> None:
     check(cfg.grid is None or cfg.image_size is None or cfg.image_size % cfg.grid == 0,
           f"--grid {cfg.grid} does not divide the image size {cfg.image_size}: use a divisor of it "
           f"(e.g. {cfg.image_size and cfg.image_size // 4})")
+    check(cfg.stride is None or cfg.stride <= (cfg.patch or max(1, (cfg.image_size or 7) // 7)),
+          f"--stride {cfg.stride} is larger than the patch ({cfg.patch or 'image size / 7'}): pixels between "
+          "patches would never be occluded; use a stride of at most the patch")
     check(cfg.patch is None or cfg.image_size is None or cfg.patch <= cfg.image_size,
           f"--patch {cfg.patch} is larger than the image ({cfg.image_size} pixels): use at most {cfg.image_size}")
     if cfg.image_size is not None:

@@ -12,7 +12,8 @@ softmax model) and a(x) the attribution of every input element (n, H, W, C):
     occlusion              a patch of p x p pixels at stride r is set to ``value``; every pixel gets the
                            mean drop s_t(x) - s_t(x with the patch occluded) over the patches that
                            cover it (Zeiler & Fergus 2014). Patches start at 0, r, 2r, ... and, where
-                           r does not reach the edge, at H - p (W - p): every pixel is covered
+                           r does not reach the edge, at H - p (W - p); with r <= p (required) every
+                           pixel is covered
 
 Integrated gradients is complete: sum(a) = s_t(x) - s_t(b) exactly for a model linear in x and
 up to the quadrature error otherwise. Scores per pixel: |a| largest over channels for the
@@ -99,6 +100,9 @@ class OcclusionExplainer(Explainer):
         for name, v in (("patch", patch), ("stride", stride)):
             if v is not None and (int(v) != v or v < 1):
                 raise ValueError(f"{name} must be a whole number of pixels >= 1, got {v!r}")
+        if patch is not None and stride is not None and stride > patch:
+            raise ValueError(f"stride ({stride}) must be at most patch ({patch}): pixels between patches would "
+                             "never be occluded")
         self.patch, self.stride, self.value = patch, stride, float(value)
         self._compiled = {}
 
@@ -108,6 +112,9 @@ class OcclusionExplainer(Explainer):
     def _resolve(self, shape):
         patch = self.patch or max(1, min(shape[0], shape[1]) // 7)
         stride = self.stride or max(1, patch // 2)
+        if stride > patch:
+            raise ValueError(f"stride ({stride}) must be at most patch ({patch}): pixels between patches would "
+                             "never be occluded")
         if patch > min(shape[0], shape[1]):
             raise ValueError(f"the occlusion patch ({patch}) is larger than the image ({shape[0]} x {shape[1]})")
         return patch, stride

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from utils.config.schema import as_dict
 from utils.errors import UsageError
 from utils.evaluation.baseline import Baseline, load_baseline

@@ -153,7 +153,7 @@ def legend(method: str) -> dict:
     return {"kept": kept,
             "kept_at_budget": "pixels of the top --budget share of the scores (the figure's mask)",
             "pred_filled": "the model's class with only those pixels kept and the rest in-filled",
-            "loss": "the method's final objective (null for CEM and the gradient methods)",
+            "loss": "the method's final objective (FIDO and BBMP; null for the other methods)",
             "seconds": "the whole batch's time divided by its images (the batch is explained at once)"}
 
 
