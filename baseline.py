@@ -10,7 +10,7 @@ from utils.errors import UsageError
 
 def main(argv):
     cfg = parse_config(argv, "baseline.py", __doc__)
-    from utils.runs import default_seeker_weights, locked, run_paths
+    from utils.runs import default_seeker_weights, locked, run_paths, seeker_model_type
 
     weights = cfg.seeker_weights or str(default_seeker_weights(cfg))
     if cfg.seeker_weights is None and not default_seeker_weights(cfg).is_file():
@@ -25,13 +25,13 @@ def main(argv):
 
     data = load_data(cfg)
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, weights)
-    with locked(cfg, "seeker"):
+    with locked(cfg, seeker_model_type(cfg)):
         record = measure_baseline(seeker, data, cfg.batch_size)
         print(f"baseline accuracy: {record['accuracy']:.4f} on {record['test_images']} test images "
               f"(validation: {record['val_accuracy']:.4f} on {record['val_images']})")
         if cfg.debug:
             return
-        paths = run_paths(cfg, "seeker")
+        paths = run_paths(cfg, seeker_model_type(cfg))
         atomic_write_text(paths.results / "baseline.txt", f"{record['accuracy']}\n")
         atomic_write_json(paths.baseline, {**record, "weights": weights, "config": as_dict(cfg)})
         print(f"baseline: {paths.baseline}")

@@ -59,7 +59,7 @@ def stages(config: str, identifier: str, seed: int | None = None) -> list[Stage]
             Stage("baseline", "baseline.py", common, baseline),
             Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider)]
     start = seeker
-    if cfg.seeker_training == "frozen":   # REAL-X: the seeker HnS trains against learns from random masks
+    if cfg.seeker_training == "frozen":   # REAL-X: HnS trains against a seeker pretrained on random masks
         start = run_paths(cfg, seeker_model_type(cfg, random_masks=True))
         plan.append(Stage("pretrain random-mask seeker", "pretrain_seeker.py", common + ["--random_masks"],
                           start.final, start))

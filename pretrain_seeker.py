@@ -3,7 +3,8 @@
     python pretrain_seeker.py --config mnist-5k [--random_masks]
 
 With --random_masks the seeker learns from randomly masked images instead (EVAL-X: each image keeps
-a random share of its pixels, U(--evalx_min_rate, 1), the rest zero), into seeker-random/<identifier>:
+a random share of its pixels, U(evalx_min_rate, 1) with the preset's evalx_min_rate and evalx_grid,
+the rest zero), into seeker-random/<identifier>:
 the frozen seeker of collaborative_training.py --seeker_training frozen (REAL-X).
 A run that was killed continues from its last completed epoch when the same command is run again.
 """

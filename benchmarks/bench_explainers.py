@@ -31,8 +31,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from networks.build import load_seeker  # noqa: E402
-from networks.hider import build_hider  # noqa: E402
+from networks.build import build_hns, load_seeker  # noqa: E402
 from networks.seeker import build_seeker  # noqa: E402
 from utils.config import COMMON, EXPLAIN, parse_config  # noqa: E402
 from utils.config.schema import METHODS  # noqa: E402
@@ -84,8 +83,7 @@ def main():
     print(f"{args.n} mnist-5k test images, seeker: {origin}; {os.cpu_count()} CPU cores, "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op threads\n")
 
-    hider = build_hider(cfg.model, data.image_shape, out_channels=1, logits=True, decoder=cfg.hider_decoder,
-                        mask_grid=cfg.mask_grid)
+    hider = build_hns(cfg, data.image_shape, data.num_classes, start_weights=False).hider  # the preset's hider
     mask = tf.function(lambda images: tf.cast(hider(images, training=False) > 0, tf.float32))
     many = np.resize(as_float_images(data.test.x), (args.hns_batch, *data.image_shape)).astype(np.float32)
     hns_batch = timed(lambda: mask(tf.constant(x)).numpy(), 20) / args.n

@@ -12,7 +12,7 @@ Measured in one run, so that the ratios hold on any machine (absolute figures do
    time(hider step)): the HnS step does the work of both plus the seeker's input gradient (and
    for stochastic neurons a second seeker pass on the evaluation mask, for random-masks one on
    random masks).
-2. **fit against the bare loop.** The deterministic HnS model of the training scripts (built by
+2. **fit against the bare loop.** The deterministic HnS model with joint training (built by
    ``networks.build.build_hns``), trained by ``model.fit`` on the training pipeline
    (``utils.data.epoch_pipeline``), with and without the adaptive-alpha callback, at
    ``steps_per_execution`` 1 and --spe (medians of --repeats calls); against the same step in the
@@ -58,13 +58,12 @@ from utils.training.schedules import AdaptiveAlpha  # noqa: E402
 ESTIMATORS = ("deterministic", "random-masks", "st1", "st2", "sa", "reinforce")
 
 
-def config(batch_size: int, estimator: str = "deterministic", precision: str = "float32", spe: int = 1):
+def config(batch_size: int, estimator: str = "deterministic", spe: int = 1):
+    """The training scripts' configuration; the precision is set around the build (`precision_policy`)."""
     flags = ["--batch_size", str(batch_size), "--steps_per_execution", str(spe), "--quiet", "--debug",
              "--seeker_training", "random-masks" if estimator == "random-masks" else "joint"]
     if estimator not in ("deterministic", "random-masks"):
         flags += ["--stochastic", "--estimator", estimator]
-    if precision != "float32":
-        flags += ["--mixed_precision"]
     return parse_config(flags, "collaborative_training.py", "", groups=(COMMON, HNS, EVAL))
 
 
@@ -103,7 +102,7 @@ def step_rows(data, args) -> list[dict]:
                         model = build_pretraining_model(config(b), name, data.image_shape, data.num_classes)
                         x, y = batch(data, b, "labels" if name == "seeker" else "images")
                     else:
-                        model = build_hns(config(b, name, precision), data.image_shape, data.num_classes)
+                        model = build_hns(config(b, name), data.image_shape, data.num_classes)
                         x, y = batch(data, b)
                     seconds = bare_loop_seconds(model, x, y, args.steps, args.repeats)
                 rows.append(dict(step=name, precision=precision, batch_size=b, ms_per_step=1e3 * seconds,

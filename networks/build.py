@@ -26,13 +26,14 @@ def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None,
             print(f"note: hider layer {notice}: it keeps its initial values")
     if start_weights and cfg.seeker_weights:
         load_weights(seeker, cfg.seeker_weights)
-    neuron = build_neuron(cfg.stochastic, cfg.estimator, seed=cfg.seed if seed is None else seed)
+    seed = cfg.seed if seed is None else seed
+    neuron = build_neuron(cfg.stochastic, cfg.estimator, seed=seed)
     model = HideAndSeek(hider, seeker, neuron, alpha=1.0 if cfg.alpha is None else cfg.alpha,
                         logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty, baseline=baseline,
                         foreground_threshold=cfg.foreground_threshold,
                         steps_per_execution=cfg.steps_per_execution, seeker_training=cfg.seeker_training,
                         random_mask_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
-                        mask_smoothness=cfg.mask_smoothness, seed=cfg.seed if seed is None else seed,
+                        mask_smoothness=cfg.mask_smoothness, seed=seed,
                         name="hide_and_seek",
                         dtype="float32")  # masks and losses in float32 (utils.training.precision)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)

@@ -33,7 +33,8 @@ can learn to read the class from the mask's *shape*, and the hider to write it t
 
 ``mask_smoothness`` mu adds the total variation of the binary mask (straight-through gradient),
 ``mu * (mean|y[i+1, j] - y[i, j]| + mean|y[i, j+1] - y[i, j]|)``: isolated kept or hidden pixels
-cost, blobs do not. It is not part of the reported total either.
+cost, blobs do not. It is not part of the reported total either. REINFORCE's sampled mask carries
+no gradient, so with ``--estimator reinforce`` the term moves nothing.
 """
 from __future__ import annotations
 
@@ -174,21 +175,18 @@ class HideAndSeek(keras.Model):
             # REINFORCE's sampled masks only score the hider; the seeker learns from y_eval.
             objective = (out["total"] if pathwise else ops.stop_gradient(out["total"])) + \
                 self._bound_penalty(out["h"])
-            learns = self.seeker_training != "frozen"
-            if self.neuron.stochastic and learns:
+            alpha = ops.convert_to_tensor(self.alpha)
+            if self.neuron.stochastic and self.seeker_training != "frozen":
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
-                ce_eval = self.ce(labels, self.seeker(x * y_eval, training=True))
-                objective += ops.convert_to_tensor(self.alpha) * ops.mean(ce_eval)
+                objective += alpha * self._seeker_ce(x * y_eval, labels)
             if self.seeker_training == "random-masks":
                 r = random_keep(x, self.random_masks, self.random_mask_rate, self.random_mask_grid)
-                ce_random = self.ce(labels, self.seeker(x * r, training=True))
-                objective += ops.convert_to_tensor(self.alpha) * ops.mean(ce_random)
+                objective += alpha * self._seeker_ce(x * r, labels)
             if self.mask_smoothness:
                 objective += self.mask_smoothness * total_variation(out["y"])
             if not pathwise:
                 # Score function for the classification loss only: the mask term's expectation
                 # is known, E[(1 - alpha) mean(y)] = (1 - alpha) mean(p), so its gradient is exact.
-                alpha = ops.convert_to_tensor(self.alpha)
                 s = self.neuron.surrogate(alpha * out["ce"], out["y"], out["h"])
                 s += (1.0 - alpha) * ops.mean(self.neuron.probability(out["h"]))
                 objective += s - ops.stop_gradient(s)
@@ -199,6 +197,10 @@ class HideAndSeek(keras.Model):
         self.optimizer.apply_gradients(zip(grads, variables))
         self._record_step(ops.stack([ops.mean(out["ce"]), out["total"]]))
         return self._update_metrics(x, labels, out)
+
+    def _seeker_ce(self, x_masked, labels):
+        """The seeker's mean cross-entropy on masked images (the evaluation-mask and random-mask terms)."""
+        return ops.mean(self.ce(labels, self.seeker(x_masked, training=True)))
 
     def _record_step(self, values):
         """Keep this step's (classification, total) losses, averaged over replicas, for the schedule."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from utils.config.schema import FAITH_METHODS, FIELDS, SIZE_MULTIPLE, Config, type_of
+from utils.config.schema import FAITH_METHODS, FIELDS, SIZE_MULTIPLE, Config, default_occlusion_patch, type_of
 from utils.errors import UsageError
 
 # A checkpoint file is named by alpha written with the decimals of --alpha_step (see
@@ -131,15 +131,12 @@ def validate(cfg: Config) -> None:
         check(cfg.image_size is not None, "dataset 'folder' needs --image_size (e.g. 64)")
         check(cfg.channels is not None, "dataset 'folder' needs --channels 1 or 3")
     check_list(cfg)
-    check(cfg.evalx_grid is None or cfg.image_size is None or cfg.image_size % cfg.evalx_grid == 0,
-          f"--evalx_grid {cfg.evalx_grid} does not divide the image size {cfg.image_size}: use a divisor of it")
-    check(cfg.mask_grid is None or cfg.image_size is None or cfg.image_size % cfg.mask_grid == 0,
-          f"--mask_grid {cfg.mask_grid} does not divide the image size {cfg.image_size}: use a divisor of it "
-          f"(e.g. {cfg.image_size and cfg.image_size // 4})")
-    check(cfg.grid is None or cfg.image_size is None or cfg.image_size % cfg.grid == 0,
-          f"--grid {cfg.grid} does not divide the image size {cfg.image_size}: use a divisor of it "
-          f"(e.g. {cfg.image_size and cfg.image_size // 4})")
-    check(cfg.stride is None or cfg.stride <= (cfg.patch or max(1, (cfg.image_size or 7) // 7)),
+    for flag, hint in (("evalx_grid", False), ("mask_grid", True), ("grid", True)):
+        g = getattr(cfg, flag)
+        check(g is None or cfg.image_size is None or cfg.image_size % g == 0,
+              f"--{flag} {g} does not divide the image size {cfg.image_size}: use a divisor of it"
+              + (f" (e.g. {cfg.image_size // 4})" if hint else ""))
+    check(cfg.stride is None or cfg.stride <= (cfg.patch or default_occlusion_patch(cfg.image_size or 7)),
           f"--stride {cfg.stride} is larger than the patch ({cfg.patch or 'image size / 7'}): pixels between "
           "patches would never be occluded; use a stride of at most the patch")
     check(cfg.patch is None or cfg.image_size is None or cfg.patch <= cfg.image_size,

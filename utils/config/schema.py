@@ -33,6 +33,13 @@ FAITH_METHODS = ("hns", "hns-ranked", *METHODS, *REFERENCES)
 # The hider halves the image twice (small) or five times (large, resnet), so the
 # image size must be a multiple of 2**n for the decoder to give back the input size.
 SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}
+
+
+def default_occlusion_patch(image_size: int) -> int:
+    """Occlusion's default patch side: image_size / 7 (4 pixels at 28)."""
+    return max(1, image_size // 7)
+
+
 NATIVE_SHAPES = {
     "mnist-5k": (28, 1, 10), "mnist": (28, 1, 10), "fashion": (28, 1, 10),
     "cifar10": (32, 3, 10), "cifar100": (32, 3, 100), "patches": (32, 3, 6),
@@ -127,15 +134,17 @@ class Config:
                                     "pixel). G must divide the image size.", group=HNS, at_least=1, metavar="G")
     seeker_training: str = _opt("joint", "How the seeker learns: joint (with the hider, on its masks: the "
                                 "original), random-masks (joint, plus the EVAL-X loss on random masks in every "
-                                "batch), frozen (REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, "
+                                "batch; keep rates and grid from the preset's evalx_min_rate and evalx_grid), frozen (REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, "
                                 "never updated; only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
     mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the binary mask (blobs "
-                                  "rather than scattered pixels; 0: off).", group=HNS, at_least=0)
+                                  "rather than scattered pixels; 0: off; no effect with --estimator reinforce, whose "
+                                  "sampled mask carries no gradient).", group=HNS, at_least=0)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
-                              "U(--evalx_min_rate, 1), zero in-fill) for --seeker_training frozen; its run is "
+                              "U(evalx_min_rate, 1) with the preset's evalx_min_rate and evalx_grid, zero in-fill) for "
+                              "--seeker_training frozen; its run is "
                               "seeker-random/<identifier>.", group=PRETRAIN)
     # Evaluation report (evaluation.py, collaborative_training.py --evaluate)
     min_fidelity: float = _opt(0.98, "Recommended checkpoint: validation Fidelity floor.", group=EVAL,

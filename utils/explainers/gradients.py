@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from utils.config.schema import default_occlusion_patch
 from utils.explainers.base import Explainer, Explanation, channel_sum, per_image_normal
 
 
@@ -86,6 +87,12 @@ class GradientExplainer(Explainer):
         return Explanation(self.name, scores.numpy(), targets.numpy(), 0.0, extras={"attributions": a.numpy()})
 
 
+def _check_stride(patch: int, stride: int) -> None:
+    if stride > patch:
+        raise ValueError(f"stride ({stride}) must be at most patch ({patch}): pixels between patches would "
+                         "never be occluded")
+
+
 class OcclusionExplainer(Explainer):
     """Occlusion with a `patch` x `patch` square at `stride` set to `value` (module docstring).
 
@@ -100,9 +107,8 @@ class OcclusionExplainer(Explainer):
         for name, v in (("patch", patch), ("stride", stride)):
             if v is not None and (int(v) != v or v < 1):
                 raise ValueError(f"{name} must be a whole number of pixels >= 1, got {v!r}")
-        if patch is not None and stride is not None and stride > patch:
-            raise ValueError(f"stride ({stride}) must be at most patch ({patch}): pixels between patches would "
-                             "never be occluded")
+        if patch is not None and stride is not None:
+            _check_stride(patch, stride)
         self.patch, self.stride, self.value = patch, stride, float(value)
         self._compiled = {}
 
@@ -110,11 +116,9 @@ class OcclusionExplainer(Explainer):
         return {**super().settings(), "patch": self.patch, "stride": self.stride, "value": self.value}
 
     def _resolve(self, shape):
-        patch = self.patch or max(1, min(shape[0], shape[1]) // 7)
+        patch = self.patch or default_occlusion_patch(min(shape[0], shape[1]))
         stride = self.stride or max(1, patch // 2)
-        if stride > patch:
-            raise ValueError(f"stride ({stride}) must be at most patch ({patch}): pixels between patches would "
-                             "never be occluded")
+        _check_stride(patch, stride)
         if patch > min(shape[0], shape[1]):
             raise ValueError(f"the occlusion patch ({patch}) is larger than the image ({shape[0]} x {shape[1]})")
         return patch, stride

@@ -13,7 +13,7 @@ from pathlib import Path
 from utils.config.schema import as_dict
 from utils.errors import UsageError
 from utils.evaluation.baseline import Baseline, load_baseline
-from utils.runs import (Run, atomic_write_json, atomic_write_text, checkpoint_stem, default_baseline,
+from utils.runs import (VARIANT_FLAGS, Run, atomic_write_json, atomic_write_text, checkpoint_stem, default_baseline,
                         default_hider_weights, default_seeker_weights, hns_model_type, locked, series)
 
 
@@ -31,8 +31,7 @@ def resolve(cfg) -> Inputs:
     for run in runs:
         if not run.paths.checkpoints():
             raise UsageError(f"no checkpoints in {run.paths.weights}: train it with collaborative_training.py "
-                             "using the same --config, --identifier, neuron and mask flags (--hider_decoder, "
-                             "--mask_grid, --seeker_training, --mask_smoothness)")
+                             f"using the same --config, --identifier, {VARIANT_FLAGS}")
     path = Path(cfg.baseline) if cfg.baseline else default_baseline(cfg)
     baseline = load_baseline(path) if path.is_file() else None
     if baseline is None:

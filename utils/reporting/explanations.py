@@ -85,8 +85,9 @@ def explain_images(cfg) -> dict:
     train = as_float_images(data.train.x)
     explainer = build_explainer(cfg, cfg.method, seeker, train, autoencoder, progress=not cfg.quiet)
     infiller = build_infiller(cfg.infiller, cfg.image_size, train, autoencoder)
-    (run,) = series(cfg, explanation_model_type(cfg.method))
-    with claimed(cfg, explanation_model_type(cfg.method), [run]):
+    model_type = explanation_model_type(cfg.method)
+    (run,) = series(cfg, model_type)
+    with claimed(cfg, model_type, [run]):
         x, labels = as_float_images(data.test.x[indices]), data.test.y[indices]
         explanation = explainer.explain(x)
         report = compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, indices)

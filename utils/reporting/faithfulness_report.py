@@ -23,7 +23,7 @@ import numpy as np
 from utils.config.checks import parse_budgets, parse_methods
 from utils.config.schema import COMMON, EXPLAIN, FAITH, HNS, as_dict
 from utils.errors import UsageError
-from utils.runs import (EVALUATOR, atomic_write_json, atomic_write_text, default_hider_weights,
+from utils.runs import (EVALUATOR, VARIANT_FLAGS, atomic_write_json, atomic_write_text, default_hider_weights,
                         default_seeker_weights, hns_model_type, locked, series)
 
 CO_TRAINED = "co-trained HnS seeker (not faithfulness)"
@@ -62,8 +62,7 @@ def _checkpoint(cfg, run) -> tuple[Path, str]:
     if run.paths.final.is_file():
         return run.paths.final, "the final weights (no evaluation.json: run evaluation.py for the recommended one)"
     raise UsageError(f"no checkpoint in {weights}: train it with collaborative_training.py using the same "
-                     "--config, --identifier, neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, "
-                     "--mask_smoothness)")
+                     f"--config, --identifier, {VARIANT_FLAGS}")
 
 
 def resolve(cfg) -> Inputs:
@@ -95,11 +94,11 @@ def resolve(cfg) -> Inputs:
         if realx.is_file() and weights.is_file() and realx.resolve() == weights.resolve():
             raise UsageError(f"the judge {weights} is the frozen seeker the hider was trained against: pass another "
                              "--evaluator_weights, or drop it to train an evaluator with another --evaluator_seed")
-        notes.append(f"the hider was trained against the frozen random-mask seeker {realx}; the EVAL-X judge is a "
-                     f"separately trained network ({weights})")
+        against = f"the frozen random-mask seeker {realx}"
     else:
-        notes.append(f"the hider was trained against its co-trained seeker ({cfg.seeker_training} training); the "
-                     f"EVAL-X judge is a separately trained network ({weights})")
+        against = f"its co-trained seeker ({cfg.seeker_training} training)"
+    notes.append(f"the hider was trained against {against}; the EVAL-X judge is a separately trained network "
+                 f"({weights})")
     if cfg.num_trainings > 1:
         notes.append(f"--num_trainings {cfg.num_trainings}: scoring run 1 ({run.paths.weights})")
     return Inputs(methods, budgets, run, checkpoint, seeker, autoencoder if autoencoder.is_file() else None,
@@ -273,7 +272,7 @@ def line(method: str, s: dict) -> str:
 def table(report: dict) -> str:
     head = (f"{'method':22s} {'ms/image':>9s} {'keep EVAL-X':^12s} {'remove EVAL-X':^12s} {'keep seeker':^12s} "
             f"{'remove seeker':^12s} {'insertion':^12s} {'deletion':^12s} {'leakage':^12s}")
-    lines = [f"at each image's HnS budget, {report['images']} {report.get('split', 'test')} images (mean +- "
+    lines = [f"at each image's HnS budget, {report['images']} {report['split']} images (mean +- "
              "standard error); insertion and deletion: EVAL-X, ROAD imputation, along the budget sweep", head,
              "-" * len(head)]
     lines += [line(m, s) for m, s in report["methods"].items()]

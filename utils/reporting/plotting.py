@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from utils.runs.atomic import atomic_savefig  # noqa: E402
-from utils.runs.layout import checkpoint_alpha, checkpoint_label  # noqa: E402
+from utils.runs.layout import checkpoint_label, checkpoint_stem  # noqa: E402
 
 ROWS_PER_PAGE = 10
 
@@ -117,8 +117,7 @@ def tradeoff(rows: list[dict], path, recommended: int | None = None, title=None)
                 alpha=0.8)
         if key == "I_fg":
             for r, xv, yv in zip(rows, xs, acc):
-                ax.annotate(("a=" if checkpoint_alpha(r["checkpoint"]) is not None else "") + checkpoint_label(r["checkpoint"]),
-                            (xv, yv),
+                ax.annotate(checkpoint_stem(r["checkpoint"]).replace("alpha_", "a="), (xv, yv),
                             fontsize=6, xytext=(3, 3), textcoords="offset points")
     if recommended is not None:
         r = rows[recommended]

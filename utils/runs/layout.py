@@ -1,4 +1,6 @@
-"""Where a run's files live and what they are called: the only module that names them.
+"""Where a run's files live and what they are called: the only module that names the run folders,
+the weights files and the reports whose presence marks a finished stage (the reports' companion
+CSVs and figures are named by the reporting code that writes them, in the same results folder).
 
 Every run writes to ``logs/``, ``weights/`` and ``results/`` under the current directory, as
 ``<config>/<model_type>/<identifier>[/<run>]/``, with ``<run>`` = 1..N under --num_trainings N.
@@ -43,7 +45,12 @@ EVALUATION = "evaluation.json"
 FAITHFULNESS = "faithfulness.json"
 EXPLANATIONS = "explanations.json"
 EVALUATOR = "evalx"
-_ALPHA = re.compile(r"alpha_(\d+(?:\.\d+)?)\.weights\.h5$")
+_ALPHA = re.compile(r"alpha_(\d+(?:\.\d+)?)" + re.escape(WEIGHTS) + "$")
+
+
+def _file(folder: str, name: str) -> property:
+    """A RunPaths property: the file `name` in the run's `folder` ('weights' or 'results')."""
+    return property(lambda self: getattr(self, folder) / name, doc=f"<{folder}>/{name}")
 
 
 @dataclass(frozen=True)
@@ -64,39 +71,15 @@ class RunPaths:
         """True when any of the three folders holds something other than the run's lock."""
         return any(p.is_dir() and any(c.name != LOCK for c in p.iterdir()) for p in self.all())
 
-    # --- files of the weights folder ------------------------------------------------------
-    @property
-    def final(self) -> Path:
-        return self.weights / FINAL
-
-    @property
-    def best(self) -> Path:
-        return self.weights / BEST
-
-    @property
-    def interrupted(self) -> Path:
-        return self.weights / INTERRUPTED
-
-    @property
-    def state(self) -> Path:
-        return self.weights / STATE
-
-    # --- reports of the results folder --------------------------------------------------------
-    @property
-    def baseline(self) -> Path:
-        return self.results / BASELINE
-
-    @property
-    def evaluation(self) -> Path:
-        return self.results / EVALUATION
-
-    @property
-    def faithfulness(self) -> Path:
-        return self.results / FAITHFULNESS
-
-    @property
-    def explanations(self) -> Path:
-        return self.results / EXPLANATIONS
+    # files of the weights folder, then the reports of the results folder
+    final = _file("weights", FINAL)
+    best = _file("weights", BEST)
+    interrupted = _file("weights", INTERRUPTED)
+    state = _file("weights", STATE)
+    baseline = _file("results", BASELINE)
+    evaluation = _file("results", EVALUATION)
+    faithfulness = _file("results", FAITHFULNESS)
+    explanations = _file("results", EXPLANATIONS)
 
     def checkpoint(self, alpha: float, decimals: int = 2) -> Path:
         return self.weights / checkpoint_name(alpha, decimals)
@@ -143,6 +126,10 @@ def _exact(value: float) -> str:
     two different values never share a run folder (0.1234567 and 0.1234568 both print '0.123457')."""
     short = f"{value:g}"
     return short if float(short) == value else repr(float(value))
+
+
+# The flags hns_variant reads: a run is found again only with the same ones.
+VARIANT_FLAGS = "neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness)"
 
 
 def hns_variant(cfg) -> str:
@@ -230,7 +217,7 @@ def checkpoint_alpha(path) -> float | None:
 def checkpoints(weights_dir) -> list[Path]:
     """The per-alpha checkpoints of a run, highest alpha first, then the final weights."""
     weights_dir = Path(weights_dir)
-    per_alpha = [p for p in weights_dir.glob("alpha_*.weights.h5") if checkpoint_alpha(p) is not None]
+    per_alpha = [p for p in weights_dir.glob(f"alpha_*{WEIGHTS}") if checkpoint_alpha(p) is not None]
     per_alpha.sort(key=lambda p: -checkpoint_alpha(p))
     final = weights_dir / FINAL
     return per_alpha + ([final] if final.is_file() else [])
@@ -245,4 +232,4 @@ def default_hider_weights(cfg) -> Path:
 
 
 def default_baseline(cfg) -> Path:
-    return run_paths(cfg, "seeker").baseline
+    return run_paths(cfg, seeker_model_type(cfg)).baseline
