@@ -47,6 +47,9 @@ NATIVE_SHAPES = {
 
 # Groups of flags: every script takes COMMON; the others only where they mean something.
 COMMON, HNS, EVAL, EXPLAIN, FAITH, PRETRAIN = "common", "hns", "eval", "explain", "faith", "pretrain"
+# The random masks of EVAL-X: the judge of faithfulness.py, the seeker of pretrain_seeker.py --random_masks
+# and of collaborative_training.py --seeker_training random-masks all draw them.
+EVALX = "evalx"
 # Switches of one invocation: never in a preset, never recorded with results.
 UI_FLAGS = ("config_file", "debug", "verbose", "overwrite", "resume", "quiet")
 
@@ -134,8 +137,9 @@ class Config:
                                     "pixel). G must divide the image size.", group=HNS, at_least=1, metavar="G")
     seeker_training: str = _opt("joint", "How the seeker learns: joint (with the hider, on its masks: the "
                                 "original), random-masks (joint, plus the EVAL-X loss on random masks in every "
-                                "batch; keep rates and grid from the preset's evalx_min_rate and evalx_grid), frozen (REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, "
-                                "never updated; only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
+                                "batch; keep rates and grid from --evalx_min_rate and --evalx_grid), frozen "
+                                "(REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, never updated; "
+                                "only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
     mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the binary mask (blobs "
                                   "rather than scattered pixels; 0: off; no effect with --estimator reinforce, whose "
                                   "sampled mask carries no gradient).", group=HNS, at_least=0)
@@ -143,9 +147,8 @@ class Config:
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
-                              "U(evalx_min_rate, 1) with the preset's evalx_min_rate and evalx_grid, zero in-fill) for "
-                              "--seeker_training frozen; its run is "
-                              "seeker-random/<identifier>.", group=PRETRAIN)
+                              "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "
+                              "frozen; its run is seeker-random/<identifier>.", group=PRETRAIN)
     # Evaluation report (evaluation.py, collaborative_training.py --evaluate)
     min_fidelity: float = _opt(0.98, "Recommended checkpoint: validation Fidelity floor.", group=EVAL,
                                above=0, at_most=1.5)
@@ -226,9 +229,10 @@ class Config:
                                          group=FAITH)
     evaluator_weights: Optional[str] = _opt(None, "EVAL-X weights file to judge with instead of the evaluator run.",
                                             group=FAITH)
-    evalx_min_rate: float = _opt(0.01, "EVAL-X: keep rates are drawn from U(rate, 1).", group=FAITH, above=0, below=1)
-    evalx_grid: Optional[int] = _opt(None, "EVAL-X: mask cells of a grid with this many per side (default: pixels).",
-                                     group=FAITH, at_least=1)
+    evalx_min_rate: float = _opt(0.01, "EVAL-X random masks: keep rates are drawn from U(rate, 1).", group=EVALX,
+                                 above=0, below=1)
+    evalx_grid: Optional[int] = _opt(None, "EVAL-X random masks: cells of a grid with this many per side "
+                                     "(default: pixels).", group=EVALX, at_least=1)
     leakage_folds: int = _opt(5, "Folds of the cross-validated mask-only leakage probe.", group=FAITH, at_least=2)
     probe_epochs: int = _opt(100, "Passes of each leakage probe over its training masks.", group=FAITH, at_least=1)
     # Which flags the user typed on the command line (not a flag itself).
@@ -261,7 +265,7 @@ def fill_dataset_defaults(cfg: Config) -> Config:
     return cfg
 
 
-def as_dict(cfg: Config, groups=(COMMON, HNS)) -> dict:
+def as_dict(cfg: Config, groups=(COMMON, HNS, EVALX)) -> dict:
     """The settings of `groups` worth recording with a run's results (no UI switches)."""
     return {name: getattr(cfg, name) for name, f in FIELDS.items()
             if f.metadata["group"] in groups and name not in UI_FLAGS}
