@@ -5,7 +5,9 @@
         --seeker_weights weights/mnist-5k/seeker/default/best.weights.h5
 
 Without --alpha, alpha adapts: it starts at 1.0 and drops by --alpha_step whenever the
-monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time.
+monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time; so the schedule, with
+--patience, --alpha_step and --min_alpha, sets the run's length and --max_epochs only caps it (the
+bounds are printed at start).
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """

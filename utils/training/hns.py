@@ -13,7 +13,7 @@ from utils.seeding import seed_everything
 from utils.training.callbacks import MaskImages
 from utils.training.distribute import distributed
 from utils.training.loop import fit_run
-from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
+from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing, alpha_levels
 
 HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
            "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed", "hider_decoder", "mask_grid",
@@ -34,6 +34,22 @@ def hparams(cfg) -> dict:
     d = as_dict(cfg)
     # TensorBoard wants plain values: None is alpha 'adaptive', mask_grid 0 (per pixel).
     return {k: (("adaptive" if k == "alpha" else 0) if d[k] is None else d[k]) for k in HPARAMS}
+
+
+def run_length(cfg, steps: int) -> str:
+    """What bounds a run of `steps` training steps per epoch, in words: --max_epochs with a fixed alpha;
+    with the adaptive schedule its alphas x --patience steps at least, capped by --max_epochs."""
+    if cfg.alpha is not None:
+        return f"run length: --max_epochs {cfg.max_epochs} epochs of {steps} steps (alpha fixed at {cfg.alpha:g})"
+    levels = alpha_levels(cfg.alpha_step, cfg.min_alpha)
+    fewest = -(-levels * cfg.patience // steps)
+    text = (f"run length: set by the adaptive schedule: {levels} alphas (1 down to {cfg.min_alpha:g} by "
+            f"{cfg.alpha_step:g}), each until its loss plateaus over --patience {cfg.patience} steps: at least "
+            f"{levels * cfg.patience} steps ({fewest} epochs of {steps} steps); --max_epochs {cfg.max_epochs} caps it")
+    if fewest > cfg.max_epochs:
+        text += (f". Warning: --max_epochs {cfg.max_epochs} ends it before alpha can reach {cfg.min_alpha:g}: "
+                 f"raise --max_epochs to at least {fewest} or lower --patience")
+    return text
 
 
 def _callbacks(cfg, model, run: Run, data: Data):
@@ -91,6 +107,7 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
 
 def _train_series(cfg, data: Data, baseline, report) -> list[TrainingResult]:
     results = []
+    report(run_length(cfg, steps_per_epoch(data.train, cfg.batch_size)))
     model_type = hns_model_type(cfg)
     with claimed(cfg, model_type, series(cfg, model_type)) as todo:
         for run, resuming in todo:
