@@ -7,7 +7,8 @@
 Without --alpha, alpha adapts: it starts at 1.0 and drops by --alpha_step whenever the
 monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time; so the schedule, with
 --patience, --alpha_step and --min_alpha, sets the run's length and --max_epochs only caps it (the
-bounds are printed at start).
+bounds are printed at start). A --seeker_weights whose validation accuracy is within 1.5 times
+chance is refused (--allow_weak_seeker starts from it anyway).
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """

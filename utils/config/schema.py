@@ -146,6 +146,9 @@ class Config:
     mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the binary mask (blobs "
                                   "rather than scattered pixels; 0: off; no effect with --estimator reinforce, whose "
                                   "sampled mask carries no gradient).", group=HNS, at_least=0)
+    allow_weak_seeker: bool = _opt(False, "Start from --seeker_weights even when its validation accuracy is within "
+                                   "1.5 times chance (otherwise refused: such a seeker teaches the hider nothing).",
+                                   group=HNS)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     # Pretraining (pretrain_seeker.py)

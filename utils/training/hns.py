@@ -14,6 +14,7 @@ from utils.training.callbacks import MaskImages
 from utils.training.distribute import distributed
 from utils.training.loop import fit_run
 from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing, alpha_levels
+from utils.training.seeker_check import require_trained_seeker
 
 HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
            "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed", "hider_decoder", "mask_grid",
@@ -101,6 +102,9 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
                          f"pretrain_seeker.py --config {cfg.config} --random_masks and pass its best.weights.h5")
     # Bad start weights fail here, before any run is touched.
     build_hns(cfg, data.image_shape, data.num_classes)
+    if cfg.seeker_weights and not cfg.allow_weak_seeker:
+        accuracy = require_trained_seeker(cfg, data)
+        report(f"start seeker: validation accuracy {accuracy:.3f} (chance {1 / data.num_classes:.3f})")
     with distributed(cfg) as cfg:
         return _train_series(cfg, data, baseline, report)
 
