@@ -106,7 +106,8 @@ class Config:
     baseline: Optional[str] = _opt(None, "baseline.json (or a file holding a bare accuracy) of the seeker "
                                    "trained alone; needed for Fidelity, FIR and FII.")
     seed: int = _opt(0, "Seed for data order, initialisation and mask sampling.")
-    foreground_threshold: float = _opt(0.1, "Input values above this count as foreground for I_fg.",
+    foreground_threshold: float = _opt(0.1, "A pixel is foreground (for I_fg) when a channel differs by more than "
+                                       "this from the image's background, the median of its border pixels.",
                                        at_least=0, below=1)
     debug: bool = _opt(False, "Run without writing anything (no weights, logs or results).")
     verbose: bool = _opt(False, "Show tracebacks on errors.")
