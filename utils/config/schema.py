@@ -23,6 +23,10 @@ MONITORS = ("classification", "total")
 DECODERS = ("transpose", "resize", "unet")           # networks.hider
 SEEKER_TRAININGS = ("joint", "random-masks", "frozen")   # networks.hns
 SPLITS = ("test", "validation")
+SHIFT_FILLS = ("zero", "edge")                      # utils.data.pipelines.shift_images
+# Built-in data whose background is black: shifted images are filled with zeros there, and with
+# their border pixels elsewhere (colour and folder data).
+BLACK_BACKGROUND = ("mnist-5k", "mnist", "fashion")
 # Explanation methods, in-fillers and reference masks: the names utils/explainers/ answers to.
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
            "integrated-gradients", "smoothgrad", "occlusion")
@@ -79,6 +83,10 @@ class Config:
     augment_shift: int = _opt(0, "Augmentation: training images move by a random whole number of pixels "
                               "in [-N, N] along each axis (0: off). Pretraining, baseline and HnS alike.",
                               at_least=0)
+    shift_fill: Optional[str] = _opt(None, "What moves in at the border of a shifted image: zero (black) or edge "
+                                     "(the nearest border pixel repeated). Default: zero on mnist-5k, mnist and "
+                                     "fashion, whose background is black; edge on colour and folder data.",
+                                     choices=SHIFT_FILLS)
     batch_size: int = _opt(64, "Batch size (the global batch under --strategy mirrored or multiworker).",
                            at_least=1)
     strategy: str = _opt("default", "Distribution of the training: default (one device), mirrored (all local "
@@ -260,7 +268,9 @@ def type_of(f) -> type:
 
 
 def fill_dataset_defaults(cfg: Config) -> Config:
-    """Native image size, channels and classes of the built-in datasets where not given."""
+    """Native image size, channels and classes of the built-in datasets where not given; the shift fill."""
+    if cfg.shift_fill is None:
+        cfg = dataclasses.replace(cfg, shift_fill="zero" if cfg.dataset in BLACK_BACKGROUND else "edge")
     if cfg.dataset in NATIVE_SHAPES:
         size, channels, classes = NATIVE_SHAPES[cfg.dataset]
         cfg = dataclasses.replace(

@@ -85,7 +85,7 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
     outcome = fit_run(
         model, cfg, run.paths, resuming,
         train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
-                                                 shift=cfg.augment_shift),
+                                                 shift=cfg.augment_shift, fill=cfg.shift_fill),
         steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
         callbacks=callbacks, stateful=stateful, logging=logging,
         done=lambda: adaptive is not None and adaptive.finished,
