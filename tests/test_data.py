@@ -129,6 +129,23 @@ def test_folder_dataset(tmp_path, ext):
     assert len(data.train) + len(data.val) == 8 and len(data.test) == 8
 
 
+@pytest.mark.parametrize("name", ["val", "validation"])
+def test_a_validation_folder_is_the_validation_split(tmp_path, name):
+    _write_folder(tmp_path)
+    for i, c in enumerate(("cat", "dog")):
+        d = tmp_path / name / c
+        d.mkdir(parents=True)
+        for j in range(3):   # a grey level no train/ or test/ image has: 250 - j
+            Image.fromarray(np.full((12, 20, 3), 250 - j, np.uint8)).save(d / f"v{j}.png")
+    data = load_data(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1))
+    assert len(data.train) == 8 and len(data.test) == 8 and len(data.val) == 6   # all of train/ is trained on
+    assert data.val.y.dtype == np.int32 and sorted(data.val.y) == [0, 0, 0, 1, 1, 1]
+    assert data.val.x.min() >= 248 and data.train.x.max() <= 120
+    (tmp_path / ({"val": "validation", "validation": "val"}[name]) / "cat").mkdir(parents=True)
+    with pytest.raises(UsageError, match="both val/ and validation/"):
+        load_data(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1))
+
+
 def test_folder_errors(tmp_path):
     (tmp_path / "train" / "only").mkdir(parents=True)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "train" / "only" / "a.png")

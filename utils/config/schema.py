@@ -70,7 +70,8 @@ class Config:
     config_file: str = _opt(str(DEFAULT_CONFIG_FILE), "TOML file holding the presets.")
     identifier: str = _opt("default", "Name of the run: folder under logs/, weights/, results/.")
     dataset: str = _opt("mnist-5k", "Dataset to load.", choices=DATASETS)
-    data_dir: Optional[str] = _opt(None, "Folder with train/ and test/ class folders (dataset 'folder').")
+    data_dir: Optional[str] = _opt(None, "Folder with train/ and test/ class folders, and val/ (or validation/) if "
+                                   "the validation split is yours rather than drawn from train/ (dataset 'folder').")
     image_size: Optional[int] = _opt(None, "Images are resized to image_size x image_size (default: native size).")
     channels: Optional[int] = _opt(None, "1 (grayscale) or 3 (RGB); images are converted (default: native).",
                                    choices=(1, 3))
@@ -78,7 +79,8 @@ class Config:
     train_images: Optional[int] = _opt(None, "Cap on the training images, validation split included.",
                                        at_least=1)
     test_images: Optional[int] = _opt(None, "Cap on the test images.", at_least=1)
-    validation_split: float = _opt(0.1, "Share of the training split held out for model selection.",
+    validation_split: float = _opt(0.1, "Share of the training split held out for model selection (unless "
+                                   "data_dir holds val/).",
                                    above=0, below=1)
     augment_shift: int = _opt(0, "Augmentation: training images move by a random whole number of pixels "
                               "in [-N, N] along each axis (0: off). Pretraining, baseline and HnS alike.",
