@@ -5,15 +5,18 @@
         --seeker_weights weights/mnist-5k/seeker/default/best.weights.h5
 
 Without --alpha, alpha adapts: it starts at 1.0 and drops by --alpha_step whenever the
-monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time.
+monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time; so the schedule, with
+--patience, --alpha_step and --min_alpha, sets the run's length and --max_epochs only caps it (the
+bounds are printed at start). A --seeker_weights whose validation accuracy is within 1.5 times
+chance is refused (--allow_weak_seeker starts from it anyway).
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import COMMON, EVAL, HNS, parse_config, run
+from utils.config import COMMON, EVAL, EVALX, HNS, parse_config, run
 
 
 def main(argv):
-    cfg = parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVAL))
+    cfg = parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVALX, EVAL))
     from utils.data import load_data
     from utils.evaluation import load_baseline
     from utils.seeding import seed_everything

@@ -3,16 +3,16 @@
     python pretrain_seeker.py --config mnist-5k [--random_masks]
 
 With --random_masks the seeker learns from randomly masked images instead (EVAL-X: each image keeps
-a random share of its pixels, U(evalx_min_rate, 1) with the preset's evalx_min_rate and evalx_grid,
-the rest zero), into seeker-random/<identifier>:
+a random share U(--evalx_min_rate, 1) of its pixels, or of the cells of an --evalx_grid grid, the
+rest zero), into seeker-random/<identifier>:
 the frozen seeker of collaborative_training.py --seeker_training frozen (REAL-X).
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import COMMON, PRETRAIN, parse_config, run
+from utils.config import COMMON, EVALX, PRETRAIN, parse_config, run
 
 
 def main(argv):
-    cfg = parse_config(argv, "pretrain_seeker.py", __doc__, groups=(COMMON, PRETRAIN))
+    cfg = parse_config(argv, "pretrain_seeker.py", __doc__, groups=(COMMON, PRETRAIN, EVALX))
     from utils.training import pretrain, pretrain_random_masks
 
     _, _, paths = pretrain_random_masks(cfg) if cfg.random_masks else pretrain(cfg, "seeker")

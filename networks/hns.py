@@ -44,7 +44,7 @@ from keras import ops
 
 from networks.evalx import random_keep
 from utils.config.schema import SEEKER_TRAININGS
-from utils.evaluation.metrics import fidelity, fii, fir
+from utils.evaluation.metrics import fidelity, fii, fir, foreground_pixels
 
 
 def total_variation(y):
@@ -69,7 +69,7 @@ class HideAndSeek(keras.Model):
         logit_bound, logit_penalty: the penalty lambda * mean(relu(|h| - bound)^2).
         baseline: accuracy of the seeker trained alone; when given, the logs hold Fidelity, FIR
             and FII (`utils.evaluation.metrics`).
-        foreground_threshold: inputs above it are foreground for the logged ``hidden_fg``.
+        foreground_threshold: of `utils.evaluation.metrics.foreground_pixels`, for the logged ``hidden_fg``.
         seeker_training: 'joint', 'random-masks' or 'frozen' (see the module docstring); with
             'frozen' the seeker's weights are made non-trainable here.
         random_mask_rate, random_mask_grid: the random masks of 'random-masks' (min keep rate; grid
@@ -218,7 +218,7 @@ class HideAndSeek(keras.Model):
     def _update_metrics(self, x, labels, out):
         y = out["y"]
         hidden = 1.0 - y
-        foreground = ops.cast(ops.max(x, axis=-1, keepdims=True) > self.foreground_threshold, y.dtype)
+        foreground = ops.cast(foreground_pixels(x, self.foreground_threshold)[..., None], y.dtype)
         t = self.trackers
         t["loss"].update_state(out["total"])
         t["classification_loss"].update_state(ops.mean(out["ce"]))

@@ -125,3 +125,30 @@ def test_bad_config_files(tmp_path, content, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(UsageError, match="not found"):
         parse(config_file=tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize("script, takes", [("collaborative_training", True), ("pretrain_seeker", True),
+                                           ("faithfulness", True), ("evaluation", False), ("explain", False)])
+def test_evalx_mask_flags_belong_to_the_scripts_that_draw_random_masks(script, takes, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit):
+        importlib.import_module(script).main(["--help"])
+    out = capsys.readouterr().out
+    assert ("--evalx_grid EVALX_GRID" in out and "--evalx_min_rate EVALX_MIN_RATE" in out) is takes
+    if takes:  # and they parse there, with their range checks
+        with pytest.raises(UsageError, match="--evalx_min_rate must be in"):
+            importlib.import_module(script).main(["--evalx_grid", "7", "--evalx_min_rate", "1.5"])
+
+
+def test_example_folder_preset_has_the_settings_that_work(tmp_path):
+    from utils.config import EVALX
+
+    def example(script):
+        return parse("--config", "example", "--data_dir", str(tmp_path), script=script, groups=(COMMON, HNS, EVALX))
+
+    seeker, hns = example("pretrain_seeker.py"), example("collaborative_training.py")
+    assert (seeker.seeker_training, seeker.augment_shift, seeker.shift_fill, seeker.evalx_grid) == \
+        ("random-masks", 4, "edge", 16)
+    assert (hns.learning_rate, hns.patience, hns.max_epochs) == (5e-4, 150, 200)
+    assert example("pretrain_hider.py").max_epochs == 15

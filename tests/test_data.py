@@ -55,6 +55,34 @@ def test_shift_images_moves_pixels_without_wrapping():
     assert [tuple(p) for p in np.argwhere(out[2, ..., 0])] == [(0, 0)]
 
 
+def test_edge_fill_repeats_the_border_pixels():
+    import tensorflow as tf
+
+    x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    # offsets - shift = (+1, -1): the image moves down 1 and left 1 (out[i, j] = x[i - 1, j + 1])
+    out = shift_images(tf.constant(x), tf.constant([[0, 2]], tf.int32), 1, fill="edge").numpy()[0, ..., 0]
+    by_hand = np.array([[1, 2, 3, 3],      # row -1 is row 0 repeated; column 4 is column 3 repeated
+                        [1, 2, 3, 3],
+                        [5, 6, 7, 7],
+                        [9, 10, 11, 11]], np.float32)
+    assert np.array_equal(out, by_hand)
+    zero = shift_images(tf.constant(x), tf.constant([[0, 2]], tf.int32), 1).numpy()[0, ..., 0]
+    assert np.array_equal(zero[1:, :3], by_hand[1:, :3]) and not zero[0].any() and not zero[:, 3].any()
+    with pytest.raises(ValueError, match="fill must be"):
+        shift_images(tf.constant(x), tf.constant([[0, 2]], tf.int32), 1, fill="wrap")
+
+
+def test_shift_fill_is_black_only_where_the_background_is():
+    from utils.config import COMMON, parse_config
+
+    def fill(*argv):
+        return parse_config(list(argv), "test.py", "", groups=(COMMON,)).shift_fill
+
+    assert fill("--config", "mnist-5k") == fill("--config", "fashion") == "zero"
+    assert fill("--config", "patches") == fill("--config", "cifar10") == "edge"
+    assert fill("--config", "mnist-5k", "--shift_fill", "edge") == "edge"
+
+
 def _split(n=40, size=8):
     rng = np.random.default_rng(0)
     return Split(rng.integers(1, 255, (n, size, size, 1), dtype=np.uint8), np.arange(n) % 4)
@@ -99,6 +127,23 @@ def test_folder_dataset(tmp_path, ext):
     data = load_data(cfg)
     assert data.num_classes == 2 and data.image_shape == (16, 16, 1)
     assert len(data.train) + len(data.val) == 8 and len(data.test) == 8
+
+
+@pytest.mark.parametrize("name", ["val", "validation"])
+def test_a_validation_folder_is_the_validation_split(tmp_path, name):
+    _write_folder(tmp_path)
+    for i, c in enumerate(("cat", "dog")):
+        d = tmp_path / name / c
+        d.mkdir(parents=True)
+        for j in range(3):   # a grey level no train/ or test/ image has: 250 - j
+            Image.fromarray(np.full((12, 20, 3), 250 - j, np.uint8)).save(d / f"v{j}.png")
+    data = load_data(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1))
+    assert len(data.train) == 8 and len(data.test) == 8 and len(data.val) == 6   # all of train/ is trained on
+    assert data.val.y.dtype == np.int32 and sorted(data.val.y) == [0, 0, 0, 1, 1, 1]
+    assert data.val.x.min() >= 248 and data.train.x.max() <= 120
+    (tmp_path / ({"val": "validation", "validation": "val"}[name]) / "cat").mkdir(parents=True)
+    with pytest.raises(UsageError, match="both val/ and validation/"):
+        load_data(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1))
 
 
 def test_folder_errors(tmp_path):

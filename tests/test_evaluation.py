@@ -24,7 +24,30 @@ def test_figures_on_hand_made_masks():
     assert out["FII_fg"] == pytest.approx(0.625 * 2 / 3)
     assert out["kept_pixels"] == pytest.approx(1.5)
     assert out["all_fg_hidden"] == pytest.approx(0.5)  # image 1 keeps none of its foreground
+    assert out["fg_share"] == pytest.approx(3 / 8)
     assert "F" not in figures_of_merit(preds, labels, masks, fg, baseline=None)
+
+
+def test_foreground_is_what_stands_out_from_the_border_colour():
+    import tensorflow as tf
+
+    from utils.evaluation.metrics import foreground_pixels
+
+    # Colour: a uniform background, a 2x2 square of another colour and one pixel of a slightly other shade.
+    x = np.tile(np.array([0.5, 0.2, 0.8], np.float32), (1, 6, 6, 1))
+    x[0, 2:4, 1:3] = [0.5, 0.9, 0.8]        # differs by 0.7 in the green channel only
+    x[0, 4, 4] = [0.55, 0.25, 0.75]         # within 0.1 of the background: not foreground
+    x[0, 0, 0] = [0.0, 0.0, 0.0]            # one dark border pixel does not move the median
+    expected = np.zeros((1, 6, 6), bool)
+    expected[0, 2:4, 1:3] = True
+    expected[0, 0, 0] = True
+    assert np.array_equal(np.asarray(foreground_pixels(x, 0.1)), expected)
+    assert np.array_equal(np.asarray(foreground_pixels(tf.constant(x), 0.1)), expected)  # tensors alike
+    assert (x.max(axis=-1) > 0.1).sum() == 35   # the former rule: all but the black pixel
+    # Black background (MNIST-like): exactly the former rule, largest channel above the threshold.
+    g = np.random.default_rng(0).random((3, 8, 8, 1)).astype(np.float32)
+    g[:, [0, -1]], g[:, :, [0, -1]] = 0, 0
+    assert np.array_equal(np.asarray(foreground_pixels(g, 0.1)), g[..., 0] > 0.1)
 
 
 def test_every_image_predicted_exactly_once_in_order():

@@ -362,3 +362,31 @@ def test_hns_model_type_names_each_variant():
     assert [hns_model_type(c).split("/")[-1] for c in near] == [
         "rate_0.1234567+random-masks", "rate_0.1234568+random-masks", "rate_1+random-masks"]
     assert hns_model_type(dataclasses.replace(cfg, mask_smoothness=1e-7)).endswith("+tv1e-07")
+
+
+@pytest.mark.parametrize("step, min_alpha", [(0.25, 0.5), (0.05, 0.05), (0.3, 0.05)])
+def test_a_flat_loss_lasts_alpha_levels_times_patience_steps(tmp_path, monkeypatch, step, min_alpha):
+    # A flat loss is a plateau as soon as the window is full: the shortest run the schedule allows.
+    from utils.training.schedules import alpha_levels
+
+    cb, saved = _schedule(tmp_path, monkeypatch, step=step, min_alpha=min_alpha, patience=5)
+    fake = ScriptedLoss([1.0] * 1000)
+    cb.set_model(fake)
+    cb.on_train_begin()
+    while not fake.stop_training:
+        fake.step(cb)
+    levels = alpha_levels(step, min_alpha)
+    assert len(saved) == levels and cb.global_step == 5 * levels
+    assert levels == {(0.25, 0.5): 3, (0.05, 0.05): 20, (0.3, 0.05): 4}[(step, min_alpha)]  # 1, .7, .4, .1
+
+
+def test_run_length_names_what_bounds_the_run():
+    from types import SimpleNamespace
+
+    from utils.training.hns import run_length
+
+    cfg = SimpleNamespace(alpha=None, alpha_step=0.25, min_alpha=0.5, patience=150, max_epochs=10)
+    text = run_length(cfg, steps=57)   # 3 alphas x 150 steps = 450 steps = 7.9 epochs of 57
+    assert "3 alphas" in text and "at least 450 steps (8 epochs of 57 steps)" in text and "Warning" not in text
+    assert "raise --max_epochs to at least 8" in run_length(SimpleNamespace(**{**vars(cfg), "max_epochs": 7}), 57)
+    assert "--max_epochs 5 epochs" in run_length(SimpleNamespace(**{**vars(cfg), "alpha": 0.5, "max_epochs": 5}), 57)

@@ -23,6 +23,10 @@ MONITORS = ("classification", "total")
 DECODERS = ("transpose", "resize", "unet")           # networks.hider
 SEEKER_TRAININGS = ("joint", "random-masks", "frozen")   # networks.hns
 SPLITS = ("test", "validation")
+SHIFT_FILLS = ("zero", "edge")                      # utils.data.pipelines.shift_images
+# Built-in data whose background is black: shifted images are filled with zeros there, and with
+# their border pixels elsewhere (colour and folder data).
+BLACK_BACKGROUND = ("mnist-5k", "mnist", "fashion")
 # Explanation methods, in-fillers and reference masks: the names utils/explainers/ answers to.
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
            "integrated-gradients", "smoothgrad", "occlusion")
@@ -47,6 +51,9 @@ NATIVE_SHAPES = {
 
 # Groups of flags: every script takes COMMON; the others only where they mean something.
 COMMON, HNS, EVAL, EXPLAIN, FAITH, PRETRAIN = "common", "hns", "eval", "explain", "faith", "pretrain"
+# The random masks of EVAL-X: the judge of faithfulness.py, the seeker of pretrain_seeker.py --random_masks
+# and of collaborative_training.py --seeker_training random-masks all draw them.
+EVALX = "evalx"
 # Switches of one invocation: never in a preset, never recorded with results.
 UI_FLAGS = ("config_file", "debug", "verbose", "overwrite", "resume", "quiet")
 
@@ -63,7 +70,8 @@ class Config:
     config_file: str = _opt(str(DEFAULT_CONFIG_FILE), "TOML file holding the presets.")
     identifier: str = _opt("default", "Name of the run: folder under logs/, weights/, results/.")
     dataset: str = _opt("mnist-5k", "Dataset to load.", choices=DATASETS)
-    data_dir: Optional[str] = _opt(None, "Folder with train/ and test/ class folders (dataset 'folder').")
+    data_dir: Optional[str] = _opt(None, "Folder with train/ and test/ class folders, and val/ (or validation/) if "
+                                   "the validation split is yours rather than drawn from train/ (dataset 'folder').")
     image_size: Optional[int] = _opt(None, "Images are resized to image_size x image_size (default: native size).")
     channels: Optional[int] = _opt(None, "1 (grayscale) or 3 (RGB); images are converted (default: native).",
                                    choices=(1, 3))
@@ -71,11 +79,16 @@ class Config:
     train_images: Optional[int] = _opt(None, "Cap on the training images, validation split included.",
                                        at_least=1)
     test_images: Optional[int] = _opt(None, "Cap on the test images.", at_least=1)
-    validation_split: float = _opt(0.1, "Share of the training split held out for model selection.",
+    validation_split: float = _opt(0.1, "Share of the training split held out for model selection (unless "
+                                   "data_dir holds val/).",
                                    above=0, below=1)
     augment_shift: int = _opt(0, "Augmentation: training images move by a random whole number of pixels "
                               "in [-N, N] along each axis (0: off). Pretraining, baseline and HnS alike.",
                               at_least=0)
+    shift_fill: Optional[str] = _opt(None, "What moves in at the border of a shifted image: zero (black) or edge "
+                                     "(the nearest border pixel repeated). Default: zero on mnist-5k, mnist and "
+                                     "fashion, whose background is black; edge on colour and folder data.",
+                                     choices=SHIFT_FILLS)
     batch_size: int = _opt(64, "Batch size (the global batch under --strategy mirrored or multiworker).",
                            at_least=1)
     strategy: str = _opt("default", "Distribution of the training: default (one device), mirrored (all local "
@@ -86,7 +99,9 @@ class Config:
     steps_per_execution: int = _opt(1, "Training steps per compiled call (fewer host round-trips; callbacks "
                                     "run once per call, the adaptive schedule still sees every step).",
                                     at_least=1)
-    max_epochs: int = _opt(10, "Maximum number of epochs.", at_least=1)
+    max_epochs: int = _opt(10, "Maximum number of epochs. Under the adaptive alpha schedule (no --alpha) it is only a "
+                           "cap: the schedule ends the run after (alphas from 1 to --min_alpha) x at least "
+                           "--patience steps; collaborative_training.py prints both bounds at start.", at_least=1)
     learning_rate: float = _opt(1e-3, "Adam learning rate (in explain.py, only a typed value counts: "
                                 "CEM's initial learning rate).", above=0)
     model: str = _opt("small", "Architecture: small, large (hider_large + seeker_large) or resnet "
@@ -101,7 +116,8 @@ class Config:
     baseline: Optional[str] = _opt(None, "baseline.json (or a file holding a bare accuracy) of the seeker "
                                    "trained alone; needed for Fidelity, FIR and FII.")
     seed: int = _opt(0, "Seed for data order, initialisation and mask sampling.")
-    foreground_threshold: float = _opt(0.1, "Input values above this count as foreground for I_fg.",
+    foreground_threshold: float = _opt(0.1, "A pixel is foreground (for I_fg) when a channel differs by more than "
+                                       "this from the image's background, the median of its border pixels.",
                                        at_least=0, below=1)
     debug: bool = _opt(False, "Run without writing anything (no weights, logs or results).")
     verbose: bool = _opt(False, "Show tracebacks on errors.")
@@ -120,8 +136,9 @@ class Config:
                              "6 decimals).", group=HNS, above=0, at_most=1)
     min_alpha: float = _opt(0.05, "The adaptive schedule stops after the plateau at this alpha.", group=HNS,
                             at_least=0, below=1)
-    patience: int = _opt(100, "Training steps in the plateau window of the adaptive schedule.", group=HNS,
-                         at_least=1)
+    patience: int = _opt(100, "Training steps in the plateau window of the adaptive schedule: every alpha lasts "
+                         "at least this many steps, so patience, --alpha_step and --min_alpha set the run's "
+                         "length, not --max_epochs.", group=HNS, at_least=1)
     min_delta: float = _opt(0.01, "Plateau: the monitored loss improved by less than this share over "
                             "the window.", group=HNS, at_least=0)
     monitor: str = _opt("classification", "Loss watched by the adaptive schedule.", group=HNS,
@@ -134,18 +151,21 @@ class Config:
                                     "pixel). G must divide the image size.", group=HNS, at_least=1, metavar="G")
     seeker_training: str = _opt("joint", "How the seeker learns: joint (with the hider, on its masks: the "
                                 "original), random-masks (joint, plus the EVAL-X loss on random masks in every "
-                                "batch; keep rates and grid from the preset's evalx_min_rate and evalx_grid), frozen (REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, "
-                                "never updated; only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
+                                "batch; keep rates and grid from --evalx_min_rate and --evalx_grid), frozen "
+                                "(REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, never updated; "
+                                "only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
     mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the binary mask (blobs "
                                   "rather than scattered pixels; 0: off; no effect with --estimator reinforce, whose "
                                   "sampled mask carries no gradient).", group=HNS, at_least=0)
+    allow_weak_seeker: bool = _opt(False, "Start from --seeker_weights even when its validation accuracy is within "
+                                   "1.5 times chance (otherwise refused: such a seeker teaches the hider nothing).",
+                                   group=HNS)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
-                              "U(evalx_min_rate, 1) with the preset's evalx_min_rate and evalx_grid, zero in-fill) for "
-                              "--seeker_training frozen; its run is "
-                              "seeker-random/<identifier>.", group=PRETRAIN)
+                              "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "
+                              "frozen; its run is seeker-random/<identifier>.", group=PRETRAIN)
     # Evaluation report (evaluation.py, collaborative_training.py --evaluate)
     min_fidelity: float = _opt(0.98, "Recommended checkpoint: validation Fidelity floor.", group=EVAL,
                                above=0, at_most=1.5)
@@ -226,9 +246,10 @@ class Config:
                                          group=FAITH)
     evaluator_weights: Optional[str] = _opt(None, "EVAL-X weights file to judge with instead of the evaluator run.",
                                             group=FAITH)
-    evalx_min_rate: float = _opt(0.01, "EVAL-X: keep rates are drawn from U(rate, 1).", group=FAITH, above=0, below=1)
-    evalx_grid: Optional[int] = _opt(None, "EVAL-X: mask cells of a grid with this many per side (default: pixels).",
-                                     group=FAITH, at_least=1)
+    evalx_min_rate: float = _opt(0.01, "EVAL-X random masks: keep rates are drawn from U(rate, 1).", group=EVALX,
+                                 above=0, below=1)
+    evalx_grid: Optional[int] = _opt(None, "EVAL-X random masks: cells of a grid with this many per side "
+                                     "(default: pixels).", group=EVALX, at_least=1)
     leakage_folds: int = _opt(5, "Folds of the cross-validated mask-only leakage probe.", group=FAITH, at_least=2)
     probe_epochs: int = _opt(100, "Passes of each leakage probe over its training masks.", group=FAITH, at_least=1)
     # Which flags the user typed on the command line (not a flag itself).
@@ -249,7 +270,9 @@ def type_of(f) -> type:
 
 
 def fill_dataset_defaults(cfg: Config) -> Config:
-    """Native image size, channels and classes of the built-in datasets where not given."""
+    """Native image size, channels and classes of the built-in datasets where not given; the shift fill."""
+    if cfg.shift_fill is None:
+        cfg = dataclasses.replace(cfg, shift_fill="zero" if cfg.dataset in BLACK_BACKGROUND else "edge")
     if cfg.dataset in NATIVE_SHAPES:
         size, channels, classes = NATIVE_SHAPES[cfg.dataset]
         cfg = dataclasses.replace(
@@ -261,7 +284,7 @@ def fill_dataset_defaults(cfg: Config) -> Config:
     return cfg
 
 
-def as_dict(cfg: Config, groups=(COMMON, HNS)) -> dict:
+def as_dict(cfg: Config, groups=(COMMON, HNS, EVALX)) -> dict:
     """The settings of `groups` worth recording with a run's results (no UI switches)."""
     return {name: getattr(cfg, name) for name, f in FIELDS.items()
             if f.metadata["group"] in groups and name not in UI_FLAGS}

@@ -8,12 +8,14 @@ Images are held as uint8 arrays (N, H, W, C) at the configured size and channels
 - ``mnist``, ``fashion``, ``cifar10``, ``cifar100``: ``keras.datasets`` (the Keras cache under
   ``$KERAS_HOME/datasets`` or ``~/.keras/datasets``, downloaded when online).
 - ``folder``: ``data_dir/train/<class>/*`` and ``data_dir/test/<class>/*`` (png, jpg, jpeg,
-  bmp in any case).
+  bmp in any case), and ``data_dir/val/<class>/*`` (or ``validation/``) when the user has a
+  validation set of their own: it is then the validation split, instead of one drawn from train/.
 - ``patches``: generated colour images whose class evidence is known (`utils.data.patches`):
   6,000 train and 1,000 test, the same for every run; splits carry the evidence masks.
 
-The validation split (``validation_split`` of the training split, stratified) is what model
-selection and early stopping look at; the test split is only ever evaluated.
+The validation split (``validation_split`` of the training split, stratified, unless a folder
+dataset brings its own) is what model selection and early stopping look at; the test split is
+only ever evaluated.
 """
 from __future__ import annotations
 
@@ -118,13 +120,21 @@ def _decode_files(files: list[Path], size: int, channels: int) -> np.ndarray:
     return out
 
 
+VALIDATION_FOLDERS = ("val", "validation")
+
+
 def _load_folder(cfg):
+    """((train files, labels), (test files, labels), (validation files, labels) or None), classes."""
     root = Path(cfg.data_dir)
     tr_files, tr_y, classes = _list_folder(root / "train", None)
     if len(classes) < 2:
         raise UsageError(f"{root / 'train'} has {len(classes)} class folder(s): a classifier needs at least 2")
     te_files, te_y, _ = _list_folder(root / "test", classes)
-    return ((tr_files, tr_y), (te_files, te_y)), len(classes)
+    found = [root / name for name in VALIDATION_FOLDERS if (root / name).is_dir()]
+    if len(found) > 1:
+        raise UsageError(f"{root} holds both val/ and validation/: keep one validation folder")
+    val = _list_folder(found[0], classes)[:2] if found else None
+    return ((tr_files, tr_y), (te_files, te_y), val), len(classes)
 
 
 def _to_shape(x: np.ndarray, size: int, channels: int) -> np.ndarray:
@@ -161,13 +171,16 @@ def load_data(cfg) -> Data:
     """Train / validation / test splits of `cfg.dataset` at `cfg.image_size` and `cfg.channels`."""
     if cfg.dataset == "patches":
         return _load_patches(cfg)
+    val = None
     if cfg.dataset == "folder":
-        ((tr_files, tr_y), (te_files, te_y)), num_classes = _load_folder(cfg)
+        ((tr_files, tr_y), (te_files, te_y), val_files), num_classes = _load_folder(cfg)
         # Cap before decoding: no need to read images that would be thrown away.
         tr_keep = stratified_subset(tr_y, cfg.train_images or len(tr_y), cfg.seed)
         te_keep = stratified_subset(te_y, cfg.test_images or len(te_y), cfg.seed + 1)
         train = Split(_decode_files([tr_files[i] for i in tr_keep], cfg.image_size, cfg.channels), tr_y[tr_keep])
         test = Split(_decode_files([te_files[i] for i in te_keep], cfg.image_size, cfg.channels), te_y[te_keep])
+        if val_files is not None:
+            val = Split(_decode_files(val_files[0], cfg.image_size, cfg.channels), val_files[1].astype(np.int32))
     else:
         if cfg.dataset == "mnist-5k":
             (xtr, ytr), (xte, yte) = _load_mnist5k(cfg.seed)
@@ -187,5 +200,7 @@ def load_data(cfg) -> Data:
         raise UsageError("the training data holds a single class: a classifier needs at least 2")
     if len(train) < 2:
         raise UsageError("fewer than 2 training images: raise --train_images")
+    if val is not None:
+        return Data(train, val, test, num_classes)
     fit_idx, val_idx = stratified_split(train.y, cfg.validation_split, cfg.seed + 2)
     return Data(train.subset(fit_idx), train.subset(val_idx), test, num_classes)

@@ -34,24 +34,31 @@ def pipeline(split: Split, batch_size: int, shuffle: bool = False, seed: int = 0
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def shift_images(x, offsets, shift: int):
+def shift_images(x, offsets, shift: int, fill: str = "zero"):
     """Translate each image of the batch `x` (B, H, W, C) by (dy, dx) = shift - offsets pixels.
 
     `offsets` is an int32 (B, 2) tensor with entries in [0, 2 * shift]. Pixels moved in from
-    outside the image are 0 (the background of MNIST-like data); nothing wraps around.
+    outside the image are 0 with `fill` "zero" (the background of MNIST-like data), or repeat the
+    image's nearest border pixel with "edge" (colour photographs, whose border is no black frame:
+    a black band would be an edge the seeker could learn); nothing wraps around.
     """
     import tensorflow as tf
 
     h, w = x.shape[1], x.shape[2]
-    padded = tf.pad(x, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
-    rows = offsets[:, :1] + tf.range(h)[None, :]   # (B, H) rows of the padded image to keep
+    rows = offsets[:, :1] + tf.range(h)[None, :]   # (B, H) rows of the image padded by `shift` to keep
     cols = offsets[:, 1:] + tf.range(w)[None, :]   # (B, W)
-    x = tf.gather(padded, rows, axis=1, batch_dims=1)
+    if fill == "zero":
+        x = tf.pad(x, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
+    elif fill == "edge":  # rows and columns of the image itself, clamped to its border
+        rows, cols = tf.clip_by_value(rows - shift, 0, h - 1), tf.clip_by_value(cols - shift, 0, w - 1)
+    else:
+        raise ValueError(f"fill must be 'zero' or 'edge', got {fill!r}")
+    x = tf.gather(x, rows, axis=1, batch_dims=1)
     return tf.gather(x, cols, axis=2, batch_dims=1)
 
 
 def epoch_pipeline(split: Split, batch_size: int, seed: int, first_epoch: int, epochs: int,
-                   targets: str = "labels", shift: int = 0):
+                   targets: str = "labels", shift: int = 0, fill: str = "zero"):
     """Training batches for epochs first_epoch..epochs-1, each in an order fixed by (seed, epoch).
 
     The order of epoch e does not depend on how many epochs ran before in this process, so a
@@ -59,8 +66,9 @@ def epoch_pipeline(split: Split, batch_size: int, seed: int, first_epoch: int, e
     ``fit(steps_per_epoch=steps_per_epoch(split, batch_size), initial_epoch=first_epoch)``.
 
     With `shift` > 0 every image is translated by a random whole number of pixels in
-    [-shift, shift] along each axis (augmentation); the offsets are drawn with stateless ops
-    from (seed, epoch, batch), so they too are the same in a resumed run. `targets` is
+    [-shift, shift] along each axis (augmentation), filled as `fill` says (`shift_images`); the
+    offsets are drawn with stateless ops from (seed, epoch, batch), so they too are the same in a
+    resumed run. `targets` is
     "labels" for (image, label) batches or "images" for (image, image), as in `pipeline`.
     """
     import tensorflow as tf
@@ -80,7 +88,7 @@ def epoch_pipeline(split: Split, batch_size: int, seed: int, first_epoch: int, e
             offsets = tf.random.stateless_uniform(
                 (tf.shape(idx)[0], 2), seed=tf.stack([tf.constant(seed, tf.int64) + 7919, epoch * 100003 + batch]),
                 minval=0, maxval=2 * shift + 1, dtype=tf.int32)
-            images = shift_images(images, offsets, shift)
+            images = shift_images(images, offsets, shift, fill)
         return images, (images if targets == "images" else tf.gather(y, idx))
 
     ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)

@@ -21,7 +21,7 @@ import numpy as np
 
 from networks.weights import load_weights
 from utils.evaluation.leakage import LeakageProbe
-from utils.evaluation.metrics import fidelity_standard_error, figures_of_merit
+from utils.evaluation.metrics import fidelity_standard_error, figures_of_merit, foreground_pixels
 from utils.evaluation.prediction import batched, predict_classes
 from utils.runs.layout import checkpoint_alpha
 
@@ -41,7 +41,7 @@ def mask_predictor(model, threshold: float):
     def infer(x):
         y, _, _ = model.mask(x, training=False)
         preds = tf.argmax(model.seeker(x * y, training=False), axis=-1)
-        return preds, y[..., 0] > 0.5, tf.reduce_max(x, axis=-1) > threshold
+        return preds, y[..., 0] > 0.5, foreground_pixels(x, threshold)
 
     return infer
 

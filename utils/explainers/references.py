@@ -1,8 +1,8 @@
 """Reference rankings that know nothing of the model, for benchmarks: what any method must beat.
 
     random              scores ~ U(0, 1) per pixel
-    random-foreground   foreground pixels (largest channel above ``threshold``) first, in random
-                        order, then the background in random order: u + [foreground]
+    random-foreground   foreground pixels (`utils.evaluation.metrics.foreground_pixels` at ``threshold``)
+                        first, in random order, then the background in random order: u + [foreground]
     brightest           the largest channel value of the pixel, ties (saturated strokes) in random order
 
 The random scores of an image depend only on its seed, as for the other methods.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.config.schema import REFERENCES
+from utils.evaluation.metrics import foreground_pixels
 from utils.explainers.base import Explainer, Explanation
 
 
@@ -34,6 +35,6 @@ class ReferenceExplainer(Explainer):
         if self.kind == "brightest":
             scores = brightness + 1e-6 * u   # below one grey level (1/255): only breaks ties
         else:
-            scores = u + (brightness > self.threshold) if self.kind == "random-foreground" else u
+            scores = u + np.asarray(foreground_pixels(x, self.threshold)) if self.kind == "random-foreground" else u
         return Explanation(self.name, scores.astype(np.float64), targets.numpy(), 0.0)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.config.checks import parse_budgets, parse_methods
-from utils.config.schema import COMMON, EXPLAIN, FAITH, HNS, as_dict
+from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS, as_dict
 from utils.errors import UsageError
 from utils.runs import (EVALUATOR, VARIANT_FLAGS, atomic_write_json, atomic_write_text, default_hider_weights,
                         default_seeker_weights, hns_model_type, locked, series)
@@ -190,7 +190,7 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
     n = min(cfg.faith_images, len(split))
     x, labels = as_float_images(split.x[:n]), split.y[:n]
     evidence = None if split.evidence is None else split.evidence[:n]
-    report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EXPLAIN, FAITH)), "images": n,
+    report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH)), "images": n,
               "split": cfg.faith_split,
               "checkpoint": str(inputs.checkpoint), "notes": inputs.notes, "seeker": str(inputs.seeker),
               "evaluator": {"weights": str(inputs.evaluator_weights),

@@ -49,7 +49,7 @@ def _train(cfg, data: Data, run: Run, infiller, model_type: str) -> keras.Model:
             best = BestWeights(run.paths.best, "val_accuracy", "max", target=classifier)
             fit_run(model, cfg, run.paths, resuming,
                     train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
-                                                             shift=cfg.augment_shift),
+                                                             shift=cfg.augment_shift, fill=cfg.shift_fill),
                     steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
                     callbacks=[] if cfg.debug else [best], stateful={"best": best}, saved=classifier)
     return classifier

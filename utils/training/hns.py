@@ -13,7 +13,8 @@ from utils.seeding import seed_everything
 from utils.training.callbacks import MaskImages
 from utils.training.distribute import distributed
 from utils.training.loop import fit_run
-from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
+from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing, alpha_levels
+from utils.training.seeker_check import require_trained_seeker
 
 HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
            "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed", "hider_decoder", "mask_grid",
@@ -34,6 +35,22 @@ def hparams(cfg) -> dict:
     d = as_dict(cfg)
     # TensorBoard wants plain values: None is alpha 'adaptive', mask_grid 0 (per pixel).
     return {k: (("adaptive" if k == "alpha" else 0) if d[k] is None else d[k]) for k in HPARAMS}
+
+
+def run_length(cfg, steps: int) -> str:
+    """What bounds a run of `steps` training steps per epoch, in words: --max_epochs with a fixed alpha;
+    with the adaptive schedule its alphas x --patience steps at least, capped by --max_epochs."""
+    if cfg.alpha is not None:
+        return f"run length: --max_epochs {cfg.max_epochs} epochs of {steps} steps (alpha fixed at {cfg.alpha:g})"
+    levels = alpha_levels(cfg.alpha_step, cfg.min_alpha)
+    fewest = -(-levels * cfg.patience // steps)
+    text = (f"run length: set by the adaptive schedule: {levels} alphas (1 down to {cfg.min_alpha:g} by "
+            f"{cfg.alpha_step:g}), each until its loss plateaus over --patience {cfg.patience} steps: at least "
+            f"{levels * cfg.patience} steps ({fewest} epochs of {steps} steps); --max_epochs {cfg.max_epochs} caps it")
+    if fewest > cfg.max_epochs:
+        text += (f". Warning: --max_epochs {cfg.max_epochs} ends it before alpha can reach {cfg.min_alpha:g}: "
+                 f"raise --max_epochs to at least {fewest} or lower --patience")
+    return text
 
 
 def _callbacks(cfg, model, run: Run, data: Data):
@@ -68,7 +85,7 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
     outcome = fit_run(
         model, cfg, run.paths, resuming,
         train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
-                                                 shift=cfg.augment_shift),
+                                                 shift=cfg.augment_shift, fill=cfg.shift_fill),
         steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
         callbacks=callbacks, stateful=stateful, logging=logging,
         done=lambda: adaptive is not None and adaptive.finished,
@@ -85,12 +102,16 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
                          f"pretrain_seeker.py --config {cfg.config} --random_masks and pass its best.weights.h5")
     # Bad start weights fail here, before any run is touched.
     build_hns(cfg, data.image_shape, data.num_classes)
+    if cfg.seeker_weights and not cfg.allow_weak_seeker:
+        accuracy = require_trained_seeker(cfg, data)
+        report(f"start seeker: validation accuracy {accuracy:.3f} (chance {1 / data.num_classes:.3f})")
     with distributed(cfg) as cfg:
         return _train_series(cfg, data, baseline, report)
 
 
 def _train_series(cfg, data: Data, baseline, report) -> list[TrainingResult]:
     results = []
+    report(run_length(cfg, steps_per_epoch(data.train, cfg.batch_size)))
     model_type = hns_model_type(cfg)
     with claimed(cfg, model_type, series(cfg, model_type)) as todo:
         for run, resuming in todo:

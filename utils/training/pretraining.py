@@ -61,7 +61,7 @@ def _pretrain(cfg, kind: str, data: Data):
         best = BestWeights(run.paths.best, monitor, mode)
         fit_run(model, cfg, run.paths, resuming,
                 train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, cfg.seed, first, last, targets,
-                                                         cfg.augment_shift),
+                                                         cfg.augment_shift, cfg.shift_fill),
                 steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size,
                                                                                        targets=targets),
                 callbacks=[] if cfg.debug else [best], stateful={"best": best})

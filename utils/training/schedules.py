@@ -7,6 +7,15 @@ from networks.weights import save_weights
 from utils.training.plateau import PlateauWindow
 
 
+def alpha_levels(step: float, min_alpha: float, start: float = 1.0) -> int:
+    """How many alphas `AdaptiveAlpha` trains at: start, start - step, ..., down to the last >= min_alpha.
+
+    Each lasts at least `patience` steps (the window must fill before a plateau can be found), so a
+    run with the schedule lasts at least ``alpha_levels * patience`` steps whatever --max_epochs says.
+    """
+    return int((start - min_alpha) / step + 1e-6) + 1
+
+
 class AdaptiveAlpha(keras.callbacks.Callback):
     """The adaptive alpha schedule of Hide-and-Seek.
 

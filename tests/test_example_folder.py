@@ -1,0 +1,67 @@
+"""End-to-end: a user's folder of colour images through the `example` preset and the README's commands."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_script
+from fixtures.image_folder import write_image_folder
+from utils.data import patches
+
+pytestmark = pytest.mark.slow
+
+
+def in_process(script, *args, cwd):
+    """A script's main in this process (the same entry point, without a second TensorFlow start-up)."""
+    import importlib
+
+    from utils.config.entry import main_wrapper
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        assert main_wrapper(importlib.import_module(script[:-3]).main, [str(a) for a in args]) == 0
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def test_the_fixture_writes_class_folders_with_evidence(tmp_path):
+    evidence = write_image_folder(tmp_path, {"train": 2, "val": 1, "test": 0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence.npz", "train", "val"]
+    assert sorted(p.name for p in (tmp_path / "train").iterdir()) == sorted(patches.CLASSES)
+    assert len(evidence) == 3 * len(patches.CLASSES)
+    for path, mask in evidence.items():
+        image = np.asarray(Image.open(tmp_path / path))
+        assert image.shape == (32, 32, 3) and mask.shape == (32, 32)
+        assert path.split("/")[1] in patches.CLASSES and mask.sum() > 0   # one glyph of its class
+
+
+def test_example_preset_trains_and_explains_a_colour_folder(tmp_path):
+    data = tmp_path / "data"
+    write_image_folder(data, {"train": 6, "val": 2, "test": 2})
+    run = ["--config", "example", "--data_dir", data, "--identifier", "t", "--quiet", "--max_epochs", "1",
+           "--batch_size", "12"]
+    d = tmp_path / "work"
+    d.mkdir()
+    ok(run_script("pretrain_seeker.py", *run, cwd=d))
+    in_process("pretrain_hider.py", *run, cwd=d)
+    # One epoch on 36 images leaves the seeker near chance: allowed here, refused by default.
+    hns = ok(run_script("collaborative_training.py", *run, "--allow_weak_seeker",
+                        "--hider_weights", "weights/example/hider/t/best.weights.h5",
+                        "--seeker_weights", "weights/example/seeker/t/best.weights.h5",
+                        "--patience", "2", "--alpha_step", "0.5", "--min_alpha", "0.5", "--max_epochs", "2",
+                        cwd=d))
+    assert "run length: set by the adaptive schedule: 2 alphas" in hns.stdout
+    in_process("evaluation.py", *run, "--leakage_epochs", "0", "--cem_images", "0", "--examples", "2", cwd=d)
+    weights = d / "weights/example/hns/deterministic+random-masks/t"
+    assert (weights / "final.weights.h5").is_file()
+    results = d / "results/example/hns/deterministic+random-masks/t"
+    report = json.loads((results / "evaluation.json").read_text())
+    assert report["test_images"] == 12 and report["val_images"] == 12   # val/ is the validation split
+    assert report["settings"]["shift_fill"] == "edge"
+    test = report["checkpoints"][0]["test"]
+    assert 0 < test["fg_share"] < 0.95          # the textured background is not all foreground
+    assert any(p.name.startswith("masks_") and p.suffix == ".png" for p in results.iterdir())

@@ -1,0 +1,39 @@
+"""Refuse to start Hide-and-Seek from a seeker that has learnt nothing.
+
+A seeker at chance gives the hider no signal: its cross-entropy is the same whatever the mask,
+so the size term alone decides and the run ends hiding everything, with nothing said. One pass
+over the validation split tells: the start seeker is refused when
+
+    accuracy <= CHANCE_FACTOR / num_classes
+
+(1.5 times chance: 0.15 for 10 classes), with a one-line error that says how to retrain it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from utils.errors import UsageError
+
+CHANCE_FACTOR = 1.5
+
+
+def check_seeker_accuracy(accuracy: float, num_classes: int, path: str, config: str) -> None:
+    """A UsageError when `accuracy` (on validation) is within CHANCE_FACTOR of chance, 1 / num_classes."""
+    chance = 1.0 / num_classes
+    if accuracy <= CHANCE_FACTOR * chance:
+        raise UsageError(
+            f"--seeker_weights {path}: validation accuracy {accuracy:.3f} is at chance (1/{num_classes} = "
+            f"{chance:.3f}), so the hider would learn nothing from it: retrain it with pretrain_seeker.py "
+            f"--config {config} --overwrite and more --max_epochs (or a lower --learning_rate), "
+            "or pass --allow_weak_seeker to start from it anyway")
+
+
+def require_trained_seeker(cfg, data) -> float:
+    """The validation accuracy of --seeker_weights, after `check_seeker_accuracy`."""
+    from networks.build import load_seeker
+    from utils.evaluation.prediction import predict_classes
+
+    seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, cfg.seeker_weights)
+    accuracy = float(np.mean(predict_classes(seeker, data.val.x, batch_size=cfg.batch_size) == data.val.y))
+    check_seeker_accuracy(accuracy, data.num_classes, cfg.seeker_weights, cfg.config)
+    return accuracy
