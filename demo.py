@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import COMMON, HNS, Config, parse_config
+from utils.config import COMMON, HNS, Config, parse_config, run
+from utils.config.parser import OneLineParser
 from utils.runs import (RunPaths, default_baseline, hider_model_type, hns_model_type, run_paths,
                         seeker_model_type)
 
@@ -89,8 +90,8 @@ def how(stage: Stage, force: bool) -> list | None:
     return []
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv) -> int:
+    parser = OneLineParser(prog="demo.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rerun every stage, replacing earlier outputs")
     defaults = Config()  # the scripts' own defaults, declared once in utils/config/schema.py
     parser.add_argument("--config", default=defaults.config, help=f"preset to run (default {defaults.config})")
@@ -98,7 +99,7 @@ def main() -> int:
                         help=f"run name (default '{defaults.identifier}')")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of every stage (default: the preset's); use a new --identifier per seed")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     plan = stages(args.config, args.identifier, args.seed)
     timings = []
     total = time.perf_counter()
@@ -151,4 +152,4 @@ def summarize(report: Path, config: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
