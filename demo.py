@@ -13,7 +13,6 @@ tables). A finished stage is reused; an interrupted one continues from its last 
 (one that died before saving anything starts again); --force reruns everything.
 """
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from utils.config import COMMON, HNS, Config, parse_config, run
 from utils.config.parser import OneLineParser
+from utils.runs.records import read_record
 from utils.runs import (RunPaths, default_baseline, hider_model_type, hns_model_type, run_paths,
                         seeker_model_type)
 
@@ -132,7 +132,8 @@ def main(argv) -> int:
 def faithfulness(report: Path) -> None:
     from utils.reporting.faithfulness_report import table
 
-    print(f"\n== faithfulness (judges that never made a mask)\n{table(json.loads(report.read_text()))}")
+    record = read_record(report, "run faithfulness.py again (demo.py --force reruns every stage)")
+    print(f"\n== faithfulness (judges that never made a mask)\n{table(record)}")
     print(f"report: {report.parent}/ (faithfulness.json, faithfulness.csv, faithfulness_budgets.png, "
           "faithfulness_examples.png)")
 
@@ -140,7 +141,7 @@ def faithfulness(report: Path) -> None:
 def summarize(report: Path, config: str) -> None:
     from utils.reporting.tables import table
 
-    summary = json.loads(report.read_text())
+    summary = read_record(report, "run evaluation.py again (demo.py --force reruns every stage)")
     rec = summary["recommended"]
     names = [r["checkpoint"] for r in summary["checkpoints"]]
     print(f"\n== final table (test split, {summary['test_images']} images; baseline {summary['baseline']:.3f})")

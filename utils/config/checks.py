@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -142,6 +143,31 @@ def _check_file(name: str, path: Optional[str]) -> None:
         raise UsageError(f"--{name} {path}: cannot be read ({e.strerror}); check its permissions")
 
 
+def check_tf_config(text: Optional[str]) -> dict:
+    """The cluster of ``TF_CONFIG`` (``--strategy multiworker``), checked: every job lists its workers'
+    addresses and this process's task is one of them. A UsageError names what is wrong."""
+    example = ("e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, \"task\": "
+               "{\"type\": \"worker\", \"index\": 0}}' on each worker (its own index)")
+    check(bool(text), f"--strategy multiworker needs TF_CONFIG, {example}")
+    try:
+        config = json.loads(text)
+    except ValueError:
+        raise UsageError(f"TF_CONFIG is not valid JSON ({text[:60]!r}): {example}") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    check(isinstance(cluster, dict) and cluster and all(
+        isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in cluster.values()),
+        f"TF_CONFIG needs a 'cluster' object whose jobs each list their addresses: {example}")
+    task = config.get("task", {})
+    kind, index = (task.get("type"), task.get("index")) if isinstance(task, dict) else (None, None)
+    check(kind in cluster, f"TF_CONFIG task type {kind!r} is not a job of its cluster ({', '.join(cluster)}): "
+                           f"set \"task\": {{\"type\": one of them, \"index\": this process's place in it}}")
+    n = len(cluster[kind])
+    check(isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n,
+          f"TF_CONFIG task index {index!r} is out of range: job '{kind}' of its cluster lists {n} address(es), so "
+          f"give each process its own index in 0..{n - 1}")
+    return cluster
+
+
 def validate(cfg: Config) -> None:
     """All range and consistency checks of `cfg`."""
     check_fields(cfg)
@@ -167,6 +193,8 @@ def validate(cfg: Config) -> None:
     check(cfg.sample_from_class is None or cfg.num_classes is None or cfg.sample_from_class < cfg.num_classes,
           f"{origin(cfg, 'sample_from_class')} must be a class index >= 0 (at most {(cfg.num_classes or 1) - 1}), "
           f"got {cfg.sample_from_class}")
+    if cfg.strategy == "multiworker":
+        check_tf_config(os.environ.get("TF_CONFIG"))
     if cfg.dataset == "folder":
         check(cfg.data_dir is not None, "dataset 'folder' needs --data_dir DIR with train/ and test/ inside")
         check(Path(cfg.data_dir).is_dir(), f"--data_dir {cfg.data_dir}: no such folder")
@@ -190,6 +218,10 @@ def validate(cfg: Config) -> None:
               f"(e.g. {max(m, round(cfg.image_size / m) * m)})")
     for name in ("hider_weights", "seeker_weights", "baseline", "evaluator_weights"):
         _check_file(name, getattr(cfg, name))
+    if cfg.baseline:  # its values too, before anything starts (no TensorFlow in that module)
+        from utils.evaluation.baseline import load_baseline
+
+        load_baseline(cfg.baseline)
     for name in ("hider_weights", "seeker_weights", "evaluator_weights"):
         path = getattr(cfg, name)
         check(path is None or path.endswith(".weights.h5"),
