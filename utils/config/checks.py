@@ -90,6 +90,13 @@ def origin(cfg: Config, name: str, value=None) -> str:
     return (name if value is None else f"{name} = {value!r}") + f" in preset [{cfg.config}] of {cfg.config_file}"
 
 
+def set_to(cfg: Config, name: str, value) -> str:
+    """The fix of field `name` that must be `value`: the typed flag's, or a flag that overrides the preset."""
+    if name in cfg.typed:
+        return f"drop --{name} or set it to {value}"
+    return f"pass --{name} {value}, or change the preset"
+
+
 def check_fields(cfg: Config) -> None:
     """Every field alone: its range, a finite float, a plain run name (None, where allowed, passes)."""
     for name in FIELDS:
@@ -174,8 +181,9 @@ def validate(cfg: Config) -> None:
     check(cfg.image_size is None or cfg.augment_shift < cfg.image_size,
           f"{origin(cfg, 'augment_shift', cfg.augment_shift)} must be smaller than the image size {cfg.image_size}")
     check(decimals(cfg.alpha_step) is not None,
-          f"{origin(cfg, 'alpha_step', cfg.alpha_step)} needs more than {MAX_ALPHA_DECIMALS} decimals, so the checkpoint "
-          f"names alpha_<a> of two alphas could collide: use e.g. {round(cfg.alpha_step, MAX_ALPHA_DECIMALS) or 1e-6:g}")
+          f"{origin(cfg, 'alpha_step', cfg.alpha_step)} needs more than {MAX_ALPHA_DECIMALS} decimals, so the "
+          f"checkpoint names alpha_<a> of two alphas could collide: use e.g. "
+          f"{round(cfg.alpha_step, MAX_ALPHA_DECIMALS) or 1e-6:g}")
     check(not (cfg.overwrite and cfg.resume), "--overwrite and --resume exclude each other: pick one")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
           "--no_ae and --gamma > 0 exclude each other: drop one")
@@ -186,7 +194,7 @@ def validate(cfg: Config) -> None:
     native = NATIVE_SHAPES.get(cfg.dataset)
     check(native is None or cfg.num_classes == native[2],
           f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has {native and native[2]} "
-          f"classes: drop it or set it to {native and native[2]}")
+          f"classes: {set_to(cfg, 'num_classes', native and native[2])}")
     check(cfg.train_images is None or cfg.num_classes is None or cfg.train_images >= 2 * cfg.num_classes,
           f"{origin(cfg, 'train_images', cfg.train_images)} leaves some of the {cfg.num_classes} classes fewer than 2 "
           f"training images (one to fit, one to validate): use at least {2 * (cfg.num_classes or 0)}")
@@ -207,10 +215,11 @@ def validate(cfg: Config) -> None:
               f"{origin(cfg, flag, g)} does not divide the image size {cfg.image_size}: use a divisor of it"
               + (f" (e.g. {cfg.image_size // 4})" if hint else ""))
     check(cfg.stride is None or cfg.stride <= (cfg.patch or default_occlusion_patch(cfg.image_size or 7)),
-          f"{origin(cfg, 'stride', cfg.stride)} is larger than the patch ({cfg.patch or 'image size / 7'}): pixels between "
-          "patches would never be occluded; use a stride of at most the patch")
+          f"{origin(cfg, 'stride', cfg.stride)} is larger than the patch ({cfg.patch or 'image size / 7'}): pixels "
+          "between patches would never be occluded; use a stride of at most the patch")
     check(cfg.patch is None or cfg.image_size is None or cfg.patch <= cfg.image_size,
-          f"{origin(cfg, 'patch', cfg.patch)} is larger than the image ({cfg.image_size} pixels): use at most {cfg.image_size}")
+          f"{origin(cfg, 'patch', cfg.patch)} is larger than the image ({cfg.image_size} pixels): use at most "
+          f"{cfg.image_size}")
     if cfg.image_size is not None:
         m = SIZE_MULTIPLE[cfg.model]
         check(cfg.image_size >= m and cfg.image_size % m == 0,

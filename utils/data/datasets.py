@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.config.checks import origin
+from utils.config.checks import origin, set_to
 from utils.data.splits import Data, Split, stratified_split, stratified_subset
 from utils.errors import UsageError
 
@@ -200,8 +200,8 @@ def check_splits(cfg, train: Split, num_classes: int, class_names=None) -> None:
     says, and at least 2 training images of every class, so that each class has one to fit and
     one in the validation split (`stratified_split` then holds out at least one of each)."""
     if cfg.num_classes is not None and cfg.num_classes != num_classes:
-        raise UsageError(f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has {num_classes} classes: "
-                         f"drop the flag or set it to {num_classes}")
+        raise UsageError(f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has "
+                         f"{num_classes} classes: {set_to(cfg, 'num_classes', num_classes)}")
     counts = np.bincount(train.y, minlength=num_classes)
     short = np.flatnonzero(counts < 2)
     if not len(short):

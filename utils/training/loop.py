@@ -71,7 +71,7 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
                            epochs=last_epoch, validation_data=validation, callbacks=all_callbacks, shuffle=False,
                            verbose=fit_verbosity(cfg))
     except NonFiniteWeights as e:  # a callback was about to save diverged weights: nothing was written
-        raise RunError(diverged(cfg, paths, str(e), hint)) from e
+        raise RunError(diverged(cfg, paths, guard.failed or str(e), hint)) from e
     seconds = time.perf_counter() - start
     epochs_run = len(fitted.epoch)  # also with --debug, where no resume state is kept
     if guard.failed:
