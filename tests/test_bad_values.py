@@ -148,8 +148,10 @@ def test_values_checkable_while_parsing_are_refused_before_tensorflow_starts(fil
     assert len(result.stderr.strip().splitlines()) == len(PARSE_TIME), result.stderr
 
 
-def test_a_diverged_training_keeps_its_last_finite_state_and_says_where(tmp_path, monkeypatch):
-    """The loss turns NaN in the second epoch: best.weights.h5 keeps the first epoch's finite weights."""
+@pytest.mark.parametrize("when", ["epoch_begin", "last_batch"])
+def test_a_diverged_training_keeps_its_last_finite_state_and_says_where(tmp_path, monkeypatch, when):
+    """The weights turn infinite in the second epoch: at its start (the loss turns NaN) or after its last
+    update (every loss finite). best.weights.h5 and the resume state keep the first epoch's finite state."""
     import keras
     import tensorflow as tf
 
@@ -168,16 +170,27 @@ def test_a_diverged_training_keeps_its_last_finite_state_and_says_where(tmp_path
     data = tf.data.Dataset.from_tensor_slices((np.eye(2, dtype=np.float32).repeat(8, 0), np.arange(2).repeat(8)))
 
     class Diverge(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 1:
-                kernel = self.model.get_layer("toy_logits").kernel
-                kernel.assign(np.full(kernel.shape, np.inf, np.float32))
+        def diverge(self):
+            kernel = self.model.get_layer("toy_logits").kernel
+            kernel.assign(np.full(kernel.shape, np.inf, np.float32))
 
-    best = BestWeights(paths.best, "accuracy", "max")
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1 and when == "epoch_begin":
+                self.diverge()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.params["steps"] == batch + 1 and len(self.model.history.epoch) == 1 and when == "last_batch":
+                self.diverge()
+
+    best = BestWeights(paths.best, "loss", "min")
     with pytest.raises(RunError) as e:
         fit_run(model, cfg, paths, False, train=lambda first, last: data.batch(4).repeat(), steps=4, validation=None,
                 callbacks=[Diverge(), best], stateful={"best": best})
-    assert "became nan" in str(e.value) and f"last finite state is kept in {paths.weights}" in str(e.value)
+    cause = "loss became nan" if when == "epoch_begin" else "the weights became NaN or infinite in epoch 2"
+    assert cause in str(e.value) and f"last finite state is kept in {paths.weights}" in str(e.value)
     assert "best.weights.h5" in str(e.value) and "\n" not in str(e.value)
     assert np.isfinite(read_weights(paths.best)["toy_logits"][0]).all()  # read_weights refuses non-finite values
+    with np.load(paths.state) as f:
+        assert json.loads(bytes(f["meta"]).decode())["epoch"] == 1
+        assert all(np.isfinite(f[k]).all() for k in f.files if k != "meta")
     assert not paths.final.exists()
