@@ -150,9 +150,9 @@ def _check_file(name: str, path: Optional[str]) -> None:
         raise UsageError(f"--{name} {path}: cannot be read ({e.strerror}); check its permissions")
 
 
-def check_tf_config(text: Optional[str]) -> dict:
-    """The cluster of ``TF_CONFIG`` (``--strategy multiworker``), checked: every job lists its workers'
-    addresses and this process's task is one of them. A UsageError names what is wrong."""
+def check_tf_config(text: Optional[str]) -> None:
+    """``TF_CONFIG`` of ``--strategy multiworker``: every job of its cluster lists its workers' addresses,
+    and this process's task is one of them; a UsageError names what is wrong."""
     example = ("e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, \"task\": "
                "{\"type\": \"worker\", \"index\": 0}}' on each worker (its own index)")
     check(bool(text), f"--strategy multiworker needs TF_CONFIG, {example}")
@@ -166,13 +166,12 @@ def check_tf_config(text: Optional[str]) -> dict:
         f"TF_CONFIG needs a 'cluster' object whose jobs each list their addresses: {example}")
     task = config.get("task", {})
     kind, index = (task.get("type"), task.get("index")) if isinstance(task, dict) else (None, None)
-    check(kind in cluster, f"TF_CONFIG task type {kind!r} is not a job of its cluster ({', '.join(cluster)}): "
+    check(isinstance(kind, str) and kind in cluster, f"TF_CONFIG task type {kind!r} is not a job of its cluster ({', '.join(cluster)}): "
                            f"set \"task\": {{\"type\": one of them, \"index\": this process's place in it}}")
     n = len(cluster[kind])
     check(isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n,
           f"TF_CONFIG task index {index!r} is out of range: job '{kind}' of its cluster lists {n} address(es), so "
           f"give each process its own index in 0..{n - 1}")
-    return cluster
 
 
 def validate(cfg: Config) -> None:
