@@ -133,7 +133,8 @@ def test_bad_values_one_line_exit_2_nothing_written(files, script, args, message
 PARSE_TIME = [["--seed", "-1"], ["--learning_rate", "inf"], ["--config_file", "nan.toml", "--config", "p"],
               ["--config", "patches", "--num_classes", "10"], ["--train_images", "10"], ["--baseline", "val5.json"],
               ["--identifier", ".."], ["--config_file", "latin1.toml", "--config", "p"],
-              ["--config_file", "grid.toml", "--config", "p"], MW]
+              ["--config_file", "grid.toml", "--config", "p"], MW, ["--seeker_weights", NAN_WEIGHTS],
+              ["--hider_weights", "garbage.weights.h5"]]
 
 
 def test_values_checkable_while_parsing_are_refused_before_tensorflow_starts(files):

@@ -234,3 +234,7 @@ def validate(cfg: Config) -> None:
         path = getattr(cfg, name)
         check(path is None or path.endswith(".weights.h5"),
               f"--{name} {path}: expected a Keras weights file ending in .weights.h5")
+        if path is not None:  # unreadable, or NaN in it: refused before TensorFlow starts (h5py only)
+            from networks.weights import read_weights
+
+            read_weights(path)
