@@ -195,3 +195,17 @@ def test_a_diverged_training_keeps_its_last_finite_state_and_says_where(tmp_path
         assert json.loads(bytes(f["meta"]).decode())["epoch"] == 1
         assert all(np.isfinite(f[k]).all() for k in f.files if k != "meta")
     assert not paths.final.exists()
+
+
+def test_the_budget_figure_of_hns_alone_warns_nothing(tmp_path):
+    """faithfulness.py --methods hns: the binary mask has no fixed-budget rows, so no curve to put in a legend."""
+    import warnings
+
+    from utils.reporting.plotting import budget_curves
+
+    row = {"method": "hns", "budget": "hns", **{f"{k}_{j}": [0.5, 0.01] for k in ("keep", "remove")
+                                               for j in ("evalx", "seeker")}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        budget_curves({"methods": {"hns": {}}, "rows": [row]}, tmp_path / "b.png")
+    assert (tmp_path / "b.png").is_file()
