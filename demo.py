@@ -13,7 +13,6 @@ tables). A finished stage is reused; an interrupted one continues from its last 
 (one that died before saving anything starts again); --force reruns everything.
 """
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -21,7 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import COMMON, HNS, Config, parse_config
+from utils.config import COMMON, HNS, Config, parse_config, run
+from utils.config.parser import OneLineParser
+from utils.runs.records import read_record
 from utils.runs import (RunPaths, default_baseline, hider_model_type, hns_model_type, run_paths,
                         seeker_model_type)
 
@@ -89,8 +90,8 @@ def how(stage: Stage, force: bool) -> list | None:
     return []
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv) -> int:
+    parser = OneLineParser(prog="demo.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rerun every stage, replacing earlier outputs")
     defaults = Config()  # the scripts' own defaults, declared once in utils/config/schema.py
     parser.add_argument("--config", default=defaults.config, help=f"preset to run (default {defaults.config})")
@@ -98,7 +99,7 @@ def main() -> int:
                         help=f"run name (default '{defaults.identifier}')")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of every stage (default: the preset's); use a new --identifier per seed")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     plan = stages(args.config, args.identifier, args.seed)
     timings = []
     total = time.perf_counter()
@@ -131,7 +132,8 @@ def main() -> int:
 def faithfulness(report: Path) -> None:
     from utils.reporting.faithfulness_report import table
 
-    print(f"\n== faithfulness (judges that never made a mask)\n{table(json.loads(report.read_text()))}")
+    record = read_record(report, "run faithfulness.py again (demo.py --force reruns every stage)")
+    print(f"\n== faithfulness (judges that never made a mask)\n{table(record)}")
     print(f"report: {report.parent}/ (faithfulness.json, faithfulness.csv, faithfulness_budgets.png, "
           "faithfulness_examples.png)")
 
@@ -139,7 +141,7 @@ def faithfulness(report: Path) -> None:
 def summarize(report: Path, config: str) -> None:
     from utils.reporting.tables import table
 
-    summary = json.loads(report.read_text())
+    summary = read_record(report, "run evaluation.py again (demo.py --force reruns every stage)")
     rec = summary["recommended"]
     names = [r["checkpoint"] for r in summary["checkpoints"]]
     print(f"\n== final table (test split, {summary['test_images']} images; baseline {summary['baseline']:.3f})")
@@ -151,4 +153,4 @@ def summarize(report: Path, config: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -4,18 +4,34 @@ Keras 3's own ``save_weights`` keys layers by class and position (``conv2d_1``),
 a file to one layer order. Ours is an HDF5 file (still ending in ``.weights.h5``) with one
 group per layer, named by the layer's path (``hider_conv1``, ``seeker_resnet50/conv1_conv``),
 holding that layer's variables ``0, 1, ...`` in order. Writes are atomic.
+
+A file also records the input and output shape of every model it was saved from (attribute
+``models``: {model name: {"input": [H, W, C], "output": [...]}}), so that weights never load into a
+model for other images even where every layer's shape happens to agree (the small seeker's
+flattened features are 4 x 4 x 128 at 28 and at 32 pixels). Files written before the record
+existed still load: their layer shapes are checked as always.
+
+No file ever holds a NaN or an infinity: `save_weights` refuses to write one (`NonFiniteWeights`)
+and `read_weights` refuses to read one, so a diverged training cannot hand its weights on.
 """
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from utils.errors import UsageError
+from utils.errors import RunError, UsageError
 from utils.runs.atomic import atomic_path
 
 FORMAT = "hns-weights-by-name-v1"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class NonFiniteWeights(RunError):
+    """The weights about to be saved hold NaN or infinity: nothing was written."""
 
 
 def _leaves(model, prefix=""):
@@ -30,19 +46,87 @@ def _leaves(model, prefix=""):
             yield path, layer
 
 
+def _models(model):
+    """`model` and every model nested in it."""
+    import keras
+
+    yield model
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _models(layer)
+
+
+def _shapes(model) -> dict[str, dict]:
+    """{model name: {"input": shape, "output": shape}} (without the batch axis) of the models in
+    `model` that have one input and one output (a subclassed model has neither until called)."""
+    out = {}
+    for m in _models(model):
+        try:
+            inputs, outputs = m.inputs, m.outputs
+        except (AttributeError, ValueError):
+            continue
+        if inputs and outputs and len(inputs) == 1 and len(outputs) == 1:
+            out[m.name] = {"input": [None if d is None else int(d) for d in inputs[0].shape[1:]],
+                           "output": [None if d is None else int(d) for d in outputs[0].shape[1:]]}
+    return out
+
+
+def _non_finite(arrays: dict[str, list[np.ndarray]]) -> list[str]:
+    return [name for name, values in arrays.items()
+            if any(np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all() for a in values)]
+
+
+def _few(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def save_weights(model, path) -> None:
+    """Write `model`'s weights to `path` atomically; a `NonFiniteWeights` error, and nothing written,
+    if any of them is NaN or infinite."""
+    arrays = {name: [np.asarray(w.numpy()) for w in layer.weights] for name, layer in _leaves(model)}
+    bad = _non_finite(arrays)
+    if bad:
+        raise NonFiniteWeights(f"not writing {path}: the weights of {_few(bad)} are NaN or infinite "
+                               "(the training diverged)")
+    names = {name: [w.name for w in layer.weights] for name, layer in _leaves(model)}
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = FORMAT
         f.attrs["model"] = model.name
-        for name, layer in _leaves(model):
+        f.attrs["models"] = json.dumps(_shapes(model))
+        for name, values in arrays.items():
             g = f.create_group(name)
-            for i, w in enumerate(layer.weights):
-                g.create_dataset(str(i), data=np.asarray(w.numpy()))
-                g[str(i)].attrs["name"] = w.name
+            for i, (value, weight_name) in enumerate(zip(values, names[name])):
+                g.create_dataset(str(i), data=value)
+                g[str(i)].attrs["name"] = weight_name
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """What is wrong with a weights file that h5py could not read, and what to do about it."""
+    message = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(HDF5_SIGNATURE))
+    except OSError as e:
+        return f"{path} cannot be opened ({e.strerror}): check its permissions"
+    if not head:
+        return f"{path} is empty: copy it again, or retrain it with pretrain_*.py"
+    if head != HDF5_SIGNATURE:
+        return (f"{path} is not an HDF5 file (it starts with {head[:4]!r}): pass a .weights.h5 file written by "
+                "this toolkit's scripts")
+    truncated = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", message)
+    if truncated:
+        return (f"{path} is truncated ({truncated.group(1)} of its {truncated.group(2)} bytes): its copy or "
+                "write was cut short; copy it again, or retrain it")
+    return f"{path} is a damaged HDF5 file ({message[:80]}): restore it from a copy, or retrain it"
 
 
 def read_weights(path) -> dict[str, list[np.ndarray]]:
     """{layer path: [arrays]} of a weights file, or a UsageError saying what is wrong with it."""
+    return _read(path)[0]
+
+
+def _read(path) -> tuple[dict[str, list[np.ndarray]], dict[str, dict]]:
+    """The arrays of a weights file and its record of model shapes ({} in files older than it)."""
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:
@@ -57,14 +141,35 @@ def read_weights(path) -> dict[str, list[np.ndarray]]:
                     out[name] = [obj[str(i)][()] for i in range(len(obj))]
 
             f.visititems(visit)
-            return out
+            record = f.attrs.get("models")
+            shapes = json.loads(record) if record is not None else {}
     except (OSError, KeyError, ValueError) as e:
-        raise UsageError(f"{path} cannot be read as a weights file ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0][:60]}); it may be truncated: retrain or restore it") from e
+        raise UsageError(_unreadable(path, e)) from e
+    bad = _non_finite(out)
+    if bad:
+        raise UsageError(f"{path} holds NaN or infinite weights (in {_few(bad)}): it was saved by a training that "
+                         "diverged; retrain it, e.g. with a lower --learning_rate")
+    return out, shapes
+
+
+def _dims(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def _check_inputs(path, model, stored: dict[str, dict]) -> None:
+    """Refuse weights saved from a model of the same name for other inputs. (Other outputs, classes
+    or channels, always change the last layer's shape, which `load_weights` names.)"""
+    own = _shapes(model)
+    for name, now in own.items():
+        was = stored.get(name)
+        if was is not None and list(was["input"]) != now["input"]:
+            raise UsageError(f"{path} was saved from {name} for {_dims(was['input'])} inputs; this {name} takes "
+                             f"{_dims(now['input'])}: use weights trained with the same --image_size and --channels "
+                             "(the same --config), or retrain")
 
 
 def load_weights(model, path, may_differ: tuple[str, ...] = ()) -> list[str]:
-    """Load `path` into `model` by layer name, checking every shape.
+    """Load `path` into `model` by layer name, checking the recorded model shapes and every layer's.
 
     Every layer of `model` that holds variables must be in the file with the same shapes, and
     the file must hold no layer the model lacks; otherwise a UsageError names the layers that
@@ -72,7 +177,8 @@ def load_weights(model, path, may_differ: tuple[str, ...] = ()) -> list[str]:
     autoencoder, with as many outputs as input channels, versus the one-channel mask): they
     keep their initial values and are returned so the caller can report them.
     """
-    stored = read_weights(path)
+    stored, shapes = _read(path)
+    _check_inputs(path, model, shapes)
     leaves = dict(_leaves(model))
     missing = sorted(set(leaves) - set(stored))
     unexpected = sorted(set(stored) - set(leaves))

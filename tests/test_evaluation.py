@@ -156,7 +156,7 @@ def test_checkpoint_alpha_and_baseline_files(tmp_path):
     (tmp_path / "bad.txt").write_text("hello")
     assert (load_baseline(tmp_path / "b.json").test, load_baseline(tmp_path / "b.json").val) == (0.97, 0.96)
     assert (load_baseline(tmp_path / "b.txt").test, load_baseline(tmp_path / "b.txt").val) == (0.95, None)
-    with pytest.raises(UsageError, match="holds no accuracy"):
+    with pytest.raises(UsageError, match="bad.txt is not valid JSON"):
         load_baseline(tmp_path / "bad.txt")
 
 

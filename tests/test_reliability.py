@@ -63,10 +63,10 @@ CASES = [
     ("evaluation.py", ["--fidelity_se", "-1"], "--fidelity_se must be in [0, 10]"),
     ("evaluation.py", ["--seeker_weights", "missing.weights.h5"], "no such file"),
     ("baseline.py", ["--seeker_weights", "hider.weights.h5"], "does not fit model 'seeker_small'"),
-    ("baseline.py", ["--seeker_weights", "seeker64.weights.h5"], "shapes differ for seeker_logits"),
-    ("baseline.py", ["--seeker_weights", "truncated.weights.h5"], "may be truncated"),
+    ("baseline.py", ["--seeker_weights", "seeker64.weights.h5"], "saved from seeker_small for 64x64x1 inputs"),
+    ("baseline.py", ["--seeker_weights", "truncated.weights.h5"], "is truncated"),
     ("collaborative_training.py", ["--seeker_weights", "hider.weights.h5", "--identifier", "x"], "does not fit"),
-    ("collaborative_training.py", ["--baseline", "baseline.txt", "--identifier", "x"], "holds no accuracy"),
+    ("collaborative_training.py", ["--baseline", "baseline.txt", "--identifier", "x"], "baseline.txt is not valid JSON"),
     ("pretrain_seeker.py", [*FOLDER, "--data_dir", "empty", "--identifier", "x"], "no such folder"),
     ("pretrain_seeker.py", [*FOLDER, "--data_dir", "oneclass", "--identifier", "x"], "1 class folder"),
     ("pretrain_seeker.py", [*FOLDER, "--data_dir", "broken", "--identifier", "x"], "cannot decode image"),
@@ -140,12 +140,16 @@ def test_verbose_shows_the_traceback(files, monkeypatch, capsys):
     assert code == 2 and "Traceback" in err
 
 
-def test_nan_loss_stops_with_a_clear_message(tmp_path, monkeypatch, capsys):
-    code, err = run_in_process("pretrain_seeker.py", [*TINY, "--learning_rate", "1e12", "--max_epochs", "3"], tmp_path,
+def test_nan_loss_stops_with_a_clear_message_and_no_weights_that_lie(tmp_path, monkeypatch, capsys):
+    from networks.weights import read_weights
+
+    code, err = run_in_process("pretrain_seeker.py", [*TINY, "--learning_rate", "1e9", "--max_epochs", "3"], tmp_path,
                                monkeypatch, capsys)
     assert code == 1, err
     (line,) = err.strip().splitlines()
-    assert "nan" in line.lower() or "inf" in line.lower()
+    assert ("nan" in line.lower() or "inf" in line.lower()) and ("last finite state" in line or "no weights" in line)
+    for path in tmp_path.rglob("*.weights.h5"):
+        read_weights(path)  # a UsageError if any value is NaN or infinite
 
 
 # --- interruptions and reproducibility ------------------------------------------------------

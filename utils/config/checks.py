@@ -1,10 +1,14 @@
 """Every check of a configuration, each failing with one line that names the problem and the fix."""
 from __future__ import annotations
 
+import json
+import math
+import os
 from pathlib import Path
 from typing import Optional
 
-from utils.config.schema import FAITH_METHODS, FIELDS, SIZE_MULTIPLE, Config, default_occlusion_patch, type_of
+from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, SIZE_MULTIPLE, Config, default_occlusion_patch,
+                                 type_of)
 from utils.errors import UsageError
 
 # A checkpoint file is named by alpha written with the decimals of --alpha_step (see
@@ -17,15 +21,19 @@ def check(condition: bool, message: str) -> None:
         raise UsageError(message)
 
 
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
 def _range_text(meta) -> Optional[str]:
     low = ("[", meta["at_least"]) if "at_least" in meta else ("(", meta["above"]) if "above" in meta else None
     high = (meta["at_most"], "]") if "at_most" in meta else (meta["below"], ")") if "below" in meta else None
     if low and high:
-        return f"in {low[0]}{low[1]:g}, {high[0]:g}{high[1]}"
+        return f"in {low[0]}{_num(low[1])}, {_num(high[0])}{high[1]}"
     if low:
-        return f"{'>=' if low[0] == '[' else '>'} {low[1]:g}"
+        return f"{'>=' if low[0] == '[' else '>'} {_num(low[1])}"
     if high:
-        return f"{'<=' if high[1] == ']' else '<'} {high[0]:g}"
+        return f"{'<=' if high[1] == ']' else '<'} {_num(high[0])}"
     return None
 
 
@@ -34,8 +42,30 @@ def in_range(value, meta) -> bool:
                 or ("at_most" in meta and value > meta["at_most"]) or ("below" in meta and value >= meta["below"]))
 
 
+def plain_name(value: str) -> bool:
+    """Whether `value` can be one folder or file name of a run: it never becomes a path of its own."""
+    return bool(value) and value not in (".", "..") and not any(c in value for c in "/\\\0")
+
+
+def field_problem(name: str, value) -> Optional[str]:
+    """What is wrong with `value` of field `name` on its own (its range, finiteness, a run name), or None."""
+    f = FIELDS[name]
+    if value is None:
+        return None
+    text = _range_text(f.metadata)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number{'' if text is None else ' ' + text}, got {value}"
+    if text is not None and not in_range(value, f.metadata):
+        return f"must be {text}, got {_num(value)}"
+    if f.metadata.get("plain_name") and not plain_name(value):
+        fixed = "".join("-" if c in "/\\\0" else c for c in value).strip(".-") or "run1"
+        return (f"must be a plain name, got {value!r}: it becomes one folder or file name of a run, so it may "
+                f"hold no '/' or '\\' and be no '.' or '..'; use e.g. {fixed!r}")
+    return None
+
+
 def coerce(name: str, value, where: str):
-    """`value` of field `name` read from a preset, as the field's type, or a UsageError."""
+    """`value` of field `name` read from a preset, as the field's type and checked alone, or a UsageError."""
     f = FIELDS[name]
     kind = type_of(f)
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
@@ -46,17 +76,32 @@ def coerce(name: str, value, where: str):
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise UsageError(f"{where}: '{name}' must be one of {', '.join(map(str, choices))}, got {value!r}")
+    problem = field_problem(name, value)
+    if problem:
+        raise UsageError(f"{where}: '{name}' {problem}: fix it there")
     return value
 
 
+def origin(cfg: Config, name: str, value=None) -> str:
+    """How a message names field `name` (with `value`, if given): the flag where it was typed, else the
+    preset, since a script may take no flag for a value its preset sets."""
+    if name in cfg.typed:
+        return f"--{name}" + ("" if value is None else f" {value}")
+    return (name if value is None else f"{name} = {value!r}") + f" in preset [{cfg.config}] of {cfg.config_file}"
+
+
+def set_to(cfg: Config, name: str, value) -> str:
+    """The fix of field `name` that must be `value`: the typed flag's, or a flag that overrides the preset."""
+    if name in cfg.typed:
+        return f"drop --{name} or set it to {value}"
+    return f"pass --{name} {value}, or change the preset"
+
+
 def check_fields(cfg: Config) -> None:
-    """The range of every field that declares one (None, where allowed, is not checked)."""
-    for name, f in FIELDS.items():
-        value = getattr(cfg, name)
-        text = _range_text(f.metadata)
-        if value is None or text is None:
-            continue
-        check(in_range(value, f.metadata), f"--{name} must be {text}, got {value:g}")
+    """Every field alone: its range, a finite float, a plain run name (None, where allowed, passes)."""
+    for name in FIELDS:
+        problem = field_problem(name, getattr(cfg, name))
+        check(problem is None, f"{origin(cfg, name)} {problem}")
 
 
 def decimals(value: float, most: int = MAX_ALPHA_DECIMALS) -> Optional[int]:
@@ -105,26 +150,58 @@ def _check_file(name: str, path: Optional[str]) -> None:
         raise UsageError(f"--{name} {path}: cannot be read ({e.strerror}); check its permissions")
 
 
+def check_tf_config(text: Optional[str]) -> None:
+    """``TF_CONFIG`` of ``--strategy multiworker``: every job of its cluster lists its workers' addresses,
+    and this process's task is one of them; a UsageError names what is wrong."""
+    example = ("e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, \"task\": "
+               "{\"type\": \"worker\", \"index\": 0}}' on each worker (its own index)")
+    check(bool(text), f"--strategy multiworker needs TF_CONFIG, {example}")
+    try:
+        config = json.loads(text)
+    except ValueError:
+        raise UsageError(f"TF_CONFIG is not valid JSON ({text[:60]!r}): {example}") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    check(isinstance(cluster, dict) and cluster and all(
+        isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in cluster.values()),
+        f"TF_CONFIG needs a 'cluster' object whose jobs each list their addresses: {example}")
+    task = config.get("task", {})
+    kind, index = (task.get("type"), task.get("index")) if isinstance(task, dict) else (None, None)
+    check(isinstance(kind, str) and kind in cluster, f"TF_CONFIG task type {kind!r} is not a job of its cluster ({', '.join(cluster)}): "
+                           f"set \"task\": {{\"type\": one of them, \"index\": this process's place in it}}")
+    n = len(cluster[kind])
+    check(isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n,
+          f"TF_CONFIG task index {index!r} is out of range: job '{kind}' of its cluster lists {n} address(es), so "
+          f"give each process its own index in 0..{n - 1}")
+
+
 def validate(cfg: Config) -> None:
     """All range and consistency checks of `cfg`."""
-    check(cfg.identifier and "/" not in cfg.identifier and cfg.identifier not in (".", ".."),
-          f"--identifier {cfg.identifier!r} must be a plain folder name (no '/')")
     check_fields(cfg)
     check(cfg.image_size is None or cfg.augment_shift < cfg.image_size,
-          f"--augment_shift {cfg.augment_shift} must be smaller than the image size {cfg.image_size}")
+          f"{origin(cfg, 'augment_shift', cfg.augment_shift)} must be smaller than the image size {cfg.image_size}")
     check(decimals(cfg.alpha_step) is not None,
-          f"--alpha_step {cfg.alpha_step!r} needs more than {MAX_ALPHA_DECIMALS} decimals, so the checkpoint "
-          f"names alpha_<a> of two alphas could collide: use e.g. {round(cfg.alpha_step, MAX_ALPHA_DECIMALS) or 1e-6:g}")
+          f"{origin(cfg, 'alpha_step', cfg.alpha_step)} needs more than {MAX_ALPHA_DECIMALS} decimals, so the "
+          f"checkpoint names alpha_<a> of two alphas could collide: use e.g. "
+          f"{round(cfg.alpha_step, MAX_ALPHA_DECIMALS) or 1e-6:g}")
     check(not (cfg.overwrite and cfg.resume), "--overwrite and --resume exclude each other: pick one")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
           "--no_ae and --gamma > 0 exclude each other: drop one")
     check(cfg.save_every is None or cfg.save_every <= cfg.max_iterations,
-          f"--save_every must be in [1, --max_iterations = {cfg.max_iterations}], got {cfg.save_every}")
+          f"{origin(cfg, 'save_every')} must be in [1, --max_iterations = {cfg.max_iterations}], got {cfg.save_every}")
     check(cfg.save_every is None or (cfg.cem_patience is None and cfg.c_tolerance is None),
           "--save_every needs the full CEM search: drop --cem_patience and --c_tolerance")
+    native = NATIVE_SHAPES.get(cfg.dataset)
+    check(native is None or cfg.num_classes == native[2],
+          f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has {native and native[2]} "
+          f"classes: {set_to(cfg, 'num_classes', native and native[2])}")
+    check(cfg.train_images is None or cfg.num_classes is None or cfg.train_images >= 2 * cfg.num_classes,
+          f"{origin(cfg, 'train_images', cfg.train_images)} leaves some of the {cfg.num_classes} classes fewer than 2 "
+          f"training images (one to fit, one to validate): use at least {2 * (cfg.num_classes or 0)}")
     check(cfg.sample_from_class is None or cfg.num_classes is None or cfg.sample_from_class < cfg.num_classes,
-          f"--sample_from_class must be a class index >= 0 (at most {(cfg.num_classes or 1) - 1}), "
+          f"{origin(cfg, 'sample_from_class')} must be a class index >= 0 (at most {(cfg.num_classes or 1) - 1}), "
           f"got {cfg.sample_from_class}")
+    if cfg.strategy == "multiworker":
+        check_tf_config(os.environ.get("TF_CONFIG"))
     if cfg.dataset == "folder":
         check(cfg.data_dir is not None, "dataset 'folder' needs --data_dir DIR with train/ and test/ inside")
         check(Path(cfg.data_dir).is_dir(), f"--data_dir {cfg.data_dir}: no such folder")
@@ -134,21 +211,30 @@ def validate(cfg: Config) -> None:
     for flag, hint in (("evalx_grid", False), ("mask_grid", True), ("grid", True)):
         g = getattr(cfg, flag)
         check(g is None or cfg.image_size is None or cfg.image_size % g == 0,
-              f"--{flag} {g} does not divide the image size {cfg.image_size}: use a divisor of it"
+              f"{origin(cfg, flag, g)} does not divide the image size {cfg.image_size}: use a divisor of it"
               + (f" (e.g. {cfg.image_size // 4})" if hint else ""))
     check(cfg.stride is None or cfg.stride <= (cfg.patch or default_occlusion_patch(cfg.image_size or 7)),
-          f"--stride {cfg.stride} is larger than the patch ({cfg.patch or 'image size / 7'}): pixels between "
-          "patches would never be occluded; use a stride of at most the patch")
+          f"{origin(cfg, 'stride', cfg.stride)} is larger than the patch ({cfg.patch or 'image size / 7'}): pixels "
+          "between patches would never be occluded; use a stride of at most the patch")
     check(cfg.patch is None or cfg.image_size is None or cfg.patch <= cfg.image_size,
-          f"--patch {cfg.patch} is larger than the image ({cfg.image_size} pixels): use at most {cfg.image_size}")
+          f"{origin(cfg, 'patch', cfg.patch)} is larger than the image ({cfg.image_size} pixels): use at most "
+          f"{cfg.image_size}")
     if cfg.image_size is not None:
         m = SIZE_MULTIPLE[cfg.model]
         check(cfg.image_size >= m and cfg.image_size % m == 0,
-              f"--image_size {cfg.image_size} does not fit model '{cfg.model}': use a multiple of {m} "
+              f"{origin(cfg, 'image_size', cfg.image_size)} does not fit model '{cfg.model}': use a multiple of {m} "
               f"(e.g. {max(m, round(cfg.image_size / m) * m)})")
     for name in ("hider_weights", "seeker_weights", "baseline", "evaluator_weights"):
         _check_file(name, getattr(cfg, name))
+    if cfg.baseline:  # its values too, before anything starts (no TensorFlow in that module)
+        from utils.evaluation.baseline import load_baseline
+
+        load_baseline(cfg.baseline)
     for name in ("hider_weights", "seeker_weights", "evaluator_weights"):
         path = getattr(cfg, name)
         check(path is None or path.endswith(".weights.h5"),
               f"--{name} {path}: expected a Keras weights file ending in .weights.h5")
+        if path is not None:  # unreadable, or NaN in it: refused before TensorFlow starts (h5py only)
+            from networks.weights import read_weights
+
+            read_weights(path)

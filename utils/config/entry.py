@@ -48,15 +48,15 @@ class _QuietStderr:
 def main_wrapper(main, argv=None) -> int:
     """Run `main(argv)`; map failures to one line on stderr and an exit code.
 
-    UsageError -> 2, RunError and anything unexpected -> 1, Ctrl-C -> 130. With --verbose
-    in argv the traceback (and TensorFlow's own log lines) are shown as well.
+    UsageError -> 2, RunError and anything unexpected -> 1, Ctrl-C -> 130; otherwise the exit code
+    `main` returns (None: 0). With --verbose in argv the traceback (and TensorFlow's own log lines)
+    are shown as well.
     """
     argv = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in argv
     prog = os.path.basename(sys.argv[0])
     try:
-        main(argv)
-        return 0
+        return main(argv) or 0
     except (UsageError, RunError) as e:
         if verbose:
             traceback.print_exc()

@@ -15,7 +15,7 @@ from utils.config.schema import COMMON, DEFAULT_CONFIG_FILE, Config, fill_datase
 from utils.errors import UsageError
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse, but errors are one line and raise UsageError instead of printing usage."""
 
     def error(self, message):
@@ -28,7 +28,7 @@ def build_parser(script: str, description: str, groups=(COMMON,)) -> argparse.Ar
     Every flag defaults to "absent" so that only what the user typed overrides the preset; the
     help shows the built-in default.
     """
-    parser = _Parser(prog=script, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=script, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in fields(Config):
         if f.metadata.get("group") not in groups:
             continue

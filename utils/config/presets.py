@@ -36,6 +36,9 @@ def load_presets(path: Path) -> dict:
         raise UsageError(f"config file {path} not found: pass --config_file PATH or restore config.toml")
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"config file {path} is not valid TOML ({e}): fix the syntax there")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"config file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): "
+                         "save it as UTF-8")
     except OSError as e:
         raise UsageError(f"cannot read config file {path} ({e.strerror}): check its permissions")
 

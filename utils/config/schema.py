@@ -2,8 +2,10 @@
 
 A field's metadata drives the command line (`utils.config.parser`) and the per-field checks
 (`utils.config.checks`): ``group`` says which scripts take the flag, ``choices`` the allowed
-values, ``at_least``/``above``/``at_most``/``below`` its range. Script-only flags (evaluation,
-explanations) live here too, so their defaults are written once and presets may set them.
+values, ``at_least``/``above``/``at_most``/``below`` its range, ``plain_name`` that the value
+becomes one folder or file name of a run (never a path); every float must be finite. Script-only
+flags (evaluation, explanations) live here too, so their defaults are written once and presets
+may set them.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ FAITH_METHODS = ("hns", "hns-ranked", *METHODS, *REFERENCES)
 SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}
 
 
+# Seeds go to NumPy's legacy generator (at most 2**32 - 1), and runs derive seed + 1 and + 2 from them.
+MAX_SEED = 2**31 - 1
+
+
 def default_occlusion_patch(image_size: int) -> int:
     """Occlusion's default patch side: image_size / 7 (4 pixels at 28)."""
     return max(1, image_size // 7)
@@ -66,9 +72,10 @@ def _opt(default, help, group=COMMON, **meta):
 class Config:
     """Everything a run needs: defaults < preset in config.toml < flags (see `parse_config`)."""
 
-    config: str = _opt("mnist-5k", "Preset in config.toml to start from.")
+    config: str = _opt("mnist-5k", "Preset in config.toml to start from.", plain_name=True)
     config_file: str = _opt(str(DEFAULT_CONFIG_FILE), "TOML file holding the presets.")
-    identifier: str = _opt("default", "Name of the run: folder under logs/, weights/, results/.")
+    identifier: str = _opt("default", "Name of the run: folder under logs/, weights/, results/.",
+                           plain_name=True)
     dataset: str = _opt("mnist-5k", "Dataset to load.", choices=DATASETS)
     data_dir: Optional[str] = _opt(None, "Folder with train/ and test/ class folders, and val/ (or validation/) if "
                                    "the validation split is yours rather than drawn from train/ (dataset 'folder').")
@@ -115,7 +122,7 @@ class Config:
     seeker_weights: Optional[str] = _opt(None, "Pretrained seeker weights (.weights.h5) to start from.")
     baseline: Optional[str] = _opt(None, "baseline.json (or a file holding a bare accuracy) of the seeker "
                                    "trained alone; needed for Fidelity, FIR and FII.")
-    seed: int = _opt(0, "Seed for data order, initialisation and mask sampling.")
+    seed: int = _opt(0, "Seed for data order, initialisation and mask sampling.", at_least=0, at_most=MAX_SEED)
     foreground_threshold: float = _opt(0.1, "A pixel is foreground (for I_fg) when a channel differs by more than "
                                        "this from the image's background, the median of its border pixels.",
                                        at_least=0, below=1)
@@ -237,13 +244,14 @@ class Config:
     judge_infiller: str = _opt("zero", "In-filler of the judges' inputs: EVAL-X training and keep/remove "
                                "accuracy.", group=FAITH, choices=INFILLERS)
     checkpoint: Optional[str] = _opt(None, "HnS checkpoint to score, a file of the run (default: the recommended "
-                                     "one of evaluation.json, else final.weights.h5).", group=FAITH)
+                                     "one of evaluation.json, else final.weights.h5).", group=FAITH,
+                                     plain_name=True)
     evaluator: Optional[str] = _opt(None, "Run name of the EVAL-X evaluator, weights/<config>/evalx/<evaluator>/; "
                                     "trained with --max_epochs if missing (default: <identifier>-seed<evaluator_seed>).",
-                                    group=FAITH)
+                                    group=FAITH, plain_name=True)
     evaluator_seed: Optional[int] = _opt(None, "Seed of the evaluator's training (default: --seed + 1, so that it is "
                                          "never the random-mask seeker a REAL-X hider was trained against).",
-                                         group=FAITH)
+                                         group=FAITH, at_least=0, at_most=MAX_SEED)
     evaluator_weights: Optional[str] = _opt(None, "EVAL-X weights file to judge with instead of the evaluator run.",
                                             group=FAITH)
     evalx_min_rate: float = _opt(0.01, "EVAL-X random masks: keep rates are drawn from U(rate, 1).", group=EVALX,

@@ -20,10 +20,12 @@ only ever evaluated.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from utils.config.checks import origin, set_to
 from utils.data.splits import Data, Split, stratified_split, stratified_subset
 from utils.errors import UsageError
 
@@ -112,9 +114,16 @@ def _decode_files(files: list[Path], size: int, channels: int) -> np.ndarray:
     out = np.empty((len(files), size, size, channels), np.uint8)
     for i, f in enumerate(files):
         try:
-            with Image.open(f) as im:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im = Image.open(f)
+            with im:
                 im = im.convert(mode).resize((size, size), Image.BILINEAR)
                 out[i] = np.asarray(im).reshape(size, size, channels)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            # PIL's guard against images that would fill the memory (its warning is an error here too)
+            raise UsageError(f"image {f} is too large to decode safely ({str(e).split(', could')[0]}): shrink it "
+                             f"below {Image.MAX_IMAGE_PIXELS} pixels or remove it") from e
         except (UnidentifiedImageError, OSError, ValueError) as e:
             raise UsageError(f"cannot decode image {f} ({type(e).__name__}): fix or remove the file") from e
     return out
@@ -134,7 +143,7 @@ def _load_folder(cfg):
     if len(found) > 1:
         raise UsageError(f"{root} holds both val/ and validation/: keep one validation folder")
     val = _list_folder(found[0], classes)[:2] if found else None
-    return ((tr_files, tr_y), (te_files, te_y), val), len(classes)
+    return ((tr_files, tr_y), (te_files, te_y), val), classes
 
 
 def _to_shape(x: np.ndarray, size: int, channels: int) -> np.ndarray:
@@ -155,25 +164,25 @@ def _to_shape(x: np.ndarray, size: int, channels: int) -> np.ndarray:
     return x
 
 
-def _load_patches(cfg) -> Data:
+def _load_patches(cfg) -> tuple[Split, Split, int]:
     from utils.data import patches
 
-    train = Split(*patches.generate(cfg.train_images or 6000, patches.TRAIN_SEED))
-    test = Split(*patches.generate(cfg.test_images or 1000, patches.TEST_SEED))
     if cfg.image_size != patches.SIZE or cfg.channels != 3:
         raise UsageError(f"dataset 'patches' is {patches.SIZE} x {patches.SIZE} RGB: drop --image_size/--channels "
                          f"or set them to {patches.SIZE} and 3")
-    fit_idx, val_idx = stratified_split(train.y, cfg.validation_split, cfg.seed + 2)
-    return Data(train.subset(fit_idx), train.subset(val_idx), test, len(patches.CLASSES))
+    train = Split(*patches.generate(cfg.train_images or 6000, patches.TRAIN_SEED))
+    test = Split(*patches.generate(cfg.test_images or 1000, patches.TEST_SEED))
+    return train, test, len(patches.CLASSES)
 
 
 def load_data(cfg) -> Data:
     """Train / validation / test splits of `cfg.dataset` at `cfg.image_size` and `cfg.channels`."""
+    class_names, val = None, None
     if cfg.dataset == "patches":
-        return _load_patches(cfg)
-    val = None
-    if cfg.dataset == "folder":
-        ((tr_files, tr_y), (te_files, te_y), val_files), num_classes = _load_folder(cfg)
+        train, test, num_classes = _load_patches(cfg)
+    elif cfg.dataset == "folder":
+        ((tr_files, tr_y), (te_files, te_y), val_files), class_names = _load_folder(cfg)
+        num_classes = len(class_names)
         # Cap before decoding: no need to read images that would be thrown away.
         tr_keep = stratified_subset(tr_y, cfg.train_images or len(tr_y), cfg.seed)
         te_keep = stratified_subset(te_y, cfg.test_images or len(te_y), cfg.seed + 1)
@@ -193,14 +202,28 @@ def load_data(cfg) -> Data:
         test = Split(_to_shape(xte[te_keep], cfg.image_size, cfg.channels), yte[te_keep])
     train.y = train.y.astype(np.int32)
     test.y = test.y.astype(np.int32)
-    if cfg.num_classes is not None and cfg.num_classes != num_classes:
-        raise UsageError(f"--num_classes {cfg.num_classes} but the data has {num_classes} classes: "
-                         f"drop the flag or set it to {num_classes}")
-    if len(np.unique(train.y)) < 2:
-        raise UsageError("the training data holds a single class: a classifier needs at least 2")
-    if len(train) < 2:
-        raise UsageError("fewer than 2 training images: raise --train_images")
+    check_splits(cfg, train, num_classes, class_names)
     if val is not None:
         return Data(train, val, test, num_classes)
     fit_idx, val_idx = stratified_split(train.y, cfg.validation_split, cfg.seed + 2)
     return Data(train.subset(fit_idx), train.subset(val_idx), test, num_classes)
+
+
+def check_splits(cfg, train: Split, num_classes: int, class_names=None) -> None:
+    """What every data set must give a training, checked once for all: the classes `--num_classes`
+    says, and at least 2 training images of every class, so that each class has one to fit and
+    one in the validation split (`stratified_split` then holds out at least one of each)."""
+    if cfg.num_classes is not None and cfg.num_classes != num_classes:
+        raise UsageError(f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has "
+                         f"{num_classes} classes: {set_to(cfg, 'num_classes', num_classes)}")
+    counts = np.bincount(train.y, minlength=num_classes)
+    short = np.flatnonzero(counts < 2)
+    if not len(short):
+        return
+    names = [str(class_names[c]) if class_names else str(c) for c in short]
+    what = (f"{len(short)} of {num_classes} classes ({', '.join(names[:5])}{' ...' if len(names) > 5 else ''}) "
+            f"have fewer than 2 training images (one to fit, one to validate)")
+    if cfg.train_images is not None:
+        raise UsageError(f"with {origin(cfg, 'train_images', cfg.train_images)}, {what}: raise it to at least "
+                         f"{2 * num_classes} (more where classes are unbalanced)")
+    raise UsageError(f"in dataset '{cfg.dataset}', {what}: add training images of those classes")

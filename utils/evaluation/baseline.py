@@ -6,13 +6,12 @@ text file holding a bare accuracy is accepted too.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from utils.errors import UsageError
+from utils.runs.records import read_record, value
 
 
 @dataclass(frozen=True)
@@ -23,25 +22,14 @@ class Baseline:
 
 
 def load_baseline(path) -> Baseline:
-    """The accuracies in `path` (baseline.json, or a text file holding a bare number)."""
-    path = Path(path)
-    try:
-        text = path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"baseline {path} cannot be read ({type(e).__name__}): run baseline.py again")
-    val = None
-    try:
-        value = json.loads(text)
-        if isinstance(value, dict):
-            val = value.get("val_accuracy")
-            value = value.get("accuracy")
-        value = float(value)
-    except (ValueError, TypeError):
-        raise UsageError(f"baseline {path} holds no accuracy (found {text[:30]!r}): "
-                         "point --baseline at baseline.json written by baseline.py")
-    if not 0 < value <= 1:
-        raise UsageError(f"baseline {path} holds {value}, not an accuracy in (0, 1]: run baseline.py again")
-    return Baseline(value, None if val is None else float(val), str(path))
+    """The accuracies in `path` (baseline.json, or a text file holding a bare number), each in (0, 1]."""
+    fix = "point --baseline at a baseline.json written by baseline.py, or run baseline.py again"
+    record = read_record(path, fix)
+    if not isinstance(record, dict):  # a bare accuracy
+        record = {"accuracy": record}
+    test = value(record, "accuracy", path, fix, low=0, high=1, low_open=True)
+    val = value(record, "val_accuracy", path, fix, low=0, high=1, low_open=True, required=False)
+    return Baseline(test, val, str(Path(path)))
 
 
 def measure_baseline(seeker, data, batch_size: int = 256) -> dict:

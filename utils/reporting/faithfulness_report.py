@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.config.checks import parse_budgets, parse_methods
+from utils.config.checks import parse_budgets, parse_methods, plain_name
 from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS, as_dict
 from utils.errors import UsageError
 from utils.runs import (EVALUATOR, VARIANT_FLAGS, atomic_write_json, atomic_write_text, default_hider_weights,
                         default_seeker_weights, hns_model_type, locked, series)
+from utils.runs.records import read_record, value
 
 CO_TRAINED = "co-trained HnS seeker (not faithfulness)"
 JUDGES = ("evalx", "seeker")
@@ -45,8 +46,6 @@ class Inputs:
 
 
 def _checkpoint(cfg, run) -> tuple[Path, str]:
-    import json
-
     weights = run.paths.weights
     if cfg.checkpoint:
         path = weights / cfg.checkpoint
@@ -56,7 +55,9 @@ def _checkpoint(cfg, run) -> tuple[Path, str]:
         return path, "as given by --checkpoint"
     report = run.paths.evaluation
     if report.is_file():
-        name = json.loads(report.read_text())["recommended"]["checkpoint"]
+        record = read_record(report, "run evaluation.py again, or pass --checkpoint")
+        name = value(record, "recommended.checkpoint", report, "run evaluation.py again, or pass --checkpoint",
+                     kind=str, check=lambda v: None if plain_name(v) else f"a file name of the run, got {v!r}")
         if (weights / name).is_file():
             return weights / name, "recommended by evaluation.json"
     if run.paths.final.is_file():

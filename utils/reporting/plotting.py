@@ -158,7 +158,12 @@ def budget_curves(report: dict, path, judges=("evalx", "seeker"), title=None) ->
         ax.set_xlabel("budget (share of pixels kept or removed)")
         ax.set_ylabel(f"{judge} accuracy (solid: kept only, dashed: removed)")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=6, ncol=2)
+    if axes[0][-1].get_legend_handles_labels()[0]:
+        axes[0][-1].legend(fontsize=6, ncol=2)
+    else:  # e.g. --methods hns alone: the binary mask is scored at each image's own budget only
+        for ax in axes[0]:
+            ax.text(0.5, 0.5, "no method was scored at the fixed budgets", ha="center", va="center",
+                    transform=ax.transAxes)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

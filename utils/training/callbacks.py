@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 
 from networks.weights import save_weights
 
@@ -38,10 +39,12 @@ class BestWeights(keras.callbacks.Callback):
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Stop training at the first NaN or Inf loss; `self.failed` tells the caller to report it.
+    """Stop training at the first NaN or Inf loss, or at the end of an epoch whose last update left a
+    weight NaN or infinite (its loss was still finite); `self.failed` tells the caller to report it.
 
     Unlike keras.callbacks.TerminateOnNaN it records where it happened, so the script can
-    fail with a clear message while the last good checkpoint stays as it was.
+    fail with a clear message while the last good checkpoint stays as it was. Placed first, it
+    flags the epoch before any callback that saves state looks at it.
     """
 
     def __init__(self, monitor: str = "loss"):
@@ -53,6 +56,11 @@ class StopOnNonFinite(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and not math.isfinite(float(value)):
             self.failed = f"{self.monitor} became {float(value)} at batch {batch}"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.failed and not all(np.isfinite(w.numpy()).all() for w in self.model.weights):
+            self.failed = f"the weights became NaN or infinite in epoch {epoch + 1}"
             self.model.stop_training = True
 
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import os
 import re
 
 import tensorflow as tf
 
+from utils.config.checks import check_tf_config
 from utils.config.schema import STRATEGIES
 from utils.errors import RunError, UsageError
 from utils.training.precision import precision_policy
@@ -75,15 +75,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 @functools.cache
 def _multiworker() -> tf.distribute.MultiWorkerMirroredStrategy:
-    config = os.environ.get("TF_CONFIG")
-    if not config:
-        raise UsageError("--strategy multiworker needs TF_CONFIG, e.g. TF_CONFIG='{\"cluster\": {\"worker\": "
-                         "[\"host1:12345\", \"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}' "
-                         "on each worker (its own index)")
-    try:
-        json.loads(config)["cluster"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"TF_CONFIG is not a JSON object with a 'cluster': {config[:80]!r}") from e
+    check_tf_config(os.environ.get("TF_CONFIG"))
     implementation = tf.distribute.experimental.CommunicationImplementation
     options = tf.distribute.experimental.CommunicationOptions(
         timeout_seconds=collective_timeout(),

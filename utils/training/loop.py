@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from networks.weights import save_weights
+from networks.weights import NonFiniteWeights, save_weights
 from utils.errors import Interrupted, RunError
 from utils.runs.atomic import atomic_write_json
 from utils.runs.layout import RunPaths
@@ -66,11 +66,16 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
         all_callbacks += [resume, TensorBoard(paths.logs), *logging]
     last_epoch = first_epoch if done() else cfg.max_epochs
     start = time.perf_counter()
-    fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch,
-                       epochs=last_epoch, validation_data=validation, callbacks=all_callbacks, shuffle=False,
-                       verbose=fit_verbosity(cfg))
+    try:
+        fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch,
+                           epochs=last_epoch, validation_data=validation, callbacks=all_callbacks, shuffle=False,
+                           verbose=fit_verbosity(cfg))
+    except NonFiniteWeights as e:  # a callback was about to save diverged weights: nothing was written
+        raise RunError(diverged(cfg, paths, guard.failed or str(e), hint)) from e
     seconds = time.perf_counter() - start
     epochs_run = len(fitted.epoch)  # also with --debug, where no resume state is kept
+    if guard.failed:
+        raise RunError(diverged(cfg, paths, guard.failed, hint))
     if graceful.signal:
         if cfg.debug:
             raise Interrupted(f"stopped by {graceful.signal} (--debug: nothing saved)")
@@ -78,9 +83,6 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
         raise Interrupted(f"stopped by {graceful.signal}; the state after epoch {len(resume.epoch_logs)} is saved "
                           f"in {paths.state} and the current weights in {paths.interrupted.name}: run the same "
                           "command again to resume")
-    if guard.failed:
-        raise RunError(f"training stopped: {guard.failed}; what was saved so far is kept in {paths.weights}. "
-                       f"{hint[0].upper()}{hint[1:]}")
     if not cfg.debug:
         if history is not None:
             atomic_write_json(paths.results / "history.json", history(resume.epoch_logs))
@@ -88,3 +90,16 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
         paths.state.unlink(missing_ok=True)
         paths.interrupted.unlink(missing_ok=True)
     return FitOutcome(resume.epoch_logs, epochs_run, seconds)
+
+
+def diverged(cfg, paths: RunPaths, cause: str, hint: str) -> str:
+    """The message of a training that diverged: what happened, where its last finite state is, what to try.
+
+    Nothing non-finite is ever saved (`networks.weights.save_weights` refuses it, and the resume
+    state skips the epoch), so every file the run holds is from before the divergence.
+    """
+    kept = sorted(p.name for p in paths.weights.glob("*") if p.name.endswith((".weights.h5", ".npz"))) \
+        if paths.weights.is_dir() and not cfg.debug else []
+    where = (f"its last finite state is kept in {paths.weights} ({', '.join(kept)})" if kept
+             else "no weights were saved before that")
+    return f"training stopped: {cause}; {where}. {hint[0].upper()}{hint[1:]}"
