@@ -25,14 +25,14 @@ def seeker_and_data(tmp_path):
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (12, 16, 16, 1), dtype=np.uint8)
-    seeker = build_seeker("small", (16, 16, 1), 3)
+    seeker = build_seeker("small", (16, 16, 1), 10)
     path = tmp_path / "s.weights.h5"
     save_weights(seeker, path)
     preds = predict_classes(seeker, x).astype(np.int32)
 
     def data(right: bool):
-        val = Split(x, preds if right else (preds + 1) % 3)
-        return Data(val, val, val, 3)
+        val = Split(x, preds if right else (preds + 1) % 10)
+        return Data(val, val, val, 10)
 
     return path, data
 
@@ -40,8 +40,8 @@ def seeker_and_data(tmp_path):
 def _cfg(path, *flags):
     from utils.config import COMMON, HNS, parse_config
 
-    return parse_config(["--seeker_weights", str(path), "--image_size", "16", "--channels", "1", "--num_classes",
-                         "3", "--debug", *flags], "collaborative_training.py", "", groups=(COMMON, HNS))
+    return parse_config(["--seeker_weights", str(path), "--image_size", "16", "--channels", "1", "--debug",
+                         *flags], "collaborative_training.py", "", groups=(COMMON, HNS))
 
 
 def test_collaborative_training_refuses_a_seeker_at_chance_before_touching_a_run(seeker_and_data, tmp_path,
