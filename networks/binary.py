@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-ESTIMATORS = ("st1", "st2", "sa", "reinforce")
+from networks.choices import ESTIMATORS
 
 
 @tf.custom_gradient

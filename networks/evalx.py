@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from utils.explainers.infillers import Zero, infill
+from networks.infill import Zero, infill
 
 
 def random_keep(x, seed_generator, min_rate: float = 0.01, grid=None):
@@ -40,7 +40,7 @@ class RandomMaskClassifier(keras.Model):
 
     Args:
         classifier: the Keras classifier to train (its architecture: the seeker's).
-        infiller: `utils.explainers.infillers.Infiller` for the dropped pixels (default zero).
+        infiller: an in-filler (`networks.infill`, `utils.explainers.infillers`) for the dropped pixels (default zero).
         min_rate: the smallest keep rate r.
         grid: None to mask pixels, or cells per side of a coarse grid whose cells are masked.
         seed: seed of the masks.

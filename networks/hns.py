@@ -42,9 +42,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from networks.choices import SEEKER_TRAININGS
 from networks.evalx import random_keep
-from utils.config.schema import SEEKER_TRAININGS
-from utils.evaluation.metrics import fidelity, fii, fir
+from networks.metrics import fidelity, fii, fir
 
 
 def total_variation(y):
@@ -68,7 +68,7 @@ class HideAndSeek(keras.Model):
         alpha: weight of the classification loss; a variable that the adaptive schedule lowers.
         logit_bound, logit_penalty: the penalty lambda * mean(relu(|h| - bound)^2).
         baseline: accuracy of the seeker trained alone; when given, the logs hold Fidelity, FIR
-            and FII (`utils.evaluation.metrics`).
+            and FII (`networks.metrics`).
         foreground_threshold: inputs above it are foreground for the logged ``hidden_fg``.
         seeker_training: 'joint', 'random-masks' or 'frozen' (see the module docstring); with
             'frozen' the seeker's weights are made non-trainable here.

@@ -14,29 +14,14 @@ seeker trained alone on the same split:
     kept_pixels   mean number of kept pixels per image
     all_fg_hidden share of images whose every foreground pixel is hidden
 
-`fidelity`, `fir` and `fii` take floats or tensors: the HnS model logs them during training
-with the same formulas.
+`fidelity`, `fir` and `fii` live with the model (`networks.metrics`), which logs them during
+training with the same formulas.
 """
 from __future__ import annotations
 
 import numpy as np
 
-
-def fidelity(accuracy, baseline):
-    return accuracy / baseline
-
-
-def fir(f, i):
-    """F / (F + I); 0 when both are 0."""
-    if isinstance(f, (int, float)) and isinstance(i, (int, float)):
-        return f / (f + i) if f + i > 0 else 0.0
-    from keras import ops
-
-    return ops.divide_no_nan(f, f + i)
-
-
-def fii(f, i):
-    return f * i
+from networks.metrics import fidelity, fii, fir
 
 
 def figures_of_merit(preds, labels, masks, foreground, baseline: float | None) -> dict:
