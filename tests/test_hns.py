@@ -15,12 +15,12 @@ from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
 SHAPE = (8, 8, 1)
 
 
-def tiny_model(stochastic=False, estimator="st1", alpha=0.5, **kw):
+def tiny_model(stochastic=False, estimator="st1", alpha=0.5, steps_per_execution=1, **kw):
     import keras
 
     model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
                         build_neuron(stochastic, estimator, seed=0), alpha=alpha, **kw)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=kw.get("steps_per_execution", 1))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=steps_per_execution)
     return model
 
 
@@ -233,6 +233,31 @@ def test_config_round_trip_rebuilds_the_same_model():
         ("sa", pytest.approx(0.3), 2.0, 0.9)
     assert [w.shape for w in clone.hider.weights] == [w.shape for w in model.hider.weights]
     assert [w.shape for w in clone.seeker.weights] == [w.shape for w in model.seeker.weights]
+
+
+def test_a_config_saved_with_steps_per_execution_still_loads():
+    config = {**tiny_model().get_config(), "steps_per_execution": 4}
+    clone = HideAndSeek.from_config(config)
+    clone.compile(optimizer="adam", steps_per_execution=2)
+    clone.build((None, *SHAPE))
+    assert clone.step_buffer.shape == (2, 2)
+
+
+@pytest.mark.parametrize("channels, logits, problem", [(1, False, "sigmoid activation"), (2, True, "2 channels")])
+def test_a_hider_that_does_not_end_in_one_channel_of_logits_is_refused(channels, logits, problem):
+    with pytest.raises(ValueError, match=problem):
+        HideAndSeek(build_hider("small", SHAPE, channels, logits=logits), build_seeker("small", SHAPE, 3),
+                    build_neuron(False))
+
+
+def test_steps_per_execution_comes_from_compile_and_cannot_change_after_build():
+    model = tiny_model(steps_per_execution=7)
+    model.compile(optimizer="adam", steps_per_execution=3)   # before building: the buffer follows
+    model.build((None, *SHAPE))
+    assert model.step_buffer.shape == (3, 2)
+    with pytest.raises(ValueError, match="compile it before building"):
+        model.compile(optimizer="adam", steps_per_execution=5)
+    model.compile(optimizer="adam", steps_per_execution=3)
 
 
 def test_the_neuron_supplies_the_reinforce_surrogate():
