@@ -4,12 +4,12 @@
 
 Writes results/<config>/seeker/<identifier>/baseline.json (and baseline.txt, the bare accuracy).
 """
-from utils.config import parse_config, run
+from utils.config import parse_config, run, start_process
 from utils.errors import UsageError
 
 
 def main(argv):
-    cfg = parse_config(argv, "baseline.py", __doc__)
+    cfg = start_process(parse_config(argv, "baseline.py", __doc__))
     from utils.runs import default_seeker_weights, locked, run_paths, seeker_model_type
 
     weights = cfg.seeker_weights or str(default_seeker_weights(cfg))

@@ -9,11 +9,11 @@ monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time.
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import COMMON, EVAL, HNS, parse_config, run
+from utils.config import COMMON, EVAL, HNS, parse_config, run, start_process
 
 
 def main(argv):
-    cfg = parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVAL))
+    cfg = start_process(parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVAL)))
     from utils.data import load_data
     from utils.evaluation import load_baseline
     from utils.seeding import seed_everything
