@@ -50,7 +50,8 @@ class RandomMaskClassifier(keras.Model):
         super().__init__(**kwargs)
         self.classifier, self.infiller = classifier, infiller or Zero()
         self.min_rate, self.grid = float(min_rate), grid
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Named, so that its state has the same path in every process (`utils.training.resume`).
+        self.seed_generator = keras.random.SeedGenerator(seed, name="random_masks")
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
