@@ -14,6 +14,7 @@ from utils.config import COMMON, EVAL, HNS, parse_config, run, start_process
 
 def main(argv):
     cfg = start_process(parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVAL)))
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
     from utils.evaluation import load_baseline
     from utils.seeding import seed_everything
@@ -21,7 +22,7 @@ def main(argv):
 
     baseline = load_baseline(cfg.baseline).test if cfg.baseline else None
     seed_everything(cfg.seed)
-    train_series(cfg, load_data(cfg), baseline)
+    train_series(cfg, load_data(**data_arguments(cfg)), baseline)
     if cfg.evaluate and not cfg.debug:
         from utils.reporting.evaluation_report import evaluate
 

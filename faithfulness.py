@@ -17,7 +17,7 @@ from utils.config import COMMON, EXPLAIN, FAITH, HNS, parse_config, run, start_p
 
 def main(argv):
     cfg = start_process(parse_config(argv, "faithfulness.py", __doc__, groups=(COMMON, HNS, EXPLAIN, FAITH)))
-    from utils.reporting.faithfulness_report import run_benchmark
+    from utils.evaluation.benchmark import run_benchmark
 
     run_benchmark(cfg)
 

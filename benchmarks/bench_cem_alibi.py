@@ -67,9 +67,10 @@ def ae_model():
 def models(work: Path):
     """alibi's example CNN and autoencoder trained on mnist-5k in [-0.5, 0.5] (cached in `work`)."""
     from utils.config import parse_config
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
 
-    data = load_data(parse_config([], "bench_cem_alibi.py", ""))
+    data = load_data(**data_arguments(parse_config([], "bench_cem_alibi.py", "")))
     scale = lambda images: images.astype(np.float32) / 255 - 0.5  # noqa: E731
     cnn, ae = cnn_model(), ae_model()
     cache = work / "alibi_example_models.npz"

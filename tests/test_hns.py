@@ -7,6 +7,7 @@ from networks.hider import build_hider
 from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
 from networks.build import build_hns
+from utils.config.arguments import hns_arguments
 from networks.weights import load_weights, save_weights
 from utils.config import Config, fill_dataset_defaults
 from utils.runs import RunPaths, alpha_decimals
@@ -218,7 +219,7 @@ def test_build_hns_transfers_pretrained_weights_by_name(tmp_path):
 
     cfg = dataclasses.replace(cfg, hider_weights=str(tmp_path / "h.weights.h5"),
                               seeker_weights=str(tmp_path / "s.weights.h5"))
-    model = build_hns(cfg, (28, 28, 1), 10)
+    model = build_hns((28, 28, 1), 10, **hns_arguments(cfg))
     for name in ("hider_conv1", "hider_logits"):
         assert np.array_equal(model.hider.get_layer(name).kernel.numpy(), ae.get_layer(name).kernel.numpy())
     assert np.array_equal(model.seeker.get_layer("seeker_logits").kernel.numpy(),
@@ -278,7 +279,7 @@ def test_mixed_precision_computes_in_bfloat16_but_masks_and_losses_stay_float32(
     cfg = fill_dataset_defaults(Config(image_size=28, mixed_precision=True, stochastic=estimator != "deterministic",
                                        estimator="st1" if estimator == "deterministic" else estimator))
     with precision_policy(True):
-        model = build_hns(cfg, (28, 28, 1), 10)
+        model = build_hns((28, 28, 1), 10, **hns_arguments(cfg))
     assert keras.config.dtype_policy().name == "float32"  # restored on leaving
     assert model.hider.get_layer("hider_conv1").compute_dtype == "bfloat16"
     assert model.seeker.get_layer("seeker_conv1").compute_dtype == "bfloat16"
@@ -290,7 +291,7 @@ def test_mixed_precision_computes_in_bfloat16_but_masks_and_losses_stay_float32(
     assert all(np.isfinite(v) for v in logs.values())
     # Weights trained in mixed precision load into a float32 model and give nearly the same logits.
     save_weights(model, tmp_path / "m.weights.h5")
-    full = build_hns(dataclasses.replace(cfg, mixed_precision=False), (28, 28, 1), 10)
+    full = build_hns((28, 28, 1), 10, **hns_arguments(dataclasses.replace(cfg, mixed_precision=False)))
     load_weights(full, tmp_path / "m.weights.h5")
     assert full.hider.get_layer("hider_conv1").compute_dtype == "float32"
     np.testing.assert_allclose(full.hider(x).numpy(), h.numpy(), atol=0.1)

@@ -18,6 +18,7 @@ selection and early stopping look at; the test split is only ever evaluated.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -157,8 +158,33 @@ def _load_patches(cfg) -> Data:
     return Data(train.subset(fit_idx), train.subset(val_idx), test, len(patches.CLASSES))
 
 
-def load_data(cfg) -> Data:
-    """Train / validation / test splits of `cfg.dataset` at `cfg.image_size` and `cfg.channels`."""
+@dataclass(frozen=True)
+class DataSettings:
+    """The arguments of `load_data`, as its helpers read them."""
+
+    dataset: str
+    image_size: int
+    channels: int
+    seed: int = 0
+    train_images: int | None = None
+    test_images: int | None = None
+    validation_split: float = 0.1
+    num_classes: int | None = None
+    data_dir: str | None = None
+
+
+def load_data(dataset: str, image_size: int, channels: int, seed: int = 0, train_images: int | None = None,
+              test_images: int | None = None, validation_split: float = 0.1, num_classes: int | None = None,
+              data_dir: str | None = None) -> Data:
+    """Train / validation / test splits of `dataset` at `image_size` x `image_size` and `channels`, drawn with
+    `seed`: at most `train_images` (validation included) and `test_images` images, `validation_split` of the
+    training images held out, `num_classes` (when given) checked against the data, `data_dir` the folder of
+    the 'folder' dataset."""
+    return _load(DataSettings(dataset, image_size, channels, seed, train_images, test_images, validation_split,
+                              num_classes, data_dir))
+
+
+def _load(cfg: DataSettings) -> Data:
     if cfg.dataset == "patches":
         return _load_patches(cfg)
     if cfg.dataset == "folder":

@@ -72,12 +72,13 @@ def explain_images(cfg) -> dict:
     inputs = resolve(cfg)
 
     from networks.build import load_autoencoder, load_seeker
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
     from utils.evaluation.prediction import as_float_images
     from utils.explainers.factory import build_explainer
     from utils.explainers.infillers import build_infiller
 
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     indices = test_images(cfg, data)
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
