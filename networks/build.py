@@ -1,7 +1,7 @@
 """The models, built and initialised from weights files (training and evaluation alike).
 
 The functions take explicit arguments; turning a configuration into them is the callers' business
-(`utils.training.hns.hns_arguments`).
+(`utils.config.arguments.hns_arguments`).
 """
 from __future__ import annotations
 
