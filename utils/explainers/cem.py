@@ -134,7 +134,7 @@ class ContrastiveExplainer(Explainer):
     found), ``targets`` is the class explained (``X_pred`` unless given), ``kept`` is None, and
     ``extras`` holds
 
-    * ``mode``; ``PN`` or ``PP`` (the one of ``mode``), shaped as x: where no valid solution was
+    * ``mode``, and ``PN`` or ``PP`` (the one of ``mode``), shaped as x: where no valid solution was
       found, ``found`` is False, the row is the original instance and ``PN_pred``/``PP_pred`` is
       -1; elsewhere that is the model's class for the returned row. ``X_pred``: the model's class
       of x.
