@@ -4,12 +4,12 @@
 
 Writes results/<config>/seeker/<identifier>/baseline.json (and baseline.txt, the bare accuracy).
 """
-from utils.config import parse_config, run
+from utils.config import parse_config, run, start_process
 from utils.errors import UsageError
 
 
 def main(argv):
-    cfg = parse_config(argv, "baseline.py", __doc__)
+    cfg = start_process(parse_config(argv, "baseline.py", __doc__))
     from utils.runs import default_seeker_weights, locked, run_paths, seeker_model_type
 
     weights = cfg.seeker_weights or str(default_seeker_weights(cfg))
@@ -19,11 +19,12 @@ def main(argv):
 
     from networks.build import load_seeker
     from utils.config import as_dict
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
     from utils.evaluation import measure_baseline
     from utils.runs import atomic_write_json, atomic_write_text
 
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, weights)
     with locked(cfg, seeker_model_type(cfg)):
         record = measure_baseline(seeker, data, cfg.batch_size)

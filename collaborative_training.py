@@ -12,11 +12,12 @@ chance is refused (--allow_weak_seeker starts from it anyway).
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import COMMON, EVAL, EVALX, HNS, parse_config, run
+from utils.config import COMMON, EVAL, EVALX, HNS, parse_config, run, start_process
 
 
 def main(argv):
-    cfg = parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVALX, EVAL))
+    cfg = start_process(parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVALX, EVAL)))
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
     from utils.evaluation import load_baseline
     from utils.seeding import seed_everything
@@ -24,7 +25,7 @@ def main(argv):
 
     baseline = load_baseline(cfg.baseline).test if cfg.baseline else None
     seed_everything(cfg.seed)
-    train_series(cfg, load_data(cfg), baseline)
+    train_series(cfg, load_data(**data_arguments(cfg)), baseline)
     if cfg.evaluate and not cfg.debug:
         from utils.reporting.evaluation_report import evaluate
 

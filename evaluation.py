@@ -8,11 +8,11 @@ alone chooses the recommended checkpoint), and writes evaluation.json, evaluatio
 PNG figures to results/<config>/hns/.../<identifier>/. See utils/evaluation/ for the
 definition of every figure.
 """
-from utils.config import COMMON, EVAL, HNS, parse_config, run
+from utils.config import COMMON, EVAL, HNS, parse_config, run, start_process
 
 
 def main(argv):
-    cfg = parse_config(argv, "evaluation.py", __doc__, groups=(COMMON, HNS, EVAL))
+    cfg = start_process(parse_config(argv, "evaluation.py", __doc__, groups=(COMMON, HNS, EVAL)))
     from utils.reporting.evaluation_report import evaluate
 
     evaluate(cfg)

@@ -17,11 +17,11 @@ per image, target, final loss, pixels kept at the method's own threshold and at 
 seeker's class on the in-filled image, seconds) and explanations[_<page>].png (input | score map |
 kept pixels at --budget | in-filled image with the seeker's class). --debug writes nothing.
 """
-from utils.config import COMMON, EXPLAIN, parse_config, run
+from utils.config import COMMON, EXPLAIN, parse_config, run, start_process
 
 
 def main(argv):
-    cfg = parse_config(argv, "explain.py", __doc__, groups=(COMMON, EXPLAIN))
+    cfg = start_process(parse_config(argv, "explain.py", __doc__, groups=(COMMON, EXPLAIN)))
     from utils.reporting.explanations import explain_images
 
     explain_images(cfg)

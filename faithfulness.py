@@ -12,12 +12,12 @@ leakage; seconds per image; on data with known evidence (the patches preset) TPR
 pointing game. Writes faithfulness.json/.csv and two figures to the HnS run's results folder.
 Definitions: utils/evaluation/faithfulness.py.
 """
-from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run
+from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run, start_process
 
 
 def main(argv):
-    cfg = parse_config(argv, "faithfulness.py", __doc__, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH))
-    from utils.reporting.faithfulness_report import run_benchmark
+    cfg = start_process(parse_config(argv, "faithfulness.py", __doc__, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH)))
+    from utils.evaluation.benchmark import run_benchmark
 
     run_benchmark(cfg)
 

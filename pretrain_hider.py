@@ -5,11 +5,11 @@
 Writes a PNG of test reconstructions to results/<config>/hider/<identifier>/. A run that was
 killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import parse_config, run
+from utils.config import parse_config, run, start_process
 
 
 def main(argv):
-    cfg = parse_config(argv, "pretrain_hider.py", __doc__)
+    cfg = start_process(parse_config(argv, "pretrain_hider.py", __doc__))
     from utils.evaluation.prediction import as_float_images
     from utils.reporting.plotting import reconstructions
     from utils.training import pretrain

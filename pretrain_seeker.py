@@ -8,11 +8,11 @@ rest zero), into seeker-random/<identifier>:
 the frozen seeker of collaborative_training.py --seeker_training frozen (REAL-X).
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import COMMON, EVALX, PRETRAIN, parse_config, run
+from utils.config import COMMON, EVALX, PRETRAIN, parse_config, run, start_process
 
 
 def main(argv):
-    cfg = parse_config(argv, "pretrain_seeker.py", __doc__, groups=(COMMON, PRETRAIN, EVALX))
+    cfg = start_process(parse_config(argv, "pretrain_seeker.py", __doc__, groups=(COMMON, PRETRAIN, EVALX)))
     from utils.training import pretrain, pretrain_random_masks
 
     _, _, paths = pretrain_random_masks(cfg) if cfg.random_masks else pretrain(cfg, "seeker")

@@ -67,9 +67,10 @@ def ae_model():
 def models(work: Path):
     """alibi's example CNN and autoencoder trained on mnist-5k in [-0.5, 0.5] (cached in `work`)."""
     from utils.config import parse_config
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
 
-    data = load_data(parse_config([], "bench_cem_alibi.py", ""))
+    data = load_data(**data_arguments(parse_config([], "bench_cem_alibi.py", "")))
     scale = lambda images: images.astype(np.float32) / 255 - 0.5  # noqa: E731
     cnn, ae = cnn_model(), ae_model()
     cache = work / "alibi_example_models.npz"
@@ -164,12 +165,12 @@ def main():
         batch = np.resize(test, (args.batch, *test.shape[1:]))
         _, batch_seconds = ours(cnn, ae, batch, mode, args.c_steps, args.max_iterations, args.patience,
                                 args.c_tolerance)
-        result = getattr(mine, mode)
+        result, found = mine.extras[mode], mine.extras["found"]
         row = {
             "alibi": {"found": int(theirs["found"].sum()),
                       "median_l1": float(np.median(delta_l1(x, theirs["result"], mode)[theirs["found"]])),
                       "per_second": float(args.n / theirs["seconds"].sum())},
-            "ours": {"found": int(mine.found.sum()), "median_l1": float(np.median(delta_l1(x, result, mode)[mine.found])),
+            "ours": {"found": int(found.sum()), "median_l1": float(np.median(delta_l1(x, result, mode)[found])),
                      "per_second": float(args.batch / batch_seconds)},
         }
         row["speed_ratio"] = row["ours"]["per_second"] / row["alibi"]["per_second"]
@@ -180,7 +181,7 @@ def main():
               f"{args.batch}) | {row['speed_ratio']:.1f}x")
         if args.record:
             mine_rec, _ = ours(cnn, ae, x[:1], mode, 1, args.record, save_every=1)
-            iterates = np.stack([a[0] for _, a in mine_rec.savepoints])
+            iterates = np.stack([a[0] for _, a in mine_rec.extras["savepoints"]])
             adv = iterates if mode == "PN" else x[0] - iterates
             gap = np.abs(adv - theirs["adv"]).reshape(args.record, -1).max(axis=1)
             first = int(np.argmax(gap > 1e-4)) if np.any(gap > 1e-4) else None

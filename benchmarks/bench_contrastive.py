@@ -104,7 +104,7 @@ def main(argv=None):
           f"{first_call:.1f} s")
     print(f"batched, {args.batch} instances in one call (measured): {t_batch:.2f} s, {rate_batch:.2f} "
           f"explanations/s, {ms_batch:.2f} ms/iteration for the batch ({ms_batch / args.batch:.3f} ms per "
-          f"instance), found {exp.found.sum()}/{args.batch}")
+          f"instance), found {exp.extras['found'].sum()}/{args.batch}")
     print(f"  of which the model's own passes (2 forward + 1 input gradient, measured alone): "
           f"{1e3 * floor:.2f} ms/iteration")
     print(f"one at a time, {args.single} calls (measured): {t_singles:.2f} s, {rate_single:.2f} explanations/s, "

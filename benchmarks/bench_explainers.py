@@ -39,6 +39,7 @@ from utils.data import load_data  # noqa: E402
 from utils.evaluation.prediction import as_float_images  # noqa: E402
 from utils.explainers.factory import build_explainer  # noqa: E402
 from utils.runs import default_seeker_weights  # noqa: E402
+from utils.config.arguments import data_arguments, hns_arguments  # noqa: E402
 
 
 def seeker_for(cfg, data, path):
@@ -76,14 +77,15 @@ def main():
 
     cfg = parse_config(["--no_ae", "--max_iterations", str(args.cem_iterations), "--c_steps", str(args.cem_c_steps)],
                        "explain.py", "", groups=(COMMON, EXPLAIN))
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     x = as_float_images(data.test.x[:args.n])
     train = as_float_images(data.train.x)
     seeker, origin = seeker_for(cfg, data, args.seeker_weights or str(default_seeker_weights(cfg)))
     print(f"{args.n} mnist-5k test images, seeker: {origin}; {os.cpu_count()} CPU cores, "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op threads\n")
 
-    hider = build_hns(cfg, data.image_shape, data.num_classes, start_weights=False).hider  # the preset's hider
+    hider = build_hns(data.image_shape, data.num_classes,
+                      **hns_arguments(cfg, start_weights=False)).hider  # the preset's hider
     mask = tf.function(lambda images: tf.cast(hider(images, training=False) > 0, tf.float32))
     many = np.resize(as_float_images(data.test.x), (args.hns_batch, *data.image_shape)).astype(np.float32)
     hns_batch = timed(lambda: mask(tf.constant(x)).numpy(), 20) / args.n

@@ -49,6 +49,7 @@ tf.get_logger().setLevel("ERROR")  # one tf.function per measured model is inten
 from networks.build import build_hns  # noqa: E402
 from utils.config import COMMON, EVAL, HNS, parse_config  # noqa: E402
 from utils.data import Split, epoch_pipeline, load_data, steps_per_epoch  # noqa: E402
+from utils.config.arguments import data_arguments, hns_arguments  # noqa: E402
 from utils.training.precision import precision_policy  # noqa: E402
 from utils.training.pretraining import build_pretraining_model  # noqa: E402
 from utils.training.schedules import AdaptiveAlpha  # noqa: E402
@@ -102,7 +103,7 @@ def step_rows(data, args) -> list[dict]:
                         model = build_pretraining_model(config(b), name, data.image_shape, data.num_classes)
                         x, y = batch(data, b, "labels" if name == "seeker" else "images")
                     else:
-                        model = build_hns(config(b, name), data.image_shape, data.num_classes)
+                        model = build_hns(data.image_shape, data.num_classes, **hns_arguments(config(b, name)))
                         x, y = batch(data, b)
                     seconds = bare_loop_seconds(model, x, y, args.steps, args.repeats)
                 rows.append(dict(step=name, precision=precision, batch_size=b, ms_per_step=1e3 * seconds,
@@ -154,13 +155,13 @@ def fit_rows(data, args) -> list[dict]:
     b = args.fit_batch
     split = full_batches(data, b, len(data.train))
     keras.utils.set_random_seed(0)
-    bare = bare_loop_seconds(build_hns(config(b), data.image_shape, data.num_classes), *batch(data, b), args.steps,
-                             args.repeats)
+    model = build_hns(data.image_shape, data.num_classes, **hns_arguments(config(b)))
+    bare = bare_loop_seconds(model, *batch(data, b), args.steps, args.repeats)
     print(f"  batch {b} bare loop: {1e3 * bare:6.2f} ms/step", flush=True)
     for spe in sorted({1, args.spe}):
         for adaptive in (False, True):
             keras.utils.set_random_seed(0)
-            model = build_hns(config(b, spe=spe), data.image_shape, data.num_classes)
+            model = build_hns(data.image_shape, data.num_classes, **hns_arguments(config(b, spe=spe)))
             fit = fit_seconds_per_step(model, split, b, args.fit_steps // spe * spe, adaptive, args.repeats)
             rows.append(dict(batch_size=b, steps_per_execution=spe, adaptive_alpha=adaptive,
                              fit_ms_per_step=1e3 * fit, bare_ms_per_step=1e3 * bare, fit_over_bare=fit / bare))
@@ -176,7 +177,7 @@ def epoch_rows(data, args, pooled: Split, largest: Split, largest_name: str) -> 
             (largest_name, largest)]
     for name, split in sets:
         keras.utils.set_random_seed(0)
-        model = build_hns(config(b), data.image_shape, data.num_classes)
+        model = build_hns(data.image_shape, data.num_classes, **hns_arguments(config(b)))
         callbacks = [AdaptiveAlpha(patience=10 ** 9, verbose=False)]
         times = [timed_fit(model, split, b, epoch, 1, callbacks) for epoch in range(1 + args.epoch_repeats)]
         seconds = float(np.median(times[1:]))  # the first epoch is the warm-up
@@ -195,7 +196,7 @@ def pooled_digits(data) -> Split:
 
 def largest_set(pooled: Split, args) -> tuple[Split, str]:
     if args.full_mnist:
-        full = load_data(parse_config(["--config", "mnist"], "pretrain_seeker.py", ""))
+        full = load_data(**data_arguments(parse_config(["--config", "mnist"], "pretrain_seeker.py", "")))
         return full.train, "mnist"
     x, y = pooled.x, pooled.y
     reps = -(-args.largest // len(x))
@@ -231,7 +232,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    data = load_data(parse_config([], "pretrain_seeker.py", ""))
+    data = load_data(**data_arguments(parse_config([], "pretrain_seeker.py", "")))
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, intra-op threads "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}; mnist-5k "
           f"({len(data.train)} training images)")

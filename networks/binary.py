@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-ESTIMATORS = ("st1", "st2", "sa", "reinforce")
+from networks.choices import ESTIMATORS
 
 
 @tf.custom_gradient
@@ -89,7 +89,8 @@ class StochasticBinaryNeuron(keras.layers.Layer):
             raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
         self.estimator = estimator
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Named, so that its state has the same path in every process (`utils.training.resume`).
+        self.seed_generator = keras.random.SeedGenerator(seed, name="sampling")
         self.slope = self.add_weight(shape=(), initializer="ones", trainable=False, name="slope")
 
     def probability(self, h):

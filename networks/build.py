@@ -1,4 +1,8 @@
-"""Models of a configuration, built and initialised from weights files (training and evaluation alike)."""
+"""The models, built and initialised from weights files (training and evaluation alike).
+
+The functions take explicit arguments; turning a configuration into them is the callers' business
+(`utils.config.arguments.hns_arguments`).
+"""
 from __future__ import annotations
 
 import keras
@@ -10,35 +14,32 @@ from networks.seeker import build_seeker
 from networks.weights import load_weights
 
 
-def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None, seed: int | None = None,
-              start_weights: bool = True) -> HideAndSeek:
-    """The HnS model of `cfg`, compiled; with `start_weights`, from --hider_weights / --seeker_weights.
+def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str = "transpose", mask_grid=None,
+              stochastic: bool = False, estimator: str = "st1", learning_rate: float = 1e-3,
+              steps_per_execution: int = 1, hider_weights=None, seeker_weights=None, seed: int | None = None,
+              **hns) -> HideAndSeek:
+    """The HnS model, compiled with Adam(`learning_rate`); the hider and seeker from their weights files, if given.
 
+    `model`, `decoder` and `mask_grid` choose the networks (`networks.hider`, `networks.seeker`),
+    `stochastic` and `estimator` the neuron (`networks.binary`); `seed` seeds the neuron and the
+    random masks; `hns` are `HideAndSeek`'s other arguments (alpha, logit_bound, baseline, ...).
     The hider's last layer (``hider_logits``) of an autoencoder has as many outputs as input
     channels and the mask has one: on colour data that one layer keeps its initial values,
     and a notice says so. Any other layer that does not fit is an error.
     """
-    hider = build_hider(cfg.model, image_shape, out_channels=1, logits=True, decoder=cfg.hider_decoder,
-                        mask_grid=cfg.mask_grid)
-    seeker = build_seeker(cfg.model, image_shape, num_classes)
-    if start_weights and cfg.hider_weights:
-        for notice in load_weights(hider, cfg.hider_weights, may_differ=("hider_logits",)):
+    hider = build_hider(model, image_shape, out_channels=1, logits=True, decoder=decoder, mask_grid=mask_grid)
+    seeker = build_seeker(model, image_shape, num_classes)
+    if hider_weights:
+        for notice in load_weights(hider, hider_weights, may_differ=("hider_logits",)):
             print(f"note: hider layer {notice}: it keeps its initial values")
-    if start_weights and cfg.seeker_weights:
-        load_weights(seeker, cfg.seeker_weights)
-    seed = cfg.seed if seed is None else seed
-    neuron = build_neuron(cfg.stochastic, cfg.estimator, seed=seed)
-    model = HideAndSeek(hider, seeker, neuron, alpha=1.0 if cfg.alpha is None else cfg.alpha,
-                        logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty, baseline=baseline,
-                        foreground_threshold=cfg.foreground_threshold,
-                        steps_per_execution=cfg.steps_per_execution, seeker_training=cfg.seeker_training,
-                        random_mask_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
-                        mask_smoothness=cfg.mask_smoothness, seed=seed,
-                        name="hide_and_seek",
-                        dtype="float32")  # masks and losses in float32 (utils.training.precision)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
-    model.build((None, *image_shape))
-    return model
+    if seeker_weights:
+        load_weights(seeker, seeker_weights)
+    neuron = build_neuron(stochastic, estimator, seed=seed)
+    hns_model = HideAndSeek(hider, seeker, neuron, seed=seed, name="hide_and_seek",
+                            dtype="float32", **hns)  # masks and losses in float32 (utils.training.precision)
+    hns_model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps_per_execution)
+    hns_model.build((None, *image_shape))
+    return hns_model
 
 
 def load_seeker(model: str, image_shape, num_classes: int, path) -> keras.Model:

@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from utils.explainers.infillers import Zero, infill
+from networks.infill import Zero, infill
 
 
 def random_keep(x, seed_generator, min_rate: float = 0.01, grid=None):
@@ -40,7 +40,7 @@ class RandomMaskClassifier(keras.Model):
 
     Args:
         classifier: the Keras classifier to train (its architecture: the seeker's).
-        infiller: `utils.explainers.infillers.Infiller` for the dropped pixels (default zero).
+        infiller: an in-filler (`networks.infill`, `utils.explainers.infillers`) for the dropped pixels (default zero).
         min_rate: the smallest keep rate r.
         grid: None to mask pixels, or cells per side of a coarse grid whose cells are masked.
         seed: seed of the masks.
@@ -50,7 +50,8 @@ class RandomMaskClassifier(keras.Model):
         super().__init__(**kwargs)
         self.classifier, self.infiller = classifier, infiller or Zero()
         self.min_rate, self.grid = float(min_rate), grid
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Named, so that its state has the same path in every process (`utils.training.resume`).
+        self.seed_generator = keras.random.SeedGenerator(seed, name="random_masks")
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")

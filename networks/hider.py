@@ -29,7 +29,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from utils.config.schema import DECODERS
+from networks.choices import DECODERS
 
 
 def _check_size(image_size: int, multiple: int, name: str) -> None:

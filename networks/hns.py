@@ -42,15 +42,27 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from networks.choices import SEEKER_TRAININGS
 from networks.evalx import random_keep
-from utils.config.schema import SEEKER_TRAININGS
-from utils.evaluation.metrics import fidelity, fii, fir, foreground_pixels
+from networks.metrics import fidelity, fii, fir, foreground_pixels
 
 
 def total_variation(y):
     """mean|y[:, i+1, j] - y[:, i, j]| + mean|y[:, i, j+1] - y[:, i, j]| over a batch of (n, H, W, C) masks."""
     return (ops.mean(ops.abs(y[:, 1:, :, :] - y[:, :-1, :, :]))
             + ops.mean(ops.abs(y[:, :, 1:, :] - y[:, :, :-1, :])))
+
+
+def _check_hider(hider) -> None:
+    """A ValueError unless `hider` ends in one channel of logits (no activation on its output layer)."""
+    channels = hider.output_shape[-1]
+    if channels != 1:
+        raise ValueError(f"the hider outputs {channels} channels, Hide-and-Seek needs one channel of mask logits: "
+                         "build it with out_channels=1, logits=True")
+    activation = getattr(hider.layers[-1], "activation", None)
+    if activation not in (None, keras.activations.linear):
+        raise ValueError(f"the hider ends in a {getattr(activation, '__name__', activation)} activation "
+                         f"({hider.layers[-1].name}) but the binary neuron needs logits: build it with logits=True")
 
 
 @keras.saving.register_keras_serializable("hns")
@@ -68,8 +80,8 @@ class HideAndSeek(keras.Model):
         alpha: weight of the classification loss; a variable that the adaptive schedule lowers.
         logit_bound, logit_penalty: the penalty lambda * mean(relu(|h| - bound)^2).
         baseline: accuracy of the seeker trained alone; when given, the logs hold Fidelity, FIR
-            and FII (`utils.evaluation.metrics`).
-        foreground_threshold: of `utils.evaluation.metrics.foreground_pixels`, for the logged ``hidden_fg``.
+            and FII (`networks.metrics`).
+        foreground_threshold: of `networks.metrics.foreground_pixels`, for the logged ``hidden_fg``.
         seeker_training: 'joint', 'random-masks' or 'frozen' (see the module docstring); with
             'frozen' the seeker's weights are made non-trainable here.
         random_mask_rate, random_mask_grid: the random masks of 'random-masks' (min keep rate; grid
@@ -81,15 +93,20 @@ class HideAndSeek(keras.Model):
     baseline ``fidelity``, ``fir``, ``fii``. Every step writes its classification and total losses
     (averaged over replicas) to row ``step_count % steps_per_execution`` of ``step_buffer`` and
     counts itself in ``step_count``, so that the adaptive schedule reads all steps of a compiled
-    call at once, after it, instead of synchronising with the host every step.
+    call at once, after it, instead of synchronising with the host every step. ``compile`` makes the
+    buffer, a row per step of its ``steps_per_execution``, so compile before building the model.
+
+    A ValueError refuses a hider that does not end in one channel of logits: the neuron thresholds
+    h > 0, so after a sigmoid (the builders' ``logits=False``) every pixel would be kept forever.
     """
 
     def __init__(self, hider: keras.Model, seeker: keras.Model, neuron: keras.layers.Layer,
                  alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
-                 baseline: float | None = None, foreground_threshold: float = 0.1, steps_per_execution: int = 1,
+                 baseline: float | None = None, foreground_threshold: float = 0.1,
                  seeker_training: str = "joint", random_mask_rate: float = 0.01, random_mask_grid=None,
                  mask_smoothness: float = 0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
+        _check_hider(hider)
         if seeker_training not in SEEKER_TRAININGS:
             raise ValueError(f"seeker_training must be one of {SEEKER_TRAININGS}, got {seeker_training!r}")
         self.hider, self.seeker, self.neuron = hider, seeker, neuron
@@ -101,10 +118,6 @@ class HideAndSeek(keras.Model):
         self.random_masks = (keras.random.SeedGenerator(seed, name="random_masks")
                              if seeker_training == "random-masks" else None)
         self.alpha = keras.Variable(alpha, trainable=False, dtype="float32", name="alpha")
-        # Per-step values of the losses the adaptive schedule may watch: classification, total.
-        self.steps_per_execution_buffer = int(steps_per_execution)
-        self.step_buffer = keras.Variable(tf.zeros((self.steps_per_execution_buffer, 2)), trainable=False,
-                                          dtype="float32", name="step_buffer", aggregation="only_first_replica")
         self.step_count = keras.Variable(0, trainable=False, dtype="int64", name="step_count",
                                          aggregation="only_first_replica")
         self.logit_bound, self.logit_penalty = logit_bound, logit_penalty
@@ -122,16 +135,34 @@ class HideAndSeek(keras.Model):
                 "alpha": float(self.alpha.numpy()), "logit_bound": self.logit_bound,
                 "logit_penalty": self.logit_penalty, "baseline": self.baseline,
                 "foreground_threshold": self.foreground_threshold,
-                "steps_per_execution": self.steps_per_execution_buffer, "seeker_training": self.seeker_training,
+                "seeker_training": self.seeker_training,
                 "random_mask_rate": self.random_mask_rate, "random_mask_grid": self.random_mask_grid,
                 "mask_smoothness": self.mask_smoothness, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        # Configs saved before compile alone took it; compile's config carries the value.
+        config.pop("steps_per_execution", None)
         for key in ("hider", "seeker", "neuron"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+    def compile(self, *args, **kwargs):
+        """Keras' compile; it also sizes ``step_buffer`` to one row per step of ``steps_per_execution``."""
+        super().compile(*args, **kwargs)
+        rows = self.steps_per_execution
+        buffer = getattr(self, "step_buffer", None)
+        if buffer is not None and buffer.shape[0] == rows:
+            return
+        if self.built:  # Keras admits no new variables once a model is built
+            raise ValueError(f"this HideAndSeek was built before compile(steps_per_execution={rows}): "
+                             "compile it before building or calling it")
+        if buffer is not None:
+            del self.step_buffer
+        # Per-step values of the losses the adaptive schedule may watch: classification, total.
+        self.step_buffer = keras.Variable(tf.zeros((rows, 2)), trainable=False, dtype="float32",
+                                          name="step_buffer", aggregation="only_first_replica")
 
     def build(self, input_shape):
         # The hider and seeker are functional models, built when they were made.
@@ -207,7 +238,7 @@ class HideAndSeek(keras.Model):
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             values = context.all_reduce(tf.distribute.ReduceOp.MEAN, values)
-        row = tf.math.floormod(self.step_count.value, self.steps_per_execution_buffer)
+        row = tf.math.floormod(self.step_count.value, self.step_buffer.shape[0])
         self.step_buffer.assign(tf.tensor_scatter_nd_update(self.step_buffer.value, [[row]], values[None]))
         self.step_count.assign_add(1)
 

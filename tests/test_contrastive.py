@@ -90,7 +90,7 @@ def test_iterates_follow_the_fista_updates_of_a_numpy_reference():
     explainer = ContrastiveExplainer(linear_logits(weights), mode="PN", kappa=kappa, beta=beta, c_init=c,
                                      c_steps=1, max_iterations=iterations, learning_rate_init=lr0, clip=clip,
                                      no_info_val=0.0, save_every=1)
-    saved = explainer.explain(x[None].astype(np.float32)).savepoints
+    saved = explainer.explain(x[None].astype(np.float32)).extras["savepoints"]
 
     def away_from_zero(new):  # PN projection with v = 0: keep a change only if |new| > |x|
         return np.where(np.abs(new) > np.abs(x), new, x)
@@ -118,7 +118,7 @@ def test_iterates_match_a_stored_alibi_trajectory(mode):
                                      max_iterations=s["max_iterations"], learning_rate_init=s["learning_rate_init"],
                                      clip=tuple(s["clip"]), feature_range=tuple(s["feature_range"]),
                                      no_info_val=s["no_info_val"], save_every=1)
-    mine = np.stack([it[0] for _, it in explainer.explain(x).savepoints])
+    mine = np.stack([it[0] for _, it in explainer.explain(x).extras["savepoints"]])
     mine = mine if mode == "PN" else x[0] - mine
     assert len(np.unique(theirs.round(4), axis=0)) > 5, "the stored trajectory must move"
     np.testing.assert_allclose(mine, theirs, atol=2e-6)
@@ -158,11 +158,11 @@ def test_patience_that_never_triggers_gives_the_full_search_exactly(cnn, images,
     kwargs = dict(mode=mode, c_init=1.0, c_steps=3, max_iterations=40, beta=0.05)
     full = ContrastiveExplainer(cnn, **kwargs).explain(images)
     never = ContrastiveExplainer(cnn, patience=41, **kwargs).explain(images)
-    assert full.found.any()
-    np.testing.assert_array_equal(getattr(never, mode), getattr(full, mode))
-    np.testing.assert_array_equal(never.found, full.found)
-    np.testing.assert_array_equal(never.c, full.c)
-    np.testing.assert_array_equal(never.iterations, full.iterations)
+    assert full.extras["found"].any()
+    np.testing.assert_array_equal(never.extras[mode], full.extras[mode])
+    np.testing.assert_array_equal(never.extras["found"], full.extras["found"])
+    np.testing.assert_array_equal(never.extras["c"], full.extras["c"])
+    np.testing.assert_array_equal(never.extras["iterations"], full.extras["iterations"])
 
 
 @pytest.mark.parametrize("mode", ["PN", "PP"])
@@ -170,14 +170,15 @@ def test_early_stopped_answers_are_valid_and_scored_like_the_full_ones(cnn, imag
     kwargs = dict(mode=mode, c_init=1.0, c_steps=4, max_iterations=60, beta=0.05)
     full = ContrastiveExplainer(cnn, **kwargs).explain(images)
     early = ContrastiveExplainer(cnn, patience=5, c_tolerance=0.3, **kwargs).explain(images)
-    assert early.found.any()
-    result = getattr(early, mode)[early.found]
+    early, full = early.extras, full.extras
+    assert early["found"].any()
+    result = early[mode][early["found"]]
     scores = cnn(result).numpy()
-    np.testing.assert_array_equal(is_valid(scores, early.X_pred[early.found], mode, 0.0), True)
-    delta = (images - early.PN if mode == "PN" else early.PP).reshape(len(images), -1)
-    np.testing.assert_allclose(early.l1, np.where(early.found, np.abs(delta).sum(1), early.l1), rtol=1e-6)
-    np.testing.assert_array_equal(full.iterations, 4 * 60)
-    assert np.all(early.iterations <= full.iterations) and early.iterations.sum() < full.iterations.sum(), \
+    np.testing.assert_array_equal(is_valid(scores, early["X_pred"][early["found"]], mode, 0.0), True)
+    delta = (images - early["PN"] if mode == "PN" else early["PP"]).reshape(len(images), -1)
+    np.testing.assert_allclose(early["l1"], np.where(early["found"], np.abs(delta).sum(1), early["l1"]), rtol=1e-6)
+    np.testing.assert_array_equal(full["iterations"], 4 * 60)
+    assert np.all(early["iterations"] <= full["iterations"]) and early["iterations"].sum() < full["iterations"].sum(), \
         "patience 5 must stop something"
 
 
@@ -186,15 +187,15 @@ def test_the_answer_is_the_valid_iterate_of_smallest_elastic_net_distance(cnn, i
     explainer = ContrastiveExplainer(cnn, mode="PN", kappa=kappa, beta=beta, c_init=100.0, c_steps=1,
                                      max_iterations=30, save_every=1)
     exp = explainer.explain(images)
-    iterates = np.stack([s for _, s in exp.savepoints])  # (iterations, n, 8, 8, 1)
+    iterates = np.stack([s for _, s in exp.extras["savepoints"]])  # (iterations, n, 8, 8, 1)
     delta = (images - iterates).reshape(len(iterates), len(images), -1)
     dist = np.square(delta).sum(-1) + beta * np.abs(delta).sum(-1)
-    valid = np.stack([is_valid(cnn(it).numpy(), exp.X_pred, "PN", kappa) for it in iterates])
+    valid = np.stack([is_valid(cnn(it).numpy(), exp.extras["X_pred"], "PN", kappa) for it in iterates])
     assert valid.any(0).sum() >= 2 and not valid.all(), "the test needs found instances and invalid iterates"
-    np.testing.assert_array_equal(exp.found, valid.any(0))
-    for i in np.flatnonzero(exp.found):
+    np.testing.assert_array_equal(exp.extras["found"], valid.any(0))
+    for i in np.flatnonzero(exp.extras["found"]):
         best = np.argmin(np.where(valid[:, i], dist[:, i], np.inf))
-        np.testing.assert_array_equal(exp.PN[i], iterates[best, i])
+        np.testing.assert_array_equal(exp.extras["PN"][i], iterates[best, i])
 
 
 @pytest.mark.parametrize("no_info", ["x", "zero"])
@@ -217,8 +218,8 @@ def test_pn_of_a_linear_model_is_the_closed_form_projection(no_info):
                                      c_steps=8, max_iterations=100,
                                      no_info_val=x[0] if no_info == "x" else 0.0)
     exp = explainer.explain(x)
-    assert exp.found[0] and exp.X_pred[0] == 0 and exp.PN_pred[0] == 1
-    np.testing.assert_allclose(exp.PN[0], expected, atol=1e-3)
+    assert exp.extras["found"][0] and exp.extras["X_pred"][0] == 0 and exp.extras["PN_pred"][0] == 1
+    np.testing.assert_allclose(exp.extras["PN"][0], expected, atol=1e-3)
 
 
 def test_instances_without_solution_keep_the_original_and_are_flagged():
@@ -227,12 +228,12 @@ def test_instances_without_solution_keep_the_original_and_are_flagged():
     # c = 1e-3 and 5 small steps cannot cross the decision boundary (margins 1.25 and 2.0).
     exp = ContrastiveExplainer(linear_logits(weights), mode="PN", c_init=1e-3, c_steps=1,
                                max_iterations=5).explain(x)
-    assert not exp.found.any()
-    np.testing.assert_array_equal(exp.PN, x)
-    np.testing.assert_array_equal(exp.PN_pred, [-1, -1])
-    np.testing.assert_array_equal(exp.X_pred, [0, 0])
-    np.testing.assert_array_equal(exp.l0, [0, 0])
-    np.testing.assert_allclose(exp.c, [1e-3, 1e-3])
+    assert not exp.extras["found"].any()
+    np.testing.assert_array_equal(exp.extras["PN"], x)
+    np.testing.assert_array_equal(exp.extras["PN_pred"], [-1, -1])
+    np.testing.assert_array_equal(exp.extras["X_pred"], [0, 0])
+    np.testing.assert_array_equal(exp.extras["l0"], [0, 0])
+    np.testing.assert_allclose(exp.extras["c"], [1e-3, 1e-3])
 
 
 @pytest.mark.parametrize("mode", ["PN", "PP"])
@@ -241,10 +242,10 @@ def test_batch_gives_the_one_at_a_time_results(cnn, images, mode):
     batch = explainer.explain(images)
     for i in range(len(images)):
         one = explainer.explain(images[i:i + 1])
-        assert one.found[0] == batch.found[i]
-        np.testing.assert_allclose(getattr(one, mode)[0], getattr(batch, mode)[i], atol=1e-5)
-        assert one.c[0] == batch.c[i]
-        assert getattr(one, f"{mode}_pred")[0] == getattr(batch, f"{mode}_pred")[i]
+        assert one.extras["found"][0] == batch.extras["found"][i]
+        np.testing.assert_allclose(one.extras[mode][0], batch.extras[mode][i], atol=1e-5)
+        assert one.extras["c"][0] == batch.extras["c"][i]
+        assert one.extras[f"{mode}_pred"][0] == batch.extras[f"{mode}_pred"][i]
 
 
 @pytest.mark.parametrize("mode", ["PN", "PP"])
@@ -253,23 +254,26 @@ def test_found_agrees_with_the_model_on_the_returned_arrays(cnn, images, mode):
     explainer = ContrastiveExplainer(cnn, mode=mode, kappa=kappa, beta=0.05, c_init=1.0, c_steps=4,
                                      max_iterations=40, no_info_val=0.0)
     exp = explainer.explain(images)
-    result = getattr(exp, mode)
-    assert getattr(exp, "PP" if mode == "PN" else "PN") is None
+    assert (exp.method, exp.kept, exp.extras["mode"]) == (f"cem-{mode.lower()}", None, mode)
+    np.testing.assert_array_equal(exp.targets, exp.extras["X_pred"])
+    exp = exp.extras
+    result = exp[mode]
+    assert ("PP" if mode == "PN" else "PN") not in exp
     assert result.shape == images.shape and np.all(np.isfinite(result))
-    assert exp.found.any(), "the search should succeed on some instances"
+    assert exp["found"].any(), "the search should succeed on some instances"
     scores = cnn(result).numpy()
-    np.testing.assert_array_equal(exp.found, is_valid(scores, exp.X_pred, mode, kappa) & exp.found)
-    np.testing.assert_array_equal(getattr(exp, f"{mode}_pred"), np.where(exp.found, scores.argmax(1), -1))
-    np.testing.assert_array_equal(result[~exp.found], images[~exp.found])
-    delta = images - result if mode == "PN" else np.where(exp.found[:, None, None, None], result, 0.0)
-    np.testing.assert_allclose(exp.l1, np.abs(delta).reshape(len(images), -1).sum(1), rtol=1e-5)
-    np.testing.assert_allclose(exp.l2, np.sqrt(np.square(delta).reshape(len(images), -1).sum(1)), rtol=1e-5)
-    np.testing.assert_array_equal(exp.l0, np.count_nonzero(delta.reshape(len(images), -1), axis=1))
+    np.testing.assert_array_equal(exp["found"], is_valid(scores, exp["X_pred"], mode, kappa) & exp["found"])
+    np.testing.assert_array_equal(exp[f"{mode}_pred"], np.where(exp["found"], scores.argmax(1), -1))
+    np.testing.assert_array_equal(result[~exp["found"]], images[~exp["found"]])
+    delta = images - result if mode == "PN" else np.where(exp["found"][:, None, None, None], result, 0.0)
+    np.testing.assert_allclose(exp["l1"], np.abs(delta).reshape(len(images), -1).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(exp["l2"], np.sqrt(np.square(delta).reshape(len(images), -1).sum(1)), rtol=1e-5)
+    np.testing.assert_array_equal(exp["l0"], np.count_nonzero(delta.reshape(len(images), -1), axis=1))
     # PN only adds (moves away from 0), PP's delta is a part of x.
     if mode == "PN":
         assert np.all(result >= images)
     else:
-        assert np.all((result[exp.found] >= 0) & (result[exp.found] <= images[exp.found]))
+        assert np.all((result[exp["found"]] >= 0) & (result[exp["found"]] <= images[exp["found"]]))
 
 
 def test_colour_images_and_flat_inputs_run():
@@ -281,10 +285,10 @@ def test_colour_images_and_flat_inputs_run():
     for model, x in ((colour, rng.uniform(0, 1, (2, 32, 32, 3))), (flat, rng.uniform(0, 1, (3, 5)))):
         exp = ContrastiveExplainer(model, mode="PN", beta=0.01, c_init=10.0, c_steps=3,
                                    max_iterations=40).explain(x)
-        assert exp.PN.shape == x.shape and exp.found.shape == (len(x),)
-        assert exp.found.any()
-        scores = model(exp.PN).numpy()
-        np.testing.assert_array_equal(exp.found, is_valid(scores, exp.X_pred, "PN", 0.0))
+        assert exp.extras["PN"].shape == x.shape and exp.extras["found"].shape == (len(x),)
+        assert exp.extras["found"].any()
+        scores = model(exp.extras["PN"]).numpy()
+        np.testing.assert_array_equal(exp.extras["found"], is_valid(scores, exp.extras["X_pred"], "PN", 0.0))
 
 
 def test_autoencoder_term_changes_the_result_and_is_required_for_gamma():
@@ -296,8 +300,8 @@ def test_autoencoder_term_changes_the_result_and_is_required_for_gamma():
     kwargs = dict(mode="PN", c_init=10.0, c_steps=2, max_iterations=50)
     plain = ContrastiveExplainer(model, **kwargs).explain(x)
     with_ae = ContrastiveExplainer(model, gamma=10.0, autoencoder=autoencoder, **kwargs).explain(x)
-    assert with_ae.meta["autoencoder"] and with_ae.meta["gamma"] == 10.0
-    assert not np.allclose(plain.PN, with_ae.PN, atol=1e-3)
+    assert with_ae.settings["autoencoder"] and with_ae.settings["gamma"] == 10.0
+    assert not np.allclose(plain.extras["PN"], with_ae.extras["PN"], atol=1e-3)
     with pytest.raises(ValueError, match="autoencoder"):
         ContrastiveExplainer(model, gamma=1.0)
     too_short = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5)])
@@ -313,21 +317,21 @@ def test_a_hider_autoencoder_serves_for_the_gamma_term(cnn, images):
     kwargs = dict(mode="PN", beta=0.0, c_init=10.0, c_steps=1, max_iterations=10)
     plain = ContrastiveExplainer(cnn, **kwargs).explain(images)
     with_hider = ContrastiveExplainer(cnn, gamma=100.0, autoencoder=hider, **kwargs).explain(images)
-    assert np.all(np.isfinite(with_hider.PN))
-    assert not np.allclose(plain.PN, with_hider.PN, atol=1e-4)
+    assert np.all(np.isfinite(with_hider.extras["PN"]))
+    assert not np.allclose(plain.extras["PN"], with_hider.extras["PN"], atol=1e-4)
 
 
 def test_savepoints_and_a_single_trace_for_all_batch_sizes(cnn, images):
     explainer = ContrastiveExplainer(cnn, mode="PN", beta=0.0, c_steps=2, max_iterations=10, save_every=4)
     exp = explainer.explain(images)
     # Every 4 iterations of each 10-iteration c step, counted over both steps.
-    assert [i for i, _ in exp.savepoints] == [4, 8, 14, 18]
-    assert all(s.shape == images.shape for _, s in exp.savepoints)
-    assert not np.array_equal(exp.savepoints[0][1], images)
+    assert [i for i, _ in exp.extras["savepoints"]] == [4, 8, 14, 18]
+    assert all(s.shape == images.shape for _, s in exp.extras["savepoints"])
+    assert not np.array_equal(exp.extras["savepoints"][0][1], images)
     explainer.explain(images[:1])
     (c_step,) = explainer._compiled.values()
     assert c_step.experimental_get_tracing_count() == 1
-    assert ContrastiveExplainer(cnn, c_steps=1, max_iterations=5).explain(images).savepoints == []
+    assert ContrastiveExplainer(cnn, c_steps=1, max_iterations=5).explain(images).extras["savepoints"] == []
 
 
 def test_fit_sets_the_no_information_value_per_feature(cnn):
@@ -335,7 +339,7 @@ def test_fit_sets_the_no_information_value_per_feature(cnn):
     explainer = ContrastiveExplainer(cnn)
     np.testing.assert_allclose(explainer.fit(data, "median").no_info_val, np.full((8, 8, 1), 0.25))
     np.testing.assert_allclose(explainer.fit(data, "mean").no_info_val, np.full((8, 8, 1), 1.25 / 3))
-    assert explainer.explain(data[1:2]).meta["no_info_type"] == "mean"
+    assert explainer.explain(data[1:2]).settings["no_info_type"] == "mean"
 
 
 @pytest.mark.parametrize("kwargs, x, match", [

@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 from utils.config import Config, fill_dataset_defaults
+from utils.config.arguments import data_arguments
 from utils.data import Split, epoch_pipeline, load_data, pipeline, shift_images, stratified_split
 from utils.errors import UsageError
 
@@ -19,7 +20,7 @@ def test_stratified_split_is_disjoint_stratified_and_seeded():
 
 
 def test_mnist5k_splits():
-    data = load_data(fill_dataset_defaults(Config()))
+    data = load_data(**data_arguments(fill_dataset_defaults(Config())))
     assert (len(data.train), len(data.val), len(data.test)) == (3600, 400, 1000)
     assert data.image_shape == (28, 28, 1) and data.num_classes == 10
     for split, per_class in ((data.test, 100), (data.val, 40), (data.train, 360)):
@@ -28,12 +29,12 @@ def test_mnist5k_splits():
     keys = [set(map(bytes, s.x.reshape(len(s), -1))) for s in (data.train, data.val, data.test)]
     assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
     # the test split does not depend on the validation share
-    other = load_data(fill_dataset_defaults(Config(validation_split=0.2)))
+    other = load_data(**data_arguments(fill_dataset_defaults(Config(validation_split=0.2))))
     assert np.array_equal(other.test.x, data.test.x)
 
 
 def test_caps_and_pipeline_visit_each_image_once():
-    data = load_data(fill_dataset_defaults(Config(train_images=300, test_images=120)))
+    data = load_data(**data_arguments(fill_dataset_defaults(Config(train_images=300, test_images=120))))
     assert len(data.train) + len(data.val) == 300 and len(data.test) == 120
     seen = np.concatenate([y.numpy() for _, y in pipeline(data.test, 32)])
     assert np.array_equal(seen, data.test.y)
@@ -124,7 +125,7 @@ def _write_folder(root, classes=("cat", "dog"), n=4, ext=".png", size=(20, 12)):
 def test_folder_dataset(tmp_path, ext):
     _write_folder(tmp_path, ext=ext)
     cfg = Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     assert data.num_classes == 2 and data.image_shape == (16, 16, 1)
     assert len(data.train) + len(data.val) == 8 and len(data.test) == 8
 
@@ -137,13 +138,13 @@ def test_a_validation_folder_is_the_validation_split(tmp_path, name):
         d.mkdir(parents=True)
         for j in range(3):   # a grey level no train/ or test/ image has: 250 - j
             Image.fromarray(np.full((12, 20, 3), 250 - j, np.uint8)).save(d / f"v{j}.png")
-    data = load_data(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1))
+    data = load_data(**data_arguments(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)))
     assert len(data.train) == 8 and len(data.test) == 8 and len(data.val) == 6   # all of train/ is trained on
     assert data.val.y.dtype == np.int32 and sorted(data.val.y) == [0, 0, 0, 1, 1, 1]
     assert data.val.x.min() >= 248 and data.train.x.max() <= 120
     (tmp_path / ({"val": "validation", "validation": "val"}[name]) / "cat").mkdir(parents=True)
     with pytest.raises(UsageError, match="both val/ and validation/"):
-        load_data(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1))
+        load_data(**data_arguments(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)))
 
 
 def test_folder_errors(tmp_path):
@@ -151,13 +152,13 @@ def test_folder_errors(tmp_path):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "train" / "only" / "a.png")
     cfg = Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)
     with pytest.raises(UsageError, match="1 class folder"):
-        load_data(cfg)
+        load_data(**data_arguments(cfg))
     (tmp_path / "train" / "two").mkdir()
     (tmp_path / "train" / "two" / "broken.png").write_bytes(b"not an image")
     (tmp_path / "test" / "two").mkdir(parents=True)
     (tmp_path / "test" / "two" / "b.png").write_bytes(b"not an image")
     with pytest.raises(UsageError, match="cannot decode image"):
-        load_data(cfg)
+        load_data(**data_arguments(cfg))
 
 
 def test_offline_keras_dataset_names_the_file(tmp_path, monkeypatch):
@@ -177,5 +178,5 @@ def test_offline_keras_dataset_names_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
     monkeypatch.setattr(file_utils, "urlretrieve", unreachable)
     with pytest.raises(UsageError) as e:
-        load_data(fill_dataset_defaults(Config(dataset="mnist")))
+        load_data(**data_arguments(fill_dataset_defaults(Config(dataset="mnist"))))
     assert str(tmp_path / "datasets" / "mnist.npz") in str(e.value)

@@ -54,6 +54,17 @@ def test_collective_timeout_is_checked(monkeypatch):
             collective_timeout()
 
 
+def test_parsing_sets_up_no_devices_and_starting_the_process_does(monkeypatch):
+    import utils.training.distribute as distribute
+    from utils.config import parse_config, start_process
+
+    calls = []
+    monkeypatch.setattr(distribute, "prepare_devices", calls.append)
+    cfg = parse_config(["--strategy", "mirrored"], "collaborative_training.py", "")
+    assert calls == []
+    assert start_process(cfg) == cfg and calls == ["mirrored"]
+
+
 @pytest.fixture(scope="module")
 def start_weights(tmp_path_factory):
     """Pretrained seeker and hider weights (one short epoch each, in this process), as absolute flags."""

@@ -9,7 +9,7 @@ import pytest
 
 from utils.errors import UsageError
 from utils.evaluation.contrastive import compare_pp_pn, summarize, support_iou
-from utils.explainers.cem import CEMExplanation
+from utils.explainers.base import Explanation
 from utils.reporting.explanations import contrastive_figures
 from utils.reporting.plotting import page_paths
 
@@ -61,9 +61,10 @@ def test_summarize_counts_a_pn_that_keeps_the_prediction_as_a_failure():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
     x = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32)
     pn = np.array([[1, 2, 0], [1, 0.5, 0], [0, 1, 0]], np.float32)  # changes, keeps (bad), not found
-    exp = CEMExplanation(mode="PN", X=x, X_pred=np.array([0, 0, 1]), found=np.array([True, True, False]),
-                         c=np.ones(3), l0=np.array([1, 1, 0]), l1=np.array([2.0, 0.5, 0.0]),
-                         l2=np.array([2.0, 0.5, 0.0]), PN=pn, PN_pred=np.array([1, 0, -1]))
+    exp = Explanation("cem-pn", np.zeros((3, 3)), np.array([0, 0, 1]), 0.0, extras=dict(
+        mode="PN", X_pred=np.array([0, 0, 1]), found=np.array([True, True, False]), c=np.ones(3),
+        l0=np.array([1, 1, 0]), l1=np.array([2.0, 0.5, 0.0]), l2=np.array([2.0, 0.5, 0.0]), PN=pn,
+        PN_pred=np.array([1, 0, -1])))
     s = summarize(model, exp)
     assert (s["found"], s["verified"], s["failures"]) == (2, 1, [1])
     assert s["found_rate"] == pytest.approx(2 / 3)
@@ -92,11 +93,12 @@ def test_compare_pp_pn_sane_numbers_and_figures(tiny, tmp_path):
             exp = views["explanations"][name][mode]
             s = r[mode]
             # found counts the rows flagged found, each checked here by the model itself
-            rerun = np.argmax(model(getattr(exp, mode)), -1)
-            valid = rerun != exp.X_pred if mode == "PN" else rerun == exp.X_pred
-            assert s["found"] == int(exp.found.sum()) and s["images"] == 5
+            e = exp.extras
+            rerun = np.argmax(model(e[mode]), -1)
+            valid = rerun != e["X_pred"] if mode == "PN" else rerun == e["X_pred"]
+            assert s["found"] == int(e["found"].sum()) and s["images"] == 5
             # CEM only returns iterates it judged valid: the re-run must agree on every one.
-            assert np.all(valid[exp.found]) and s["verified"] == s["found"] and s["failures"] == []
+            assert np.all(valid[e["found"]]) and s["verified"] == s["found"] and s["failures"] == []
         assert r["PN"]["found"] > 0, "an untrained 3-class net should be easy to flip"
         ious = r["iou"]["per_image"]
         assert len(ious) == 5

@@ -301,6 +301,25 @@ def test_integrated_gradients_is_complete(linear):
     assert np.allclose(ig.scores, a.sum(axis=-1), atol=1e-6)
 
 
+def test_integrated_gradients_with_an_array_baseline_by_hand():
+    # s_0(x) = x_1^2 + x_2^2 on 1 x 2 images: the gradient 2 (b + alpha (x - b)) is linear in alpha, so the
+    # midpoint rule is exact and a_i = (x_i - b_i)(x_i + b_i) = x_i^2 - b_i^2. With x = (1, 2) and the
+    # baseline (0.5, -1): a = (0.75, 3), which sums to s_0(x) - s_0(b) = 5 - 1.25 = 3.75.
+    inputs = keras.Input((1, 2, 1))
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(keras.ops.square(inputs))))
+    dense.set_weights([np.array([[1.0, 0.0], [1.0, 0.0]], np.float32), np.zeros(2, np.float32)])
+    x = np.array([1.0, 2.0], np.float32).reshape(1, 1, 2, 1)
+    baseline = np.array([0.5, -1.0], np.float32).reshape(1, 2, 1)   # one image's shape, broadcast over the batch
+    ig = GradientExplainer(model, "integrated-gradients", steps=3, baseline=baseline).explain(x, [0])
+    a = ig.extras["attributions"]
+    np.testing.assert_allclose(a.reshape(-1), [0.75, 3.0], rtol=1e-6)
+    assert a.sum() == pytest.approx(3.75)
+    assert ig.settings["baseline"] == [[[0.5], [-1.0]]]
+    with pytest.raises(ValueError, match="does not broadcast"):
+        GradientExplainer(model, "integrated-gradients", baseline=np.zeros(3)).explain(x, [0])
+
+
 def test_integrated_gradients_completeness_converges_on_a_nonlinear_model():
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3, activation="tanh"),

@@ -133,13 +133,14 @@ def test_evaluator_reads_random_masks_after_a_short_run():
     from networks.evalx import RandomMaskClassifier
     from networks.seeker import build_seeker
     from utils.config import parse_config
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
     from utils.evaluation.faithfulness import Judge, fill
     from utils.evaluation.prediction import as_float_images
     from utils.explainers.infillers import Zero
 
     keras.utils.set_random_seed(0)
-    data = load_data(parse_config([], "test.py", ""))
+    data = load_data(**data_arguments(parse_config([], "test.py", "")))
     x, y = as_float_images(data.train.x), data.train.y
     model = RandomMaskClassifier(build_seeker("small", (28, 28, 1), 10), seed=0)
     model.compile(keras.optimizers.Adam(1e-3))

@@ -7,6 +7,7 @@ from networks.hider import build_hider
 from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
 from networks.build import build_hns
+from utils.config.arguments import hns_arguments
 from networks.weights import load_weights, save_weights
 from utils.config import Config, fill_dataset_defaults
 from utils.runs import RunPaths, alpha_decimals
@@ -15,12 +16,12 @@ from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing
 SHAPE = (8, 8, 1)
 
 
-def tiny_model(stochastic=False, estimator="st1", alpha=0.5, **kw):
+def tiny_model(stochastic=False, estimator="st1", alpha=0.5, steps_per_execution=1, **kw):
     import keras
 
     model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
                         build_neuron(stochastic, estimator, seed=0), alpha=alpha, **kw)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=kw.get("steps_per_execution", 1))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=steps_per_execution)
     return model
 
 
@@ -218,7 +219,7 @@ def test_build_hns_transfers_pretrained_weights_by_name(tmp_path):
 
     cfg = dataclasses.replace(cfg, hider_weights=str(tmp_path / "h.weights.h5"),
                               seeker_weights=str(tmp_path / "s.weights.h5"))
-    model = build_hns(cfg, (28, 28, 1), 10)
+    model = build_hns((28, 28, 1), 10, **hns_arguments(cfg))
     for name in ("hider_conv1", "hider_logits"):
         assert np.array_equal(model.hider.get_layer(name).kernel.numpy(), ae.get_layer(name).kernel.numpy())
     assert np.array_equal(model.seeker.get_layer("seeker_logits").kernel.numpy(),
@@ -233,6 +234,31 @@ def test_config_round_trip_rebuilds_the_same_model():
         ("sa", pytest.approx(0.3), 2.0, 0.9)
     assert [w.shape for w in clone.hider.weights] == [w.shape for w in model.hider.weights]
     assert [w.shape for w in clone.seeker.weights] == [w.shape for w in model.seeker.weights]
+
+
+def test_a_config_saved_with_steps_per_execution_still_loads():
+    config = {**tiny_model().get_config(), "steps_per_execution": 4}
+    clone = HideAndSeek.from_config(config)
+    clone.compile(optimizer="adam", steps_per_execution=2)
+    clone.build((None, *SHAPE))
+    assert clone.step_buffer.shape == (2, 2)
+
+
+@pytest.mark.parametrize("channels, logits, problem", [(1, False, "sigmoid activation"), (2, True, "2 channels")])
+def test_a_hider_that_does_not_end_in_one_channel_of_logits_is_refused(channels, logits, problem):
+    with pytest.raises(ValueError, match=problem):
+        HideAndSeek(build_hider("small", SHAPE, channels, logits=logits), build_seeker("small", SHAPE, 3),
+                    build_neuron(False))
+
+
+def test_steps_per_execution_comes_from_compile_and_cannot_change_after_build():
+    model = tiny_model(steps_per_execution=7)
+    model.compile(optimizer="adam", steps_per_execution=3)   # before building: the buffer follows
+    model.build((None, *SHAPE))
+    assert model.step_buffer.shape == (3, 2)
+    with pytest.raises(ValueError, match="compile it before building"):
+        model.compile(optimizer="adam", steps_per_execution=5)
+    model.compile(optimizer="adam", steps_per_execution=3)
 
 
 def test_the_neuron_supplies_the_reinforce_surrogate():
@@ -253,7 +279,7 @@ def test_mixed_precision_computes_in_bfloat16_but_masks_and_losses_stay_float32(
     cfg = fill_dataset_defaults(Config(image_size=28, mixed_precision=True, stochastic=estimator != "deterministic",
                                        estimator="st1" if estimator == "deterministic" else estimator))
     with precision_policy(True):
-        model = build_hns(cfg, (28, 28, 1), 10)
+        model = build_hns((28, 28, 1), 10, **hns_arguments(cfg))
     assert keras.config.dtype_policy().name == "float32"  # restored on leaving
     assert model.hider.get_layer("hider_conv1").compute_dtype == "bfloat16"
     assert model.seeker.get_layer("seeker_conv1").compute_dtype == "bfloat16"
@@ -265,7 +291,7 @@ def test_mixed_precision_computes_in_bfloat16_but_masks_and_losses_stay_float32(
     assert all(np.isfinite(v) for v in logs.values())
     # Weights trained in mixed precision load into a float32 model and give nearly the same logits.
     save_weights(model, tmp_path / "m.weights.h5")
-    full = build_hns(dataclasses.replace(cfg, mixed_precision=False), (28, 28, 1), 10)
+    full = build_hns((28, 28, 1), 10, **hns_arguments(dataclasses.replace(cfg, mixed_precision=False)))
     load_weights(full, tmp_path / "m.weights.h5")
     assert full.hider.get_layer("hider_conv1").compute_dtype == "float32"
     np.testing.assert_allclose(full.hider(x).numpy(), h.numpy(), atol=0.1)

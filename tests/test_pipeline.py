@@ -116,7 +116,7 @@ def faithfulness_run(pipeline_dir):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(pipeline_dir)
         mp.setattr(networks.weights, "load_weights", recording)
-        for module in ("networks.build", "utils.reporting.faithfulness_report"):
+        for module in ("networks.build", "utils.evaluation.benchmark"):
             import importlib
 
             if hasattr(importlib.import_module(module), "load_weights"):

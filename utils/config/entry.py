@@ -45,6 +45,21 @@ class _QuietStderr:
         return False
 
 
+def start_process(cfg):
+    """Where a script's run starts, right after `parse_config`: `cfg` as this process runs it.
+
+    For a ``--strategy`` other than default, first what must precede TensorFlow's start: split the
+    CPU into logical devices and, for multiworker, join the cluster (which waits for every worker);
+    then only the chief writes (weights, figures, reports), the others run with ``debug=True``.
+    """
+    if cfg.strategy == "default":
+        return cfg
+    from utils.training.distribute import as_this_process, prepare_devices
+
+    prepare_devices(cfg.strategy)
+    return as_this_process(cfg)
+
+
 def main_wrapper(main, argv=None) -> int:
     """Run `main(argv)`; map failures to one line on stderr and an exit code.
 

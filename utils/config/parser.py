@@ -1,7 +1,9 @@
 """The command line of every script, built from the `Config` fields of the groups it takes.
 
 `parse_config(argv, script, description, groups)` is the only place where presets and flags are
-merged and validated. It does not import TensorFlow, so `--help` and bad input answer at once.
+merged and validated. It does not import TensorFlow, so `--help` and bad input answer at once, and
+it has no side effects: the devices and the cluster of ``--strategy`` are set up by the script
+where its run starts (`utils.config.entry.start_process`).
 """
 from __future__ import annotations
 
@@ -57,9 +59,4 @@ def parse_config(argv, script: str, description: str, groups=(COMMON,)) -> Confi
     values["config"] = name
     cfg = fill_dataset_defaults(Config(**values, typed=frozenset(typed)))
     validate(cfg)
-    if cfg.strategy != "default":  # logical CPU devices must exist before TensorFlow starts
-        from utils.training.distribute import as_this_process, prepare_devices
-
-        prepare_devices(cfg.strategy)
-        cfg = as_this_process(cfg)  # only the chief writes: weights, figures, reports
     return cfg

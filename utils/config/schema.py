@@ -14,16 +14,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
+from networks.choices import DECODERS, ESTIMATORS, SEEKER_TRAININGS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
 
 DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder", "patches")
 MODELS = ("small", "large", "resnet")
-ESTIMATORS = ("st1", "st2", "sa", "reinforce")
 STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
-DECODERS = ("transpose", "resize", "unet")           # networks.hider
-SEEKER_TRAININGS = ("joint", "random-masks", "frozen")   # networks.hns
 SPLITS = ("test", "validation")
 SHIFT_FILLS = ("zero", "edge")                      # utils.data.pipelines.shift_images
 # Built-in data whose background is black: shifted images are filled with zeros there, and with

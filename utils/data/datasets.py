@@ -20,12 +20,14 @@ only ever evaluated.
 from __future__ import annotations
 
 import os
+import dataclasses
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from utils.config.checks import origin, set_to
 from utils.data.splits import Data, Split, stratified_split, stratified_subset
 from utils.errors import UsageError
 
@@ -175,8 +177,36 @@ def _load_patches(cfg) -> tuple[Split, Split, int]:
     return train, test, len(patches.CLASSES)
 
 
-def load_data(cfg) -> Data:
-    """Train / validation / test splits of `cfg.dataset` at `cfg.image_size` and `cfg.channels`."""
+@dataclass(frozen=True)
+class DataSettings:
+    """The arguments of `load_data`, as its helpers read them."""
+
+    dataset: str
+    image_size: int
+    channels: int
+    seed: int = 0
+    train_images: int | None = None
+    test_images: int | None = None
+    validation_split: float = 0.1
+    num_classes: int | None = None
+    data_dir: str | None = None
+    origin: Callable[[str, object], str] = lambda name, value: f"{name} {value}"
+
+
+def load_data(dataset: str, image_size: int, channels: int, seed: int = 0, train_images: int | None = None,
+              test_images: int | None = None, validation_split: float = 0.1, num_classes: int | None = None,
+              data_dir: str | None = None, origin: Callable[[str, object], str] | None = None) -> Data:
+    """Train / validation / test splits of `dataset` at `image_size` x `image_size` and `channels`, drawn with
+    `seed`: at most `train_images` (validation included) and `test_images` images, `validation_split` of the
+    training images held out, `num_classes` (when given) checked against the data, `data_dir` the folder of
+    the 'folder' dataset. `origin(name, value)` says in an error where an argument's value came from (the
+    scripts name the flag or the preset; default ``"<name> <value>"``)."""
+    settings = DataSettings(dataset, image_size, channels, seed, train_images, test_images, validation_split,
+                            num_classes, data_dir)
+    return _load(settings if origin is None else dataclasses.replace(settings, origin=origin))
+
+
+def _load(cfg: DataSettings) -> Data:
     class_names, val = None, None
     if cfg.dataset == "patches":
         train, test, num_classes = _load_patches(cfg)
@@ -214,8 +244,8 @@ def check_splits(cfg, train: Split, num_classes: int, class_names=None) -> None:
     says, and at least 2 training images of every class, so that each class has one to fit and
     one in the validation split (`stratified_split` then holds out at least one of each)."""
     if cfg.num_classes is not None and cfg.num_classes != num_classes:
-        raise UsageError(f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has "
-                         f"{num_classes} classes: {set_to(cfg, 'num_classes', num_classes)}")
+        raise UsageError(f"{cfg.origin('num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has "
+                         f"{num_classes} classes: set it to {num_classes}")
     counts = np.bincount(train.y, minlength=num_classes)
     short = np.flatnonzero(counts < 2)
     if not len(short):
@@ -224,6 +254,6 @@ def check_splits(cfg, train: Split, num_classes: int, class_names=None) -> None:
     what = (f"{len(short)} of {num_classes} classes ({', '.join(names[:5])}{' ...' if len(names) > 5 else ''}) "
             f"have fewer than 2 training images (one to fit, one to validate)")
     if cfg.train_images is not None:
-        raise UsageError(f"with {origin(cfg, 'train_images', cfg.train_images)}, {what}: raise it to at least "
+        raise UsageError(f"with {cfg.origin('train_images', cfg.train_images)}, {what}: raise it to at least "
                          f"{2 * num_classes} (more where classes are unbalanced)")
     raise UsageError(f"in dataset '{cfg.dataset}', {what}: add training images of those classes")

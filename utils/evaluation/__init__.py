@@ -1,4 +1,5 @@
-"""Evaluation: figures of merit, the baseline, checkpoints and their choice, leakage, contrastive checks.
+"""Evaluation: figures of merit, the baseline, checkpoints and their choice, leakage, contrastive checks,
+and the faithfulness benchmark's pipeline (`utils.evaluation.benchmark`).
 
 Nothing here trains a Hide-and-Seek model; models come built from `networks`.
 """

@@ -50,7 +50,7 @@ def _mean(values) -> Optional[float]:
 
 
 def summarize(model, exp) -> dict:
-    """Found rate, sparsity and verification of one :class:`CEMExplanation` by re-running ``model``.
+    """Found rate, sparsity and verification of one CEM `Explanation` (its extras) by re-running ``model``.
 
     ``verified`` counts the found rows whose re-run prediction satisfies the mode (PN: differs from
     ``X_pred``, PP: equals it); ``failures`` lists the indices of found rows that do not. ``empty``
@@ -59,21 +59,23 @@ def summarize(model, exp) -> dict:
     ``nonzero_share`` (L0 over the entries of an instance), ``mean_l1`` and ``mean_l2`` average over
     the found rows (None if there is none).
     """
-    result = getattr(exp, exp.mode)
-    found = np.asarray(exp.found, bool)
+    e = exp.extras
+    mode, l0 = e["mode"], e["l0"]
+    result = e[mode]
+    found = np.asarray(e["found"], bool)
     preds = predict_classes(model, result)
-    ok = preds != exp.X_pred if exp.mode == "PN" else preds == exp.X_pred
+    ok = preds != e["X_pred"] if mode == "PN" else preds == e["X_pred"]
     features = int(np.prod(result.shape[1:]))
     out = {
         "images": int(len(found)), "found": int(found.sum()), "found_rate": float(found.mean()),
         "verified": int((found & ok).sum()),
-        "verification": "prediction changed" if exp.mode == "PN" else "prediction kept",
+        "verification": "prediction changed" if mode == "PN" else "prediction kept",
         "failures": np.flatnonzero(found & ~ok).tolist(),
-        "mean_l0": _mean(exp.l0[found]), "nonzero_share": _mean(exp.l0[found] / features),
-        "mean_l1": _mean(exp.l1[found]), "mean_l2": _mean(exp.l2[found]),
+        "mean_l0": _mean(l0[found]), "nonzero_share": _mean(l0[found] / features),
+        "mean_l1": _mean(e["l1"][found]), "mean_l2": _mean(e["l2"][found]),
     }
-    if exp.mode == "PP":
-        out["empty"] = int((found & (exp.l0 == 0)).sum())
+    if mode == "PP":
+        out["empty"] = int((found & (l0 == 0)).sum())
     return out
 
 
@@ -129,11 +131,11 @@ def compare_pp_pn(seekers: Mapping, autoencoder, hns_model, x, labels, settings:
     views = {"mask": mask, "hns_pred": hns_pred, "explanations": {}}
     for name, seeker in seekers.items():
         explanations = {mode: explain(seeker, x, mode, settings, autoencoder) for mode in MODES}
-        pp = explanations["PP"]
-        iou = support_iou(pp.PP, pp.found, mask, support_threshold)
-        in_kept = _pp_in_kept(pp.PP, pp.found, mask, support_threshold)
+        pp = explanations["PP"].extras
+        iou = support_iou(pp["PP"], pp["found"], mask, support_threshold)
+        in_kept = _pp_in_kept(pp["PP"], pp["found"], mask, support_threshold)
         report["seekers"][name] = {
-            "pred": pp.X_pred.tolist(),
+            "pred": pp["X_pred"].tolist(),
             **{mode: summarize(seeker, exp) for mode, exp in explanations.items()},
             "iou": {"per_image": iou, "mean": _mean([v for v in iou if v is not None])},
             "pp_in_kept": {"per_image": in_kept, "mean": _mean([v for v in in_kept if v is not None])},

@@ -9,12 +9,12 @@
 """
 from utils.config.schema import METHODS
 from utils.explainers.base import OUTPUTS, Explainer, Explanation
-from utils.explainers.cem import CEMExplanation, ContrastiveExplainer
+from utils.explainers.cem import ContrastiveExplainer
 from utils.explainers.gradients import GradientExplainer, OcclusionExplainer
 from utils.explainers.infillers import INFILLERS, build_infiller, infill
 from utils.explainers.masks import MaskExplainer, default_reg_coef
 from utils.explainers.topk import budget_pixels, top_k_mask
 
-__all__ = ["CEMExplanation", "ContrastiveExplainer", "Explainer", "Explanation", "GradientExplainer", "INFILLERS",
+__all__ = ["ContrastiveExplainer", "Explainer", "Explanation", "GradientExplainer", "INFILLERS",
            "METHODS", "MaskExplainer", "OUTPUTS", "OcclusionExplainer", "budget_pixels", "build_infiller",
            "default_reg_coef", "infill", "top_k_mask"]

@@ -47,14 +47,27 @@ class Explanation:
     settings: dict = field(default_factory=dict)
 
 
-def check_images(x) -> np.ndarray:
+def check_images(x, images: bool = True) -> np.ndarray:
+    """`x` as float32; a ValueError unless it is a non-empty, finite batch of images (n, H, W, C), or
+    with ``images=False`` of instances of any shape (n, ...)."""
     x = np.asarray(x, np.float32)
-    if x.ndim != 4 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of images (n, H, W, C), got shape {x.shape}; "
-                         "for one image pass x[None]")
+    if (x.ndim != 4 if images else x.ndim < 2) or len(x) == 0:
+        shape, one = ("of images (n, H, W, C)", "image") if images else ("(n, *instance_shape)", "instance")
+        raise ValueError(f"x must be a non-empty batch {shape}, got shape {x.shape}; for one {one} pass x[None]")
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or infinite values")
     return x
+
+
+def call_model(model, x, name: str = "model") -> np.ndarray:
+    """`model` on the batch `x`, as a float32 array; a ValueError naming `name` if it cannot take the batch."""
+    try:
+        out = model(tf.constant(x), training=False)
+    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as e:
+        raise ValueError(f"{name} cannot take a batch of shape {x.shape}: {e}") from e
+    if not tf.is_tensor(out):
+        raise ValueError(f"{name} must return a single tensor, got {type(out).__name__}")
+    return np.asarray(out, np.float32)
 
 
 def log_probabilities(out, outputs: str):
@@ -74,6 +87,7 @@ class Explainer:
     """Base of every method: checks inputs, picks targets, times the batch (see the module docstring)."""
 
     name = "explainer"
+    images = True  # the batches it takes: images (n, H, W, C), or instances of any shape
 
     def __init__(self, model, outputs: str = "logits", seed: int = 0, progress: bool = False):
         if not callable(model):
@@ -86,9 +100,9 @@ class Explainer:
         return {"outputs": self.outputs, "seed": self.seed}
 
     def explain(self, x, targets=None, seeds=None) -> Explanation:
-        x = check_images(x)
+        x = check_images(x, self.images)
         n = len(x)
-        scores = np.asarray(self.model(tf.constant(x), training=False))
+        scores = call_model(self.model, x)
         if scores.ndim != 2 or scores.shape[0] != n or scores.shape[1] < 2:
             raise ValueError(f"model must return (n, classes >= 2) scores, got shape {scores.shape}")
         classes = scores.shape[1]

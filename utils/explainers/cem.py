@@ -28,12 +28,10 @@ instance has its own c and its own bookkeeping, and one compiled ``tf.function``
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Optional
-
 import numpy as np
 import tensorflow as tf
+
+from utils.explainers.base import Explainer, Explanation, call_model
 
 MODES = ("PN", "PP")
 NO_INFO_TYPES = ("median", "mean")
@@ -127,47 +125,28 @@ def bracket_closed(lower, upper, tolerance):
     return (upper < C_UPPER_UNSET) & (upper - lower <= tolerance * upper)
 
 
-@dataclass
-class CEMExplanation:
-    """Result of :meth:`ContrastiveExplainer.explain` for a batch of n instances.
-
-    ``PN``/``PP`` (only the one of ``mode`` is set, the other is None) has the shape of X. Where no
-    valid solution was found, ``found`` is False, the row is the original instance and its
-    ``PN_pred``/``PP_pred`` is -1; elsewhere that is the model's class for the returned row.
-    ``l0``, ``l1``, ``l2`` are the number of non-zero entries, the L1 norm and the (not squared) L2
-    norm of ``delta = x - adv`` (0 where not found); for PP, ``delta`` is the PP itself.
-    ``c`` is the attack weight used in the last c step. ``scores`` rates every pixel (or feature of flat
-    inputs) by ``|delta|`` summed over channels (0 where not found), for cuts such as
-    `utils.explainers.topk.top_k_mask`; ``targets`` is the class explained (``X_pred`` unless given).
-    ``seconds`` is the wall time of the batch, ``iterations`` the FISTA iterations each instance ran
-    over all its c steps (``c_steps * max_iterations`` without early stop). ``savepoints`` lists
-    ``(iteration, array)`` pairs: the current iterate of the whole batch (``adv`` for PN, ``delta``
-    for PP), every ``save_every`` iterations of each c step, iterations counted 1-based over all
-    c steps; empty when ``save_every`` is None.
-    """
-
-    mode: str
-    X: np.ndarray
-    X_pred: np.ndarray
-    found: np.ndarray
-    c: np.ndarray
-    l0: np.ndarray
-    l1: np.ndarray
-    l2: np.ndarray
-    savepoints: list = field(default_factory=list)
-    meta: dict = field(default_factory=dict)
-    PN: Optional[np.ndarray] = None
-    PN_pred: Optional[np.ndarray] = None
-    PP: Optional[np.ndarray] = None
-    PP_pred: Optional[np.ndarray] = None
-    scores: Optional[np.ndarray] = None
-    targets: Optional[np.ndarray] = None
-    seconds: float = 0.0
-    iterations: Optional[np.ndarray] = None
-
-
-class ContrastiveExplainer:
+class ContrastiveExplainer(Explainer):
     """Pertinent negatives or positives of a Keras 3 classifier for whole batches (see module doc).
+
+    ``explain(x, targets=None)`` takes a batch (n, *instance_shape), images or flat features, and
+    returns an `utils.explainers.base.Explanation` of method ``cem-pn`` / ``cem-pp``: ``scores``
+    rates every pixel (or feature of flat inputs) by ``|delta|`` summed over channels (0 where not
+    found), ``targets`` is the class explained (``X_pred`` unless given), ``kept`` is None, and
+    ``extras`` holds
+
+    * ``mode``, and ``PN`` or ``PP`` (the one of ``mode``), shaped as x: where no valid solution was
+      found, ``found`` is False, the row is the original instance and ``PN_pred``/``PP_pred`` is
+      -1; elsewhere that is the model's class for the returned row. ``X_pred``: the model's class
+      of x.
+    * ``l0``, ``l1``, ``l2``: the number of non-zero entries, the L1 norm and the (not squared) L2
+      norm of ``delta = x - adv`` (0 where not found); for PP, ``delta`` is the PP itself.
+    * ``c``: the attack weight of the last c step; ``iterations``: the FISTA iterations each
+      instance ran over all its c steps (``c_steps * max_iterations`` without early stop).
+    * ``savepoints``: ``(iteration, array)`` pairs, the current iterate of the whole batch (``adv``
+      for PN, ``delta`` for PP) every ``save_every`` iterations of each c step, iterations counted
+      1-based over all c steps; empty when ``save_every`` is None.
+
+    ``seeds`` are accepted for the common interface and unused (CEM draws no random numbers).
 
     Notation per instance: x the input, t = argmax f(x) its predicted class, ``adv`` the perturbed
     instance and ``y`` its FISTA slack (both start at x at every c step), ``delta = x - adv``,
@@ -229,12 +208,13 @@ class ContrastiveExplainer:
             (``1 <= save_every <= max_iterations``), or None for no savepoints.
     """
 
+    images = False  # any instance shape, flat features too
+
     def __init__(self, model, mode="PN", kappa=0., beta=0.1, gamma=0., autoencoder=None, c_init=10.,
                  c_steps=10, max_iterations=1000, learning_rate_init=1e-2, clip=(-100., 100.),
                  feature_range=(0., 1.), no_info_val=None, save_every=None, patience=None, c_tolerance=None,
                  progress=False):
-        if not callable(model):
-            raise ValueError("model must be a Keras model (a callable on a batch of instances)")
+        super().__init__(model, progress=bool(progress))
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         for name, value in (("kappa", kappa), ("beta", beta), ("gamma", gamma)):
@@ -268,8 +248,7 @@ class ContrastiveExplainer:
         if save_every is not None and (patience is not None or c_tolerance is not None):
             raise ValueError("save_every needs the full search (patience=None, c_tolerance=None): "
                              "stopped instances leave the batch")
-        self.model = model
-        self.mode = mode
+        self.mode, self.name = mode, f"cem-{mode.lower()}"
         self.kappa = float(kappa)
         self.beta = float(beta)
         self.gamma = float(gamma)
@@ -285,7 +264,6 @@ class ContrastiveExplainer:
         self.save_every = None if save_every is None else int(save_every)
         self.patience = None if patience is None else int(patience)
         self.c_tolerance = None if c_tolerance is None else float(c_tolerance)
-        self.progress = bool(progress)
         self._compiled = {}
 
     def fit(self, x_train, no_info_type="median"):
@@ -300,44 +278,28 @@ class ContrastiveExplainer:
         self.no_info_type = no_info_type
         return self
 
-    def explain(self, x, targets=None, seeds=None):
-        """Explain a batch ``x`` of shape (n, *instance_shape); returns a :class:`CEMExplanation`.
+    def _explain(self, x, targets, seeds) -> Explanation:
+        x, target = x.numpy(), targets.numpy()
+        bounds = self._bounds(x)
+        scores = np.asarray(self.model(tf.constant(x), training=False), np.float32)
+        best_dist, best_adv, c_used, iterations, savepoints = self._search(x, bounds, target, scores.shape[1])
+        return self._explanation(x, scores.argmax(axis=1).astype(np.int32), target, best_dist, best_adv, c_used,
+                                 iterations, savepoints)
 
-        ``targets`` (n,) is the class t to explain per instance (default: the model's prediction);
-        ``seeds`` is accepted for the common interface and unused (CEM draws no random numbers).
-        """
-        start = time.perf_counter()
-        x, bounds, x_pred, target, classes = self._checked(x, targets)
-        best_dist, best_adv, c_used, iterations, savepoints = self._search(x, bounds, target, classes)
-        return self._explanation(x, x_pred, target, best_dist, best_adv, c_used, iterations, savepoints, start)
-
-    def _checked(self, x, targets):
-        """The batch as float32, (no-information value, lower, upper) per feature, the model's class,
-        the targets and the number of classes; ValueError for anything CEM cannot explain."""
-        x = np.asarray(x, np.float32)
-        if x.ndim < 2 or len(x) == 0:
-            raise ValueError(f"x must be a non-empty batch (n, *instance_shape), got shape {x.shape}; "
-                             "for one instance pass x[None]")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("x contains NaN or infinite values")
+    def _bounds(self, x):
+        """(no-information value, lower, upper) per feature; ValueError for what else CEM cannot explain
+        (`Explainer.explain` checks the batch, the model's output and the targets)."""
         shape = x.shape[1:]
         no_info = self._per_feature(0.0 if self.no_info_val is None else self.no_info_val, shape, "no_info_val")
         lower, upper = (self._per_feature(b, shape, "feature_range") for b in self.feature_range)
         if np.any(x < lower) or np.any(x > upper):
             raise ValueError("x lies outside feature_range; widen feature_range or rescale the inputs")
-        scores = self._scores(self.model, x, "model")
-        if scores.ndim != 2 or scores.shape[0] != len(x) or scores.shape[1] < 2:
-            raise ValueError(f"model must return (n, classes >= 2) scores, got shape {scores.shape}")
         if self.gamma > 0:
-            reconstruction = self._scores(self.autoencoder, x[:1], "autoencoder")
+            reconstruction = call_model(self.autoencoder, x[:1], "autoencoder")
             if reconstruction.shape != (1, *shape):
                 raise ValueError(f"autoencoder must return its input's shape {(1, *shape)}, "
                                  f"got {reconstruction.shape}")
-        x_pred = scores.argmax(axis=1).astype(np.int32)
-        target = x_pred if targets is None else np.asarray(targets, np.int32).reshape(-1)
-        if target.shape != x_pred.shape or np.any(target < 0) or np.any(target >= scores.shape[1]):
-            raise ValueError(f"targets must be {len(x)} class indices in [0, {scores.shape[1] - 1}]")
-        return x, (no_info, lower, upper), x_pred, target, scores.shape[1]
+        return no_info, lower, upper
 
     def _search(self, x, bounds, target, classes):
         """The search on c: per c step, FISTA in compiled chunks over the instances still searching
@@ -389,7 +351,7 @@ class ContrastiveExplainer:
                 bar.update(step + 1, [("found", int(np.isfinite(best_dist).sum())), ("searching", int(searching.sum()))])
         return best_dist, best_adv, c_used, iterations, savepoints
 
-    def _explanation(self, x, x_pred, target, best_dist, best_adv, c_used, iterations, savepoints, start):
+    def _explanation(self, x, x_pred, target, best_dist, best_adv, c_used, iterations, savepoints):
         """The PP (x - delta) or PN (the best iterate) per instance, its class and sizes."""
         n, shape = len(x), x.shape[1:]
         found = np.isfinite(best_dist)
@@ -398,16 +360,14 @@ class ContrastiveExplainer:
             result = best_adv
         else:
             result = np.where(found.reshape((-1,) + (1,) * len(shape)), delta, x)
-        result_pred = np.where(found, self._scores(self.model, result, "model").argmax(axis=1), -1)
+        result_pred = np.where(found, call_model(self.model, result, "model").argmax(axis=1), -1)
         flat = delta.reshape(n, -1)
         magnitude = np.where(found.reshape((-1,) + (1,) * len(shape)), np.abs(delta), 0.0)
         per_pixel = magnitude.sum(axis=-1) if len(shape) == 3 else magnitude
-        return CEMExplanation(
-            mode=self.mode, X=x, X_pred=x_pred, found=found, c=c_used,
-            l0=np.count_nonzero(flat, axis=1), l1=np.abs(flat).sum(axis=1),
-            l2=np.sqrt(np.square(flat).sum(axis=1)), savepoints=savepoints, meta=self.settings(),
-            scores=per_pixel, targets=target, seconds=time.perf_counter() - start, iterations=iterations,
-            **{self.mode: result, f"{self.mode}_pred": result_pred})
+        extras = dict(mode=self.mode, X_pred=x_pred, found=found, c=c_used, l0=np.count_nonzero(flat, axis=1),
+                      l1=np.abs(flat).sum(axis=1), l2=np.sqrt(np.square(flat).sum(axis=1)), iterations=iterations,
+                      savepoints=savepoints, **{self.mode: result, f"{self.mode}_pred": result_pred})
+        return Explanation(self.name, per_pixel, target, 0.0, extras=extras)
 
     def settings(self) -> dict:
         return dict(
@@ -425,16 +385,6 @@ class ContrastiveExplainer:
         except ValueError:
             raise ValueError(f"{name} of shape {np.shape(value)} does not broadcast to the instance "
                              f"shape {shape}") from None
-
-    @staticmethod
-    def _scores(model, x, name):
-        try:
-            out = model(tf.constant(x), training=False)
-        except (ValueError, TypeError, tf.errors.InvalidArgumentError) as e:
-            raise ValueError(f"{name} cannot take a batch of shape {x.shape}: {e}") from e
-        if not tf.is_tensor(out):
-            raise ValueError(f"{name} must return a single tensor, got {type(out).__name__}")
-        return np.asarray(out, np.float32)
 
     def _c_step_fn(self, shape, classes):
         """The compiled c step for this instance shape, built once per shape, models and hyperparameters."""

@@ -6,7 +6,8 @@ softmax model) and a(x) the attribution of every input element (n, H, W, C):
     gradient               a = d s_t / d x                                  (Simonyan et al. 2014)
     gradient-input         a = x * d s_t / d x                              (Shrikumar et al. 2016)
     integrated-gradients   a = (x - b) * (1/m) sum_{j=1..m} d s_t / d x |_{b + (j - 1/2)/m (x - b)}
-                           (Sundararajan et al. 2017, midpoint rule with m = ``steps``, baseline b)
+                           (Sundararajan et al. 2017, midpoint rule with m = ``steps``, baseline b:
+                           a number, or an array that broadcasts to the inputs, e.g. a mean image)
     smoothgrad             a = (1/S) sum_{j=1..S} d s_t / d x |_{x + e_j},  e_j ~ N(0, (sigma R)^2)
                            (Smilkov et al. 2017; R the input range, sigma = ``noise``)
     occlusion              a patch of p x p pixels at stride r is set to ``value``; every pixel gets the
@@ -31,11 +32,15 @@ from utils.explainers.base import Explainer, Explanation, channel_sum, per_image
 
 
 class GradientExplainer(Explainer):
-    """``kind``: "gradient", "gradient-input", "integrated-gradients" or "smoothgrad" (module docstring)."""
+    """``kind``: "gradient", "gradient-input", "integrated-gradients" or "smoothgrad" (module docstring).
+
+    ``baseline`` b of integrated gradients: a number or an array broadcastable to the batch (n, H, W, C),
+    such as (H, W, C) or (C,).
+    """
 
     KINDS = ("gradient", "gradient-input", "integrated-gradients", "smoothgrad")
 
-    def __init__(self, model, kind: str = "gradient", steps: int = 50, baseline: float = 0.0, samples: int = 50,
+    def __init__(self, model, kind: str = "gradient", steps: int = 50, baseline=0.0, samples: int = 50,
                  noise: float = 0.15, outputs: str = "logits", seed: int = 0, progress: bool = False):
         super().__init__(model, outputs, seed, progress)
         if kind not in self.KINDS:
@@ -45,12 +50,15 @@ class GradientExplainer(Explainer):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not np.isfinite(noise) or noise < 0:
             raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+        baseline = np.asarray(baseline, np.float32)
+        if not np.all(np.isfinite(baseline)):
+            raise ValueError("baseline contains NaN or infinite values")
         self.name, self.kind = kind, kind
-        self.steps, self.baseline, self.samples, self.noise = int(steps), float(baseline), int(samples), float(noise)
+        self.steps, self.baseline, self.samples, self.noise = int(steps), baseline, int(samples), float(noise)
         self._compiled = None
 
     def settings(self) -> dict:
-        extra = {"integrated-gradients": {"steps": self.steps, "baseline": self.baseline},
+        extra = {"integrated-gradients": {"steps": self.steps, "baseline": self.baseline.tolist()},
                  "smoothgrad": {"samples": self.samples, "noise": self.noise}}.get(self.kind, {})
         return {**super().settings(), "method": self.kind, **extra}
 
@@ -67,7 +75,7 @@ class GradientExplainer(Explainer):
             return x * self.gradient(x, targets)
         total = tf.zeros_like(x)
         if self.kind == "integrated-gradients":
-            b = tf.fill(tf.shape(x), self.baseline)
+            b = tf.broadcast_to(tf.constant(self.baseline), tf.shape(x))
             for j in tf.range(self.steps):
                 alpha = (tf.cast(j, tf.float32) + 0.5) / self.steps
                 total += self.gradient(b + alpha * (x - b), targets)
@@ -79,12 +87,24 @@ class GradientExplainer(Explainer):
         return total / self.samples
 
     def _explain(self, x, targets, seeds) -> Explanation:
+        if self.kind == "integrated-gradients":
+            _check_broadcasts(self.baseline.shape, tuple(x.shape))
         if self._compiled is None:
             self._compiled = tf.function(self._attributions, reduce_retracing=True)
         a = self._compiled(x, targets, seeds)
         magnitude = self.kind in ("gradient", "smoothgrad")
         scores = tf.reduce_max(tf.abs(a), axis=-1) if magnitude else channel_sum(a)
         return Explanation(self.name, scores.numpy(), targets.numpy(), 0.0, extras={"attributions": a.numpy()})
+
+
+def _check_broadcasts(baseline, inputs) -> None:
+    try:
+        fits = np.broadcast_shapes(baseline, inputs) == inputs
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"baseline of shape {baseline} does not broadcast to the inputs {inputs}: "
+                         "give a number or an array of the image's shape")
 
 
 def _check_stride(patch: int, stride: int) -> None:

@@ -1,6 +1,7 @@
 """In-fillers: what replaces the pixels a mask drops (FIDO's G, also used by the faithfulness metrics).
 
 With a keep mask z in [0, 1] (1 = observed) of shape (n, H, W, 1), the in-filled input is
+(`networks.infill.infill`, with the base `Infiller` and `Zero`)
 
     x~ = x * z + (1 - z) * G(x, round(z))
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from networks.infill import Infiller, Zero, infill
 from utils.config.schema import INFILLERS
 from utils.explainers.base import per_image_normal, per_image_uniform
 
@@ -49,30 +51,6 @@ def default_window(image_size: int) -> int:
 def default_sigma(image_size: int) -> float:
     """FIDO's blur sigma (10 at 224 pixels), scaled to `image_size`."""
     return FIDO_SIGMA * image_size / FIDO_SIZE
-
-
-def infill(x, z, infiller, seeds=None, iteration=0):
-    """x~ = x * z + (1 - z) * G(x, round(z)), with no gradient through G."""
-    hard = tf.stop_gradient(tf.round(z))
-    fill = tf.stop_gradient(infiller(x, hard, seeds, iteration))
-    return x * z + (1.0 - z) * fill
-
-
-class Infiller:
-    name = "infiller"
-
-    def __call__(self, x, z, seeds=None, iteration=0):
-        raise NotImplementedError
-
-    def settings(self) -> dict:
-        return {"infiller": self.name}
-
-
-class Zero(Infiller):
-    name = "zero"
-
-    def __call__(self, x, z, seeds=None, iteration=0):
-        return tf.zeros_like(x)
 
 
 class Mean(Infiller):

@@ -21,12 +21,15 @@ Objectives per image, with t the target, averaged over the samples:
     SDR (smallest destroying region):   L =  log p_t(x~) + lambda_k * sum_pixels (1 - pi)
 
 The penalty ramps up linearly: lambda_k = reg_coef * min(1, k / reg_ramp) at iteration
-k = 0 .. epochs - 1. Adam (beta1 0.9, beta2 0.999, eps 1e-8) with a linearly decaying rate
+k = 0 .. epochs - 1. Keras' Adam (beta1 0.9, beta2 0.999, eps 1e-8) with a linearly decaying rate
 lr_k = learning_rate * (1 - k / epochs) updates theta; with g the gradient at step k (1-based
 count s = k + 1):
 
     m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,
-    theta -= lr_k * (m / (1 - beta1^s)) / (sqrt(v / (1 - beta2^s)) + eps)
+    theta -= lr_k * sqrt(1 - beta2^s) / (1 - beta1^s) * m / (sqrt(v) + eps)
+
+(the textbook form with eps added to the bias-corrected sqrt(v / (1 - beta2^s)) differs only in
+where the 1e-8 goes).
 
 Every image has its own theta and its own loss term, so a batch is many independent problems
 solved at once; the noise of an image depends only on its seed, so a batch gives the
@@ -44,6 +47,7 @@ masks collapse on mnist-5k: SSR kept no pixel above 1/2 (README: the sweep on va
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -146,48 +150,51 @@ class MaskExplainer(Explainer):
         sign = -1.0 if self.objective == "ssr" else 1.0
         return sign * log_p + reg * ramp * area, log_p, area, z, filled
 
-    def _step_fn(self, shape, grid, reg):
-        key = (tuple(shape), grid, reg)
+    def _step_fn(self, n, shape, grid, reg):
+        """(theta, its Adam, the compiled iterations, the compiled final pass) for n images of `shape`.
+
+        The variables live as long as the explainer, so that each batch size is traced once; every
+        batch starts them afresh (`_explain`)."""
+        key = (n, tuple(shape), grid, reg)
         if key in self._compiled:
             return self._compiled[key]
         b1, b2, eps = ADAM
-        epochs, lr0 = self.epochs, self.learning_rate
+        epochs = self.epochs
+        theta = tf.Variable(tf.zeros((n, grid, grid, 1)), name="theta")
+        decay = keras.optimizers.schedules.PolynomialDecay(self.learning_rate, epochs, end_learning_rate=0.0)
+        adam = keras.optimizers.Adam(decay, beta_1=b1, beta_2=b2, epsilon=eps)
+        adam.build([theta])
 
         @tf.function(reduce_retracing=True)
-        def run(x, targets, seeds, theta, m, v, first, count):
+        def run(x, targets, seeds, first, count):
             for k in tf.range(first, first + count):
                 with tf.GradientTape(watch_accessed_variables=False) as tape:
                     tape.watch(theta)
                     loss = tf.reduce_sum(self.objective_terms(x, targets, theta, seeds, k, reg)[0])
-                g = tape.gradient(loss, theta)
-                s = tf.cast(k + 1, tf.float32)
-                m = b1 * m + (1.0 - b1) * g
-                v = b2 * v + (1.0 - b2) * tf.square(g)
-                lr = lr0 * (1.0 - tf.cast(k, tf.float32) / epochs)
-                theta = theta - lr * (m / (1.0 - b1 ** s)) / (tf.sqrt(v / (1.0 - b2 ** s)) + eps)
-            return theta, m, v
+                adam.apply_gradients([(tape.gradient(loss, theta), theta)])
 
         @tf.function(reduce_retracing=True)
-        def final(x, targets, seeds, theta):
+        def final(x, targets, seeds):
             loss, log_p, area, z, filled = self.objective_terms(x, targets, theta, seeds, epochs, reg)
             return loss, log_p, area, z, filled, self.keep_probability(theta, x.shape[1:])
 
-        self._compiled[key] = (run, final)
-        return run, final
+        self._compiled[key] = (theta, adam, run, final)
+        return self._compiled[key]
 
     def _explain(self, x, targets, seeds) -> Explanation:
         shape = x.shape[1:]
         grid, reg = self._resolve(shape)
-        run, final = self._step_fn(shape, grid, reg)
-        theta = tf.fill((x.shape[0], grid, grid, 1), self.init)
-        m = v = tf.zeros_like(theta)
+        theta, adam, run, final = self._step_fn(x.shape[0], shape, grid, reg)
+        theta.assign(tf.fill(theta.shape, self.init))
+        for variable in adam.variables:  # the step count and both moments start at 0 for every batch
+            variable.assign(tf.zeros_like(variable))
         bar = _progress(self.epochs, self.name) if self.progress else None
         for first in range(0, self.epochs, self.chunk):
             count = min(self.chunk, self.epochs - first)
-            theta, m, v = run(x, targets, seeds, theta, m, v, tf.constant(first), tf.constant(count))
+            run(x, targets, seeds, tf.constant(first), tf.constant(count))
             if bar is not None:
                 bar.update(first + count)
-        loss, log_p, area, z, filled, pi = final(x, targets, seeds, theta)
+        loss, log_p, area, z, filled, pi = final(x, targets, seeds)
         keep = pi.numpy()[..., 0]
         scores = keep if self.objective == "ssr" else 1.0 - keep
         return Explanation(self.name, scores, targets.numpy(), 0.0, kept=(scores > 0.5).sum(axis=(1, 2)),

@@ -56,11 +56,12 @@ def evaluate(cfg) -> list[dict]:
     from networks.build import build_hns, load_autoencoder, load_seeker
     from utils.data import load_data
     from utils.seeding import seed_everything
+    from utils.config.arguments import data_arguments, hns_arguments
 
     seed_everything(cfg.seed)
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     frozen = inputs.seeker and load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
-    model = build_hns(cfg, data.image_shape, data.num_classes, start_weights=False)
+    model = build_hns(data.image_shape, data.num_classes, **hns_arguments(cfg, start_weights=False))
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
                                                       cfg.hider_decoder)
     reports = []

@@ -72,12 +72,13 @@ def explain_images(cfg) -> dict:
     inputs = resolve(cfg)
 
     from networks.build import load_autoencoder, load_seeker
+    from utils.config.arguments import data_arguments
     from utils.data import load_data
     from utils.evaluation.prediction import as_float_images
     from utils.explainers.factory import build_explainer
     from utils.explainers.infillers import build_infiller
 
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     indices = test_images(cfg, data)
     seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
@@ -90,7 +91,7 @@ def explain_images(cfg) -> dict:
     with claimed(cfg, model_type, [run]):
         x, labels = as_float_images(data.test.x[indices]), data.test.y[indices]
         explanation = explainer.explain(x)
-        report = compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, indices)
+        report = compute_report(cfg, explanation, seeker, infiller, x, labels, indices)
         print_summary(cfg.method, report["summary"])
         if not cfg.debug:
             write_report(cfg, inputs, run.paths, report, explanation, x)
@@ -111,7 +112,7 @@ def budget_view(seeker, infiller, x, scores, budget: float, seeds):
     return mask, filled, predict_classes(seeker, filled)
 
 
-def compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, indices) -> dict:
+def compute_report(cfg, explanation, seeker, infiller, x, labels, indices) -> dict:
     from utils.evaluation.contrastive import summarize
     from utils.evaluation.prediction import predict_classes
 
@@ -121,7 +122,7 @@ def compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, ind
     pred = predict_classes(seeker, x)
     per_image = explanation.seconds / len(x)
     loss = None if cem else explanation.extras.get("loss")
-    kept = explanation.l0 if cem else explanation.kept
+    kept = explanation.extras["l0"] if cem else explanation.kept
     images = [{"index": int(i), "label": int(labels[j]), "target": int(explanation.targets[j]), "pred": int(pred[j]),
                "loss": None if loss is None else float(loss[j]), "kept": None if kept is None else int(kept[j]),
                "kept_at_budget": int(mask[j].sum()), "pred_filled": int(pred_filled[j]), "seconds": per_image}
@@ -132,11 +133,11 @@ def compute_report(cfg, explainer, explanation, seeker, infiller, x, labels, ind
                "mean_kept": None if kept is None else float(np.mean(kept))}
     if cem:
         summary["cem"] = summarize(seeker, explanation)
+        e = explanation.extras
         for record, j in zip(images, range(len(x))):
-            record.update(found=bool(explanation.found[j]), c=float(explanation.c[j]), l1=float(explanation.l1[j]),
-                          l2=float(explanation.l2[j]))
-    settings = explainer.settings() if cem else explanation.settings
-    return {"method": cfg.method, "settings": {**settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},
+            record.update(found=bool(e["found"][j]), c=float(e["c"][j]), l1=float(e["l1"][j]), l2=float(e["l2"][j]))
+    return {"method": cfg.method,
+            "settings": {**explanation.settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},
             "legend": legend(cfg.method), "summary": summary, "images": images,
             "views": {"mask": mask, "filled": filled}}
 
@@ -179,7 +180,7 @@ def write_report(cfg, inputs: Inputs, paths: RunPaths, report: dict, explanation
     for path, page in pages:
         draw_rows(rows[page], path, title=f"{cfg.method} of {inputs.seeker} ({cfg.config}); kept: top "
                                           f"{cfg.budget:.0%}, filled with {cfg.infiller}")
-    if getattr(explanation, "savepoints", None):
+    if explanation.extras.get("savepoints"):
         save_savepoints(results / "savepoints.npz", explanation, [r["index"] for r in report["images"]])
     atomic_write_json(paths.explanations, {
         **report, "seeker": inputs.seeker, "autoencoder": inputs.autoencoder,
@@ -199,7 +200,7 @@ def explanation_rows(method: str, report: dict, explanation, x, views) -> list:
                (np.clip(views["filled"][j], 0, 1), f"filled: class {record['pred_filled']}",
                 record["pred_filled"] == record["target"])]
         if method.startswith("cem"):
-            row += explanation_cells({explanation.mode: explanation}, j)
+            row += explanation_cells({explanation.extras["mode"]: explanation}, j)
         rows.append(row)
     return rows
 
@@ -232,11 +233,12 @@ def explanation_cells(explanations: Mapping, i: int) -> list[tuple]:
     """
     cells = []
     for mode, exp in explanations.items():
-        image = getattr(exp, mode)[i]
-        if not exp.found[i]:
+        e = exp.extras
+        image = e[mode][i]
+        if not e["found"][i]:
             cells.append((image, f"{mode} not found", False))
             continue
-        title = f"{mode} -> {getattr(exp, f'{mode}_pred')[i]} (L0 {exp.l0[i]}"
+        title = f"{mode} -> {e[f'{mode}_pred'][i]} (L0 {e['l0'][i]}"
         if mode == "PP" and image.max() == 0:
             title += ": empty"
         elif mode == "PP":
@@ -247,10 +249,11 @@ def explanation_cells(explanations: Mapping, i: int) -> list[tuple]:
 
 
 def save_savepoints(path, exp, indices) -> None:
-    """``exp.savepoints`` as an npz file (written atomically): iterations (k,), iterates (k, n, ...), indices (n,)."""
+    """CEM's savepoints as an npz file (written atomically): iterations (k,), iterates (k, n, ...), indices (n,)."""
+    savepoints = exp.extras["savepoints"]
     with atomic_path(path, ".npz") as tmp:
-        np.savez_compressed(tmp, iterations=np.array([k for k, _ in exp.savepoints]),
-                            iterates=np.stack([a for _, a in exp.savepoints]), indices=np.asarray(indices))
+        np.savez_compressed(tmp, iterations=np.array([k for k, _ in savepoints]),
+                            iterates=np.stack([a for _, a in savepoints]), indices=np.asarray(indices))
 
 
 def _slug(name: str) -> str:

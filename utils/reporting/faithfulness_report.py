@@ -1,258 +1,20 @@
-"""The faithfulness benchmark (faithfulness.py): every method's masks judged by classifiers that never made them.
+"""The faithfulness benchmark's report (faithfulness.py): its table, CSV, figures and faithfulness.json.
 
-Judges: the EVAL-X evaluator (`networks.evalx`, trained here on random masks if its run is missing)
-and the frozen pretrained seeker. The post-hoc methods explain the pretrained seeker; Hide-and-Seek
-is scored with the mask of one checkpoint of its run. The co-trained HnS seeker's accuracy on its
-own masks is reported beside them, labelled as what it is: not faithfulness. Figures and their
-definitions: `utils.evaluation.faithfulness`.
-
-Writes, to the HnS run's results folder: ``faithfulness.json`` (settings, the evaluator's accuracy,
-one summary per method, one row per method and budget), ``faithfulness.csv`` (the rows),
+What it writes, to the HnS run's results folder: ``faithfulness.json`` (settings, the evaluator's
+accuracy, one summary per method, one row per method and budget), ``faithfulness.csv`` (the rows),
 ``faithfulness_budgets.png`` (keep and remove accuracy against budget per method, both judges) and
 ``faithfulness_examples.png`` (one row per image, one column per method: the kept pixels at the
-image's HnS budget).
+image's HnS budget). The benchmark itself (judges, methods, scores): `utils.evaluation.benchmark`.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from utils.config.checks import parse_budgets, parse_methods, plain_name
-from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS, as_dict
-from utils.errors import UsageError
-from utils.runs import (EVALUATOR, VARIANT_FLAGS, atomic_write_json, atomic_write_text, default_hider_weights,
-                        default_seeker_weights, hns_model_type, locked, series)
-from utils.runs.records import read_record, value
+from utils.runs import RunPaths, atomic_write_json, atomic_write_text
 
 CO_TRAINED = "co-trained HnS seeker (not faithfulness)"
 JUDGES = ("evalx", "seeker")
-HNS_BUDGET = "hns"
 
-
-@dataclass
-class Inputs:
-    methods: list
-    budgets: list
-    run: object
-    checkpoint: Path
-    seeker: Path
-    autoencoder: Path | None
-    evaluator: object          # the evaluator's Run, or None with --evaluator_weights
-    evaluator_weights: Path
-    notes: list = field(default_factory=list)
-
-
-def _checkpoint(cfg, run) -> tuple[Path, str]:
-    weights = run.paths.weights
-    if cfg.checkpoint:
-        path = weights / cfg.checkpoint
-        if not path.is_file():
-            raise UsageError(f"--checkpoint {cfg.checkpoint}: no such file in {weights}; choose one of "
-                             f"{', '.join(p.name for p in run.paths.checkpoints()) or 'none (the run has none)'}")
-        return path, "as given by --checkpoint"
-    report = run.paths.evaluation
-    if report.is_file():
-        record = read_record(report, "run evaluation.py again, or pass --checkpoint")
-        name = value(record, "recommended.checkpoint", report, "run evaluation.py again, or pass --checkpoint",
-                     kind=str, check=lambda v: None if plain_name(v) else f"a file name of the run, got {v!r}")
-        if (weights / name).is_file():
-            return weights / name, "recommended by evaluation.json"
-    if run.paths.final.is_file():
-        return run.paths.final, "the final weights (no evaluation.json: run evaluation.py for the recommended one)"
-    raise UsageError(f"no checkpoint in {weights}: train it with collaborative_training.py using the same "
-                     f"--config, --identifier, {VARIANT_FLAGS}")
-
-
-def resolve(cfg) -> Inputs:
-    """Everything the benchmark reads, checked before anything is built or written."""
-    from utils.reporting.explanations import needs_autoencoder
-    from utils.training.evaluator import evaluator_config
-
-    methods, budgets = parse_methods(cfg.methods), parse_budgets(cfg.budgets)
-    run = series(cfg, hns_model_type(cfg))[0]
-    checkpoint, how = _checkpoint(cfg, run)
-    seeker = Path(cfg.seeker_weights) if cfg.seeker_weights else default_seeker_weights(cfg)
-    if not seeker.is_file():
-        raise UsageError(f"no seeker weights at {seeker}: the methods explain the pretrained seeker; run "
-                         f"pretrain_seeker.py --config {cfg.config} --identifier {cfg.identifier} or pass --seeker_weights")
-    wants_ae = any(needs_autoencoder(_as_method(cfg, m)) for m in methods if m.startswith(("cem", "fido", "bbmp")))
-    autoencoder = Path(cfg.hider_weights) if cfg.hider_weights else default_hider_weights(cfg)
-    if (wants_ae or cfg.judge_infiller == "autoencoder") and not autoencoder.is_file():
-        raise UsageError(f"no hider autoencoder at {autoencoder}, which the in-filler or CEM's term needs: run "
-                         "pretrain_hider.py, pass --hider_weights, or choose another --infiller/--judge_infiller "
-                         "(and --no_ae for CEM)")
-    if cfg.evaluator_weights:
-        evaluator, weights = None, Path(cfg.evaluator_weights)
-    else:
-        (evaluator,) = series(evaluator_config(cfg), EVALUATOR)
-        weights = evaluator.paths.best
-    notes = [f"checkpoint {checkpoint.name}: {how}"]
-    if cfg.seeker_training == "frozen":
-        realx = default_seeker_weights(cfg, random_masks=True)
-        if realx.is_file() and weights.is_file() and realx.resolve() == weights.resolve():
-            raise UsageError(f"the judge {weights} is the frozen seeker the hider was trained against: pass another "
-                             "--evaluator_weights, or drop it to train an evaluator with another --evaluator_seed")
-        against = f"the frozen random-mask seeker {realx}"
-    else:
-        against = f"its co-trained seeker ({cfg.seeker_training} training)"
-    notes.append(f"the hider was trained against {against}; the EVAL-X judge is a separately trained network "
-                 f"({weights})")
-    if cfg.num_trainings > 1:
-        notes.append(f"--num_trainings {cfg.num_trainings}: scoring run 1 ({run.paths.weights})")
-    return Inputs(methods, budgets, run, checkpoint, seeker, autoencoder if autoencoder.is_file() else None,
-                  evaluator, weights, notes)
-
-
-def _as_method(cfg, method):
-    import dataclasses
-
-    return dataclasses.replace(cfg, method=method)
-
-
-# --- building -------------------------------------------------------------------------------------
-
-def evaluator_classifier(cfg, inputs: Inputs, data, infiller):
-    """The EVAL-X classifier: from --evaluator_weights, from its finished run, or trained now."""
-    from networks.build import load_seeker
-    from utils.training.evaluator import evaluator_config, train_evaluator
-
-    if inputs.evaluator is not None and inputs.evaluator.paths.status() != "finished":
-        print(f"training the EVAL-X evaluator in {inputs.evaluator.paths.weights} ({cfg.max_epochs} epochs)")
-        ecfg = evaluator_config(cfg)
-        train_evaluator(ecfg, data, inputs.evaluator, infiller)
-        if ecfg.debug:
-            raise UsageError("--debug trains an evaluator but keeps nothing to judge with: drop --debug, or pass "
-                             "--evaluator_weights")
-    return load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.evaluator_weights)
-
-
-def evaluator_accuracy(judge, data, infiller, seed: int) -> dict:
-    """The evaluator's test accuracy on whole images and on images with random 3%, 10%, 30% of pixels."""
-    from utils.evaluation.faithfulness import fill, mean_se
-    from utils.evaluation.prediction import as_float_images
-
-    x, y = as_float_images(data.test.x), data.test.y
-    out = {"whole": mean_se(judge.correct(x, y))}
-    for rate in (0.03, 0.1, 0.3):
-        keep = np.random.default_rng(seed).random(x.shape[:3]) < rate
-        out[f"random_{rate:g}"] = mean_se(judge.correct(fill(x, keep, infiller, np.arange(len(x))), y))
-    return out
-
-
-def method_scores(cfg, method, seeker, hns, x, train, autoencoder):
-    """(scores (n, H, W), seconds per image, binary mask or None) of one method on images x."""
-    import tensorflow as tf
-
-    from utils.explainers.factory import build_explainer
-    from utils.explainers.references import REFERENCES, ReferenceExplainer
-
-    if method.startswith("hns"):
-        compiled = tf.function(lambda images: hns.mask(images, training=False)[:2])
-        compiled(tf.constant(x))  # trace for this batch shape, so that the timed call does not
-        start = time.perf_counter()
-        mask, probability = (t.numpy()[..., 0] for t in compiled(tf.constant(x)))
-        seconds = (time.perf_counter() - start) / len(x)
-        return (mask if method == "hns" else probability), seconds, mask > 0.5
-    if method in REFERENCES:
-        explainer = ReferenceExplainer(seeker, method, cfg.foreground_threshold, cfg.seed)
-    else:
-        explainer = build_explainer(cfg, method, seeker, train, autoencoder)
-    explanation = explainer.explain(x, seeds=np.arange(len(x)) + cfg.seed)
-    return np.asarray(explanation.scores, np.float64), explanation.seconds / len(x), None
-
-
-# --- computing --------------------------------------------------------------------------------------
-
-def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
-    """The benchmark's report and what its figures need."""
-    from networks.build import build_hns, load_autoencoder, load_seeker
-    from networks.weights import load_weights
-    from utils.data import load_data
-    from utils.evaluation.faithfulness import Judge
-    from utils.evaluation.prediction import as_float_images
-    from utils.explainers.infillers import build_infiller
-    from utils.seeding import seed_everything
-
-    seed_everything(cfg.seed)
-    data = load_data(cfg)
-    train = as_float_images(data.train.x)
-    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
-                                                      cfg.hider_decoder)
-    judge_infiller = build_infiller(cfg.judge_infiller, cfg.image_size, train, autoencoder)
-    seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
-    judges = [Judge("evalx", evaluator_classifier(cfg, inputs, data, judge_infiller)), Judge("seeker", seeker)]
-    hns = build_hns(cfg, data.image_shape, data.num_classes, start_weights=False)
-    load_weights(hns, inputs.checkpoint)
-    own = Judge(CO_TRAINED, hns.seeker)
-    split = data.val if cfg.faith_split == "validation" else data.test
-    n = min(cfg.faith_images, len(split))
-    x, labels = as_float_images(split.x[:n]), split.y[:n]
-    evidence = None if split.evidence is None else split.evidence[:n]
-    report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH)), "images": n,
-              "split": cfg.faith_split,
-              "checkpoint": str(inputs.checkpoint), "notes": inputs.notes, "seeker": str(inputs.seeker),
-              "evaluator": {"weights": str(inputs.evaluator_weights),
-                            "accuracy": evaluator_accuracy(judges[0], data, judge_infiller, cfg.seed)},
-              "budgets": inputs.budgets, "methods": {}, "rows": []}
-    print(f"evaluator {inputs.evaluator_weights}: " + ", ".join(
-        f"{k} {v[0]:.3f}" for k, v in report["evaluator"]["accuracy"].items()))
-    views = {"x": x, "labels": labels, "masks": {}}
-    from utils.evaluation.leakage import LeakageProbe
-
-    probe = LeakageProbe(x.shape[1:3], data.num_classes, epochs=1, seed=cfg.seed)
-    hns_scores = method_scores(cfg, "hns", seeker, hns, x, train, autoencoder)
-    hns_mask = hns_scores[2]
-    for method in inputs.methods:
-        scores, seconds, mask = hns_scores if method == "hns" else method_scores(cfg, method, seeker, hns, x, train,
-                                                                                 autoencoder)
-        summary, rows, view = score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, labels,
-                                           evidence, inputs.budgets, judge_infiller, probe)
-        report["methods"][method] = summary
-        report["rows"] += rows
-        views["masks"][method] = view
-        print(line(method, summary), flush=True)
-    return report, views
-
-
-def score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, labels, evidence, budgets, infiller,
-                 probe):
-    """The summary of one method and its rows, one per budget (the images' HnS budget first)."""
-    from utils.evaluation.faithfulness import (ground_truth, insertion_deletion, keep_and_remove, leakage_correct,
-                                               mask_ground_truth, mean_se)
-    from utils.explainers.topk import budget_pixels, top_k_mask
-
-    seeds = np.arange(len(x)) + cfg.seed
-    pixels = x.shape[1] * x.shape[2]
-    at_hns = mask if method == "hns" else top_k_mask(scores, hns_mask.sum(axis=(1, 2)))
-    cuts = [(HNS_BUDGET, at_hns)] + ([] if method == "hns" else
-                                     [(b, top_k_mask(scores, budget_pixels(b, pixels))) for b in budgets])
-    rows = []
-    for budget, cut in cuts:
-        row = {"method": method, "budget": budget, "kept_pixels": mean_se(cut.sum(axis=(1, 2)))[0],
-               "seconds_per_image": seconds}
-        scored = keep_and_remove(judges + ([own] if method.startswith("hns") else []), x, labels, cut, infiller, seeds)
-        for name, (keep, remove) in scored.items():
-            row[f"keep_{name}"], row[f"remove_{name}"] = mean_se(keep), mean_se(remove)
-        rows.append(row)
-    summary = {"seconds_per_image": seconds, "at_hns_budget": rows[0]}
-    if method != "hns":
-        curves = insertion_deletion(judges, x, labels, [cut for _, cut in cuts[1:]], budgets, seed=cfg.seed)
-        for name, (ins, dele) in curves.items():
-            summary[f"insertion_{name}"], summary[f"deletion_{name}"] = mean_se(ins), mean_se(dele)
-    summary["leakage"] = mean_se(leakage_correct(at_hns, labels, probe, cfg.leakage_folds, cfg.probe_epochs, cfg.seed))
-    if evidence is not None and method == "hns":   # a binary mask has no ranking: its own pixels
-        summary.update({f"own_mask_{k}": mean_se(v) for k, v in mask_ground_truth(mask, evidence).items()})
-    elif evidence is not None:
-        summary.update({k: mean_se(v) for k, v in ground_truth(scores, evidence).items()})
-    for row in rows:
-        row.update({k: v for k, v in summary.items() if k not in ("at_hns_budget", "seconds_per_image")})
-    return summary, rows, at_hns
-
-
-# --- writing ------------------------------------------------------------------------------------------
 
 def _fmt(pair) -> str:
     return "     -      " if pair is None else f"{pair[0]:.3f}+-{pair[1]:.3f}"
@@ -306,11 +68,11 @@ def csv_text(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def write(cfg, inputs: Inputs, report: dict, views: dict) -> Path:
+def write(cfg, paths: RunPaths, report: dict, views: dict) -> Path:
     """The CSV and figures, then faithfulness.json (last: it marks a finished report); returns its path."""
     from utils.reporting.plotting import budget_curves, draw_rows
 
-    results = inputs.run.paths.results
+    results = paths.results
     atomic_write_text(results / "faithfulness.csv", csv_text(report["rows"]))
     budget_curves(report, results / "faithfulness_budgets.png", judges=JUDGES,
                   title=f"{cfg.config} {cfg.identifier}: {report['images']} test images")
@@ -322,17 +84,5 @@ def write(cfg, inputs: Inputs, report: dict, views: dict) -> Path:
                     + [(x * views["masks"][m][i][..., None], m, True) for m in methods])
     draw_rows(rows, results / "faithfulness_examples.png",
               title="kept pixels at each image's HnS budget, by method")
-    atomic_write_json(inputs.run.paths.faithfulness, report)
-    return inputs.run.paths.faithfulness
-
-
-def run_benchmark(cfg) -> dict:
-    inputs = resolve(cfg)
-    with locked(cfg, hns_model_type(cfg)):
-        report, views = compute(cfg, inputs)
-        print(table(report))
-        if not cfg.debug:
-            written = write(cfg, inputs, report, views)
-            print(f"faithfulness: {written} (+ faithfulness.csv, faithfulness_budgets.png, "
-                  "faithfulness_examples.png)")
-    return report
+    atomic_write_json(paths.faithfulness, report)
+    return paths.faithfulness

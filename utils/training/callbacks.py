@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -70,23 +71,42 @@ class TensorBoard(keras.callbacks.TensorBoard):
 
     Keras counts one batch step per call of the compiled step from 0 at every ``fit``, so after a
     resume, or with ``--steps_per_execution N`` (N batches per call), its steps are not the
-    optimizer's. Here a call's scalars are written at the 1-based number of its first batch,
-    counted from the optimizer's step counter at the start of the epoch (read once per epoch),
-    which a resumed run restores with the rest of its state: with N = 2 and 4 batches per epoch,
-    steps 1, 3, 5, 7 over two epochs, interrupted after the first or not.
+    optimizer's. Keras writes the epoch scalars here; the batch scalars (``batch_<name>``, in the
+    same ``train`` folder) are written by this class at the 1-based number of each call's first
+    batch, counted from the optimizer's step counter at the start of the epoch (read once per
+    epoch), which a resumed run restores with the rest of its state: with N = 2 and 4 batches per
+    epoch, steps 1, 3, 5, 7 over two epochs, interrupted after the first or not.
     """
 
     def __init__(self, log_dir):
-        super().__init__(log_dir=str(log_dir), update_freq="batch", write_graph=False, profile_batch=0)
-        self._epoch_start = 0
+        super().__init__(log_dir=str(log_dir), update_freq="epoch", write_graph=False, profile_batch=0)
+        self._epoch_start, self._call_step, self._batch_writer = 0, 0, None
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        super().on_train_begin(logs)
+        self._batch_writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
         self._epoch_start = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._global_train_batch = self._epoch_start + batch  # the parent adds 1 and writes there
         super().on_train_batch_begin(batch, logs)
+        self._call_step = self._epoch_start + batch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        import tensorflow as tf
+
+        super().on_train_batch_end(batch, logs)
+        with self._batch_writer.as_default():
+            for name, value in (logs or {}).items():
+                tf.summary.scalar(f"batch_{name}", value, step=self._call_step)
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        self._batch_writer.close()
 
 
 class MaskImages(keras.callbacks.Callback):

@@ -128,7 +128,7 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 def as_this_process(cfg, strategy: tf.distribute.Strategy | None = None):
     """`cfg` as this process runs it: on a multi-worker task that is not the chief, with ``debug=True``
-    (it writes nothing and claims no run). Idempotent; `utils.config.parser.parse_config` applies it."""
+    (it writes nothing and claims no run). Idempotent; `utils.config.entry.start_process` applies it."""
     if cfg.strategy != "multiworker" or cfg.debug or is_chief(strategy or make_strategy(cfg.strategy)):
         return cfg
     return dataclasses.replace(cfg, debug=True)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from networks.build import build_hns
 from networks.hns import HideAndSeek
+from utils.config.arguments import hns_arguments
 from utils.config.schema import as_dict
 from utils.errors import UsageError
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
@@ -80,7 +81,7 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
     With `resuming`, training continues from the run's resume state (see utils/training/resume.py)
     and ends as the uninterrupted run would have.
     """
-    model = build_hns(cfg, data.image_shape, data.num_classes, baseline, run.seed)
+    model = build_hns(data.image_shape, data.num_classes, baseline=baseline, **hns_arguments(cfg, run.seed))
     callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data)
     outcome = fit_run(
         model, cfg, run.paths, resuming,
@@ -101,7 +102,7 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
         raise UsageError("--seeker_training frozen needs --seeker_weights of a seeker trained on random masks: run "
                          f"pretrain_seeker.py --config {cfg.config} --random_masks and pass its best.weights.h5")
     # Bad start weights fail here, before any run is touched.
-    build_hns(cfg, data.image_shape, data.num_classes)
+    build_hns(data.image_shape, data.num_classes, **hns_arguments(cfg))
     if cfg.seeker_weights and not cfg.allow_weak_seeker:
         accuracy = require_trained_seeker(cfg, data)
         report(f"start seeker: validation accuracy {accuracy:.3f} (chance {1 / data.num_classes:.3f})")

@@ -6,6 +6,7 @@ import keras
 from networks.hider import build_hider
 from networks.seeker import build_seeker
 from networks.weights import load_weights
+from utils.config.arguments import data_arguments
 from utils.data import Data, epoch_pipeline, load_data, pipeline, steps_per_epoch
 from utils.runs import claimed, hider_model_type, seeker_model_type, series
 from utils.seeding import seed_everything
@@ -43,7 +44,7 @@ def pretrain(cfg, kind: str) -> tuple[keras.Model, Data, object]:
     completed epoch. Returns (model, data, run paths).
     """
     seed_everything(cfg.seed)
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     with distributed(cfg) as cfg:
         return _pretrain(cfg, kind, data)
 
@@ -75,6 +76,6 @@ def pretrain_random_masks(cfg) -> tuple[keras.Model, Data, object]:
     from utils.training.evaluator import train_evaluator
 
     model_type = seeker_model_type(cfg, random_masks=True)
-    data = load_data(cfg)
+    data = load_data(**data_arguments(cfg))
     (run,) = series(cfg, model_type)
     return train_evaluator(cfg, data, run, Zero(), model_type), data, run.paths

@@ -4,7 +4,10 @@ After every completed epoch `ResumeState` writes, atomically, one file (``resume
 named in `utils.runs.layout`) holding every variable of the model (weights, alpha, the neuron's
 slope and sampling seed state) and of the optimizer, plus the state of the callbacks that
 matter (the plateau window of the adaptive schedule, the best validation value so far) and the
-epoch logs so far. A run killed at any moment resumes from its last completed epoch; with the
+epoch logs so far. Variables are keyed by their Keras path (``model/hider_conv1/kernel``,
+``optimizer/hider_conv1_kernel_momentum``), never by position, and restored by it: the layers,
+seed generators and model variables have explicit names, so the paths are the same in every
+process, and a file that does not hold exactly the model's variables is refused. A run killed at any moment resumes from its last completed epoch; with the
 per-epoch data order of `utils.data.pipelines.epoch_pipeline` and deterministic ops, it ends
 exactly as an uninterrupted run would.
 
@@ -25,11 +28,21 @@ from utils.errors import UsageError
 from utils.runs.atomic import atomic_path
 
 
+def named_variables(model) -> dict:
+    """{key: variable} of the model's and its optimizer's variables, keyed by path (module docstring)."""
+    optimizer = model.optimizer
+    named = [(f"model/{v.path}", v) for v in model.variables]
+    # The optimizer's own name is numbered per process (adam, adam_1, ...): it is left out.
+    named += [(f"optimizer/{v.path.removeprefix(optimizer.name + '/')}", v) for v in optimizer.variables]
+    keys = [k for k, _ in named]
+    if len(set(keys)) != len(keys):
+        raise RuntimeError(f"variables share a path: {sorted({k for k in keys if keys.count(k) > 1})[:3]}")
+    return dict(named)
+
+
 def save_state(model, path, epoch: int, extra: dict) -> None:
-    arrays = {f"m{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
-    arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)})
-    meta = {"epoch": epoch, "model_variables": len(model.variables),
-            "optimizer_variables": len(model.optimizer.variables), "extra": extra}
+    arrays = {key: np.asarray(v.numpy()) for key, v in named_variables(model).items()}
+    meta = {"epoch": epoch, "extra": extra}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -42,16 +55,17 @@ def load_state(model, path) -> tuple[int, dict]:
     try:
         with np.load(path) as f:
             meta = json.loads(bytes(f["meta"]).decode())
-            if meta["model_variables"] != len(model.variables):
-                raise UsageError(f"{path} was saved by another model: resume with the flags of the "
-                                 "interrupted run, or pass --overwrite to start again")
             model.optimizer.build(model.trainable_variables)
-            if meta["optimizer_variables"] != len(model.optimizer.variables):
-                raise UsageError(f"{path} holds another optimizer state: pass --overwrite to start again")
-            for i, v in enumerate(model.variables):
-                v.assign(f[f"m{i}"])
-            for i, v in enumerate(model.optimizer.variables):
-                v.assign(f[f"o{i}"])
+            variables = named_variables(model)
+            stored = set(f.files) - {"meta"}
+            differ = sorted(stored ^ set(variables)) + sorted(k for k in stored & set(variables)
+                                                              if f[k].shape != tuple(variables[k].shape))
+            if differ:
+                raise UsageError(f"{path} was saved by another model or optimizer ({len(differ)} variables differ, "
+                                 f"e.g. {differ[0]}): resume with the flags of the interrupted run, or pass "
+                                 "--overwrite to start again")
+            for key, v in variables.items():
+                v.assign(f[key])
     except (OSError, ValueError, KeyError) as e:
         raise UsageError(f"cannot read the resume state {path} ({type(e).__name__}): "
                          "pass --overwrite to start the run again") from e

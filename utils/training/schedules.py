@@ -70,7 +70,7 @@ class AdaptiveAlpha(keras.callbacks.Callback):
         buffer = self.model.step_buffer.numpy()
         if count - self.seen > len(buffer):
             raise RuntimeError(f"{count - self.seen} steps ran in one call but the step buffer holds {len(buffer)}: "
-                               "build the model with steps_per_execution >= the compiled steps per call")
+                               "compile the model (it sizes the buffer) before building it")
         for step in range(self.seen, count):
             if self.finished:
                 break

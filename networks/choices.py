@@ -1,0 +1,5 @@
+"""The names the models answer to, free of TensorFlow so that the configuration can offer them as choices."""
+
+ESTIMATORS = ("st1", "st2", "sa", "reinforce")          # networks.binary.StochasticBinaryNeuron
+DECODERS = ("transpose", "resize", "unet")              # networks.hider
+SEEKER_TRAININGS = ("joint", "random-masks", "frozen")  # networks.hns.HideAndSeek
