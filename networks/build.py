@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 
 from networks.binary import build_neuron
+from networks.budget import TopKNeuron
 from networks.hider import build_hider
 from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
@@ -18,8 +19,10 @@ def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None,
     channels and the mask has one: on colour data that one layer keeps its initial values,
     and a notice says so. Any other layer that does not fit is an error.
     """
+    topk = cfg.mask_mode == "topk"
+    # A top-k mask picks whole cells itself (networks.budget); the hider's grid smoothing is for thresholds.
     hider = build_hider(cfg.model, image_shape, out_channels=1, logits=True, decoder=cfg.hider_decoder,
-                        mask_grid=cfg.mask_grid)
+                        mask_grid=None if topk else cfg.mask_grid)
     seeker = build_seeker(cfg.model, image_shape, num_classes)
     if start_weights and cfg.hider_weights:
         for notice in load_weights(hider, cfg.hider_weights, may_differ=("hider_logits",)):
@@ -27,7 +30,8 @@ def build_hns(cfg, image_shape, num_classes: int, baseline: float | None = None,
     if start_weights and cfg.seeker_weights:
         load_weights(seeker, cfg.seeker_weights)
     seed = cfg.seed if seed is None else seed
-    neuron = build_neuron(cfg.stochastic, cfg.estimator, seed=seed)
+    neuron = (TopKNeuron(cfg.start_budget, grid=cfg.mask_grid, name="binary_neuron", dtype="float32") if topk
+              else build_neuron(cfg.stochastic, cfg.estimator, seed=seed))
     model = HideAndSeek(hider, seeker, neuron, alpha=1.0 if cfg.alpha is None else cfg.alpha,
                         logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty, baseline=baseline,
                         foreground_threshold=cfg.foreground_threshold,

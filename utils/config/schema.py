@@ -22,6 +22,8 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
 DECODERS = ("transpose", "resize", "unet")           # networks.hider
 SEEKER_TRAININGS = ("joint", "random-masks", "frozen")   # networks.hns
+MASK_MODES = ("threshold", "topk")                  # networks.binary, networks.budget
+BUDGET_SCHEDULES = ("geometric", "plateau")         # utils.training.budget
 SPLITS = ("test", "validation")
 # Explanation methods, in-fillers and reference masks: the names utils/explainers/ answers to.
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
@@ -139,6 +141,19 @@ class Config:
     mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the binary mask (blobs "
                                   "rather than scattered pixels; 0: off; no effect with --estimator reinforce, whose "
                                   "sampled mask carries no gradient).", group=HNS, at_least=0)
+    mask_mode: str = _opt("threshold", "threshold (binary neurons on the hider's logits, the mask size a penalty "
+                          "weighted by alpha: the original) or topk (exactly round(budget x pixels) kept per image, "
+                          "or grid cells with --mask_grid: the hider's top k; the budget follows --budget_schedule "
+                          "and alpha is 1 unless given).", group=HNS, choices=MASK_MODES)
+    start_budget: float = _opt(0.5, "topk: share of the pixels kept at the start.", group=HNS, above=0, at_most=1)
+    final_budget: float = _opt(0.03, "topk: share of the pixels kept at the end (at most --start_budget).",
+                               group=HNS, above=0, at_most=1)
+    budget_epochs: int = _opt(20, "topk: geometric: epochs from --start_budget to --final_budget (then held); "
+                              "plateau: the number of steps between them.", group=HNS, at_least=1)
+    budget_schedule: str = _opt("geometric", "topk: lower the budget geometrically once per epoch, or by one "
+                                "geometric step at each plateau of the monitored loss (as adaptive alpha: "
+                                "--patience, --min_delta, --monitor; training ends after the plateau at "
+                                "--final_budget).", group=HNS, choices=BUDGET_SCHEDULES)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     # Pretraining (pretrain_seeker.py)
