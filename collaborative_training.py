@@ -6,6 +6,8 @@
 
 Without --alpha, alpha adapts: it starts at 1.0 and drops by --alpha_step whenever the
 monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time.
+With --mask_mode topk every mask keeps exactly a budget of the pixels instead, lowered from
+--start_budget to --final_budget (--budget_schedule), saving budget_<b>.weights.h5 at each budget.
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """

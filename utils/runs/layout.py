@@ -135,7 +135,8 @@ def _exact(value: float) -> str:
 
 
 # The flags hns_variant reads: a run is found again only with the same ones.
-VARIANT_FLAGS = "neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness)"
+VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
+                 "--mask_mode, --budget_schedule)")
 
 
 def hns_variant(cfg) -> str:
