@@ -209,3 +209,20 @@ def test_threshold_mode_is_untouched_by_the_budget_flags():
     assert float(topk.neuron.budget.numpy()) == pytest.approx(0.2)
     # the same hider and seeker weights; only the neuron's budget is new
     assert len(topk.weights) == len(model.weights) + 1
+
+
+def test_the_mask_size_term_is_the_constant_budget():
+    # k = round(0.25 * 64) = 16 of 64 pixels: mask_size = 0.25 for every image, and no gradient reaches the
+    # hider through it (a constraint, not a penalty), whatever alpha is.
+    from networks.build import build_hns
+
+    cfg = fill_dataset_defaults(Config(image_size=8, channels=1, num_classes=3, mask_mode="topk", start_budget=0.25))
+    model = build_hns(cfg, (8, 8, 1), 3)
+    x = tf.constant(np.random.default_rng(0).random((4, 8, 8, 1)), tf.float32)
+    labels = tf.constant([0, 1, 2, 0])
+    with tf.GradientTape() as tape:
+        out = model._forward(x, labels, training=True)
+        size = tf.reduce_mean(out["mask_size"])
+    assert np.allclose(out["mask_size"].numpy(), 0.25)
+    grads = tape.gradient(size, model.hider.trainable_variables)
+    assert all(g is None or not np.any(g.numpy()) for g in grads)
