@@ -226,3 +226,21 @@ def test_the_mask_size_term_is_the_constant_budget():
     assert np.allclose(out["mask_size"].numpy(), 0.25)
     grads = tape.gradient(size, model.hider.trainable_variables)
     assert all(g is None or not np.any(g.numpy()) for g in grads)
+
+
+def test_recommendation_of_a_budget_run_is_the_smallest_budget_meeting_the_floor():
+    from utils.evaluation.checkpoints import recommend
+
+    def row(budget, val_acc, base=0.9, n=400):
+        val = {"images": n, "accuracy": val_acc, "F": val_acc / base, "I_fg": 1 - budget,
+               "FII_fg": val_acc / base * (1 - budget)}
+        return {"checkpoint": f"budget_{budget:.4f}.weights.h5", "budget": budget, "val": val, "test": val}
+
+    # F = 1.056, 1.0, 0.667: at a floor of 0.98 (one SE is about 0.016 at 0.90) budgets 0.5 and 0.05
+    # qualify, 0.03 does not: the smallest qualifying budget is 0.05. At a floor of 1.2 none qualifies and
+    # the rule falls back to the highest FII_fg: 0.528, 0.95, 0.647 -> 0.05 again.
+    rows = [row(0.5, 0.95), row(0.05, 0.90), row(0.03, 0.60)]
+    best, rule = recommend(rows, 0.98, True)
+    assert best == 1 and "smallest budget" in rule
+    best, rule = recommend(rows, 1.2, True)
+    assert best == 1 and "no checkpoint reached" in rule

@@ -1,7 +1,7 @@
 """Evaluating the checkpoints of a Hide-and-Seek run on whole splits, and choosing one.
 
-For every checkpoint (``alpha_<a>.weights.h5`` or ``budget_<b>.weights.h5``, and ``final.weights.h5``) the whole test split
-is classified once per image with the deterministic evaluation mask, and the same is done on
+For every checkpoint (``alpha_<a>.weights.h5`` or ``budget_<b>.weights.h5``, and ``final.weights.h5``)
+the whole test split is classified once per image with the deterministic evaluation mask, and the same is done on
 the validation split, which alone decides the recommended checkpoint. The figures are those of
 `utils.evaluation.metrics`; label leakage is `utils.evaluation.leakage`.
 
