@@ -9,6 +9,8 @@ monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time; so the 
 --patience, --alpha_step and --min_alpha, sets the run's length and --max_epochs only caps it (the
 bounds are printed at start). A --seeker_weights whose validation accuracy is within 1.5 times
 chance is refused (--allow_weak_seeker starts from it anyway).
+With --mask_mode topk every mask keeps exactly a budget of the pixels instead, lowered from
+--start_budget to --final_budget (--budget_schedule), saving budget_<b>.weights.h5 at each budget.
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """

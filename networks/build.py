@@ -8,6 +8,7 @@ from __future__ import annotations
 import keras
 
 from networks.binary import build_neuron
+from networks.budget import TopKNeuron
 from networks.hider import build_hider
 from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
@@ -17,24 +18,29 @@ from networks.weights import load_weights
 def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str = "transpose", mask_grid=None,
               stochastic: bool = False, estimator: str = "st1", learning_rate: float = 1e-3,
               steps_per_execution: int = 1, hider_weights=None, seeker_weights=None, seed: int | None = None,
-              **hns) -> HideAndSeek:
+              mask_mode: str = "threshold", start_budget: float = 0.5, **hns) -> HideAndSeek:
     """The HnS model, compiled with Adam(`learning_rate`); the hider and seeker from their weights files, if given.
 
     `model`, `decoder` and `mask_grid` choose the networks (`networks.hider`, `networks.seeker`),
-    `stochastic` and `estimator` the neuron (`networks.binary`); `seed` seeds the neuron and the
+    `stochastic` and `estimator` the neuron (`networks.binary`), or with `mask_mode` 'topk' a budget of
+    `start_budget` (`networks.budget.TopKNeuron`, on cells of `mask_grid`); `seed` seeds the neuron and the
     random masks; `hns` are `HideAndSeek`'s other arguments (alpha, logit_bound, baseline, ...).
     The hider's last layer (``hider_logits``) of an autoencoder has as many outputs as input
     channels and the mask has one: on colour data that one layer keeps its initial values,
     and a notice says so. Any other layer that does not fit is an error.
     """
-    hider = build_hider(model, image_shape, out_channels=1, logits=True, decoder=decoder, mask_grid=mask_grid)
+    topk = mask_mode == "topk"
+    # A top-k mask picks whole cells itself (networks.budget); the hider's grid smoothing is for thresholds.
+    hider = build_hider(model, image_shape, out_channels=1, logits=True, decoder=decoder,
+                        mask_grid=None if topk else mask_grid)
     seeker = build_seeker(model, image_shape, num_classes)
     if hider_weights:
         for notice in load_weights(hider, hider_weights, may_differ=("hider_logits",)):
             print(f"note: hider layer {notice}: it keeps its initial values")
     if seeker_weights:
         load_weights(seeker, seeker_weights)
-    neuron = build_neuron(stochastic, estimator, seed=seed)
+    neuron = (TopKNeuron(start_budget, grid=mask_grid, name="binary_neuron", dtype="float32") if topk
+              else build_neuron(stochastic, estimator, seed=seed))
     hns_model = HideAndSeek(hider, seeker, neuron, seed=seed, name="hide_and_seek",
                             dtype="float32", **hns)  # masks and losses in float32 (utils.training.precision)
     hns_model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps_per_execution)

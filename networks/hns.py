@@ -35,6 +35,13 @@ can learn to read the class from the mask's *shape*, and the hider to write it t
 ``mu * (mean|y[i+1, j] - y[i, j]| + mean|y[i, j+1] - y[i, j]|)``: isolated kept or hidden pixels
 cost, blobs do not. It is not part of the reported total either. REINFORCE's sampled mask carries
 no gradient, so with ``--estimator reinforce`` the term moves nothing.
+
+A budget instead of a penalty (``--mask_mode topk``, the neuron `networks.budget.TopKNeuron`): the
+mask keeps exactly k = round(b n) of the n pixels (or cells) of every image, the hider's top k, and
+the schedule of `utils.training.budget` lowers b. Then mean(y) = k / n is the budget itself, a
+constant (no gradient): ``(1 - alpha) mean(y)`` moves nothing, and alpha only weights the
+classification loss against the other terms (the logit bound, smoothness, the random-mask term),
+so it is 1 unless given (no adaptive alpha). The logs hold ``budget`` beside ``alpha``.
 """
 from __future__ import annotations
 
@@ -190,6 +197,8 @@ class HideAndSeek(keras.Model):
         logits = self.seeker(x * y, training=training and self.seeker.trainable)
         ce = self.ce(labels, logits)
         mask_size = ops.mean(ops.reshape(y, (ops.shape(y)[0], -1)), axis=-1)
+        if self.neuron.estimator == "topk":
+            mask_size = ops.stop_gradient(mask_size)  # k / n: the budget, a constraint, not a cost
         alpha = ops.convert_to_tensor(self.alpha)
         per_sample = alpha * ce + (1.0 - alpha) * mask_size
         total = ops.mean(per_sample)
@@ -262,6 +271,8 @@ class HideAndSeek(keras.Model):
     def _logs(self):
         logs = {m.name: m.result() for m in self.metrics}
         logs["alpha"] = ops.convert_to_tensor(self.alpha)
+        if self.neuron.estimator == "topk":
+            logs["budget"] = ops.convert_to_tensor(self.neuron.budget)
         if self.baseline:
             f = fidelity(logs["accuracy"], self.baseline)
             logs.update(fidelity=f, fir=fir(f, logs["hidden"]), fii=fii(f, logs["hidden"]))

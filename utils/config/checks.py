@@ -184,6 +184,10 @@ def validate(cfg: Config) -> None:
           f"checkpoint names alpha_<a> of two alphas could collide: use e.g. "
           f"{round(cfg.alpha_step, MAX_ALPHA_DECIMALS) or 1e-6:g}")
     check(not (cfg.overwrite and cfg.resume), "--overwrite and --resume exclude each other: pick one")
+    check(cfg.final_budget <= cfg.start_budget,
+          f"--final_budget {cfg.final_budget} is above --start_budget {cfg.start_budget}: the budget only goes down")
+    check(cfg.mask_mode != "topk" or not cfg.stochastic,
+          "--mask_mode topk is deterministic: drop --stochastic (or use --mask_mode threshold)")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
           "--no_ae and --gamma > 0 exclude each other: drop one")
     check(cfg.save_every is None or cfg.save_every <= cfg.max_iterations,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from networks.choices import DECODERS, ESTIMATORS, SEEKER_TRAININGS
+from networks.choices import DECODERS, ESTIMATORS, MASK_MODES, SEEKER_TRAININGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -23,6 +23,7 @@ DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder", "pa
 MODELS = ("small", "large", "resnet")
 STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
+BUDGET_SCHEDULES = ("geometric", "plateau")         # utils.training.budget
 SPLITS = ("test", "validation")
 SHIFT_FILLS = ("zero", "edge")                      # utils.data.pipelines.shift_images
 # Built-in data whose background is black: shifted images are filled with zeros there, and with
@@ -166,6 +167,19 @@ class Config:
     allow_weak_seeker: bool = _opt(False, "Start from --seeker_weights even when its validation accuracy is within "
                                    "1.5 times chance (otherwise refused: such a seeker teaches the hider nothing).",
                                    group=HNS)
+    mask_mode: str = _opt("threshold", "threshold (binary neurons on the hider's logits, the mask size a penalty "
+                          "weighted by alpha: the original) or topk (exactly round(budget x pixels) kept per image, "
+                          "or grid cells with --mask_grid: the hider's top k; the budget follows --budget_schedule "
+                          "and alpha is 1 unless given).", group=HNS, choices=MASK_MODES)
+    start_budget: float = _opt(0.5, "topk: share of the pixels kept at the start.", group=HNS, above=0, at_most=1)
+    final_budget: float = _opt(0.03, "topk: share of the pixels kept at the end (at most --start_budget).",
+                               group=HNS, above=0, at_most=1)
+    budget_epochs: int = _opt(20, "topk: geometric: epochs from --start_budget to --final_budget (then held); "
+                              "plateau: the number of steps between them.", group=HNS, at_least=1)
+    budget_schedule: str = _opt("geometric", "topk: lower the budget geometrically once per epoch, or by one "
+                                "geometric step at each plateau of the monitored loss (as adaptive alpha: "
+                                "--patience, --min_delta, --monitor; training ends after the plateau at "
+                                "--final_budget).", group=HNS, choices=BUDGET_SCHEDULES)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     # Pretraining (pretrain_seeker.py)

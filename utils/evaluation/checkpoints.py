@@ -1,7 +1,7 @@
 """Evaluating the checkpoints of a Hide-and-Seek run on whole splits, and choosing one.
 
-For every checkpoint (``alpha_<a>.weights.h5`` and ``final.weights.h5``) the whole test split
-is classified once per image with the deterministic evaluation mask, and the same is done on
+For every checkpoint (``alpha_<a>.weights.h5`` or ``budget_<b>.weights.h5``, and ``final.weights.h5``)
+the whole test split is classified once per image with the deterministic evaluation mask, and the same is done on
 the validation split, which alone decides the recommended checkpoint. The figures are those of
 `utils.evaluation.metrics`; label leakage is `utils.evaluation.leakage`.
 
@@ -10,7 +10,9 @@ Fidelity (validation accuracy / the seeker's validation accuracy) reaches ``min_
 within ``tolerance_se`` standard errors of its binomial sampling error (see `recommend`); if
 none qualifies, the highest validation FII_fg. Without a baseline the ranking
 is by validation accuracy * I_fg (the same ranking, as the baseline is a constant) and no
-floor applies. Test figures never enter the choice.
+floor applies. The checkpoints of a budget run (``--mask_mode topk``, each row with its ``budget``)
+all keep what their budget says, so among those that reach the floor the smallest budget wins
+(ties: the higher validation accuracy). Test figures never enter the choice.
 """
 from __future__ import annotations
 
@@ -61,7 +63,8 @@ def recommend(rows: list[dict], min_fidelity: float, have_baseline: bool,
     than the gaps between checkpoints (400 images: 0.0025 per image, SE about 0.011 at 95 %
     accuracy), so a hard floor (tolerance_se = 0) would reject checkpoints on sampling noise;
     the one-standard-error allowance is the usual guard (as in the 1-SE rule of CART).
-    Among qualifying checkpoints the highest validation FII_fg wins.
+    Among qualifying checkpoints the highest validation FII_fg wins, or, when every row has a
+    ``budget`` (a top-k run), the smallest budget (ties: the higher validation accuracy).
     """
     key = "FII_fg" if have_baseline else "acc_x_I_fg"
     candidates = list(range(len(rows)))
@@ -71,6 +74,9 @@ def recommend(rows: list[dict], min_fidelity: float, have_baseline: bool,
             f"F + {tolerance_se:g} SE >= {min_fidelity}"
         floor = [i for i in candidates
                  if rows[i]["val"]["F"] + tolerance_se * fidelity_standard_error(rows[i]["val"]) >= min_fidelity]
+        if floor and all(r.get("budget") is not None for r in rows):
+            best = min(floor, key=lambda i: (rows[i]["budget"], -rows[i]["val"]["accuracy"]))
+            return best, f"smallest budget among checkpoints with validation {within}"
         if floor:
             candidates = floor
             rule += f" among checkpoints with validation {within}"
@@ -110,6 +116,8 @@ def evaluate_run(model, checkpoints: list[Path], data, seed: int = 0, threshold:
         val = masked_predictions(predictor, data.val.x)
         row = {
             "checkpoint": path.name, "alpha": checkpoint_alpha(path), "path": str(path),
+            # a top-k run's weights carry their budget (networks.budget), the final ones too
+            "budget": float(model.neuron.budget.numpy()) if model.neuron.estimator == "topk" else None,
             "test": figures_of_merit(test.preds, data.test.y, test.masks, test.foreground, baseline),
             "val": figures_of_merit(val.preds, data.val.y, val.masks, val.foreground, val_baseline),
         }

@@ -117,7 +117,7 @@ def tradeoff(rows: list[dict], path, recommended: int | None = None, title=None)
                 alpha=0.8)
         if key == "I_fg":
             for r, xv, yv in zip(rows, xs, acc):
-                ax.annotate(checkpoint_stem(r["checkpoint"]).replace("alpha_", "a="), (xv, yv),
+                ax.annotate(checkpoint_stem(r["checkpoint"]).replace("alpha_", "a=").replace("budget_", "b="), (xv, yv),
                             fontsize=6, xytext=(3, 3), textcoords="offset points")
     if recommended is not None:
         r = rows[recommended]

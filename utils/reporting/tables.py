@@ -26,6 +26,8 @@ def csv_text(rows: list[dict], settings: dict) -> str:
 
     keys = [k for k in FIGURE_KEYS if k in rows[0]["test"]]
     extra = [k for k in ("leakage", "masked_by_seeker") if k in rows[0]]
+    if rows[0].get("budget") is not None:  # a top-k run: each checkpoint's budget
+        extra.append("budget")
     buf = io.StringIO()
     writer = csv.writer(buf)
     setting_keys = sorted(settings)

@@ -13,6 +13,7 @@ appended for a run that is not the original (`hns_model_type`).
 In a weights folder:
 
     alpha_<a>.weights.h5      the HnS weights when the schedule left alpha = a
+    budget_<b>.weights.h5     --mask_mode topk: the HnS weights when the schedule left budget = b
     best.weights.h5           pretraining: the best weights on the validation split
     final.weights.h5          the weights at the end; its presence marks a finished run
     interrupted.weights.h5    the weights when a run was stopped by a signal
@@ -25,7 +26,8 @@ In a results folder, each written last by its script (its presence marks a finis
 
 ``<a>`` is written with as many decimals as --alpha_step has (at least 2; `alpha_decimals`):
 every alpha of the schedule, 1 - k * step, is then written exactly, so two alphas never
-share a file name.
+share a file name. ``<b>`` is written with `budget_decimals` of --final_budget decimals, and the
+budget schedule rounds every budget to as many (`utils.training.budget`), so the name is exact too.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ FAITHFULNESS = "faithfulness.json"
 EXPLANATIONS = "explanations.json"
 EVALUATOR = "evalx"
 _ALPHA = re.compile(r"alpha_(\d+(?:\.\d+)?)" + re.escape(WEIGHTS) + "$")
+_BUDGET = re.compile(r"budget_(\d+(?:\.\d+)?)" + re.escape(WEIGHTS) + "$")
 
 
 def _file(folder: str, name: str) -> property:
@@ -83,6 +86,9 @@ class RunPaths:
 
     def checkpoint(self, alpha: float, decimals: int = 2) -> Path:
         return self.weights / checkpoint_name(alpha, decimals)
+
+    def budget_checkpoint(self, budget: float, decimals: int) -> Path:
+        return self.weights / budget_checkpoint_name(budget, decimals)
 
     def checkpoints(self) -> list[Path]:
         return checkpoints(self.weights)
@@ -129,7 +135,8 @@ def _exact(value: float) -> str:
 
 
 # The flags hns_variant reads: a run is found again only with the same ones.
-VARIANT_FLAGS = "neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness)"
+VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
+                 "--mask_mode, --budget_schedule)")
 
 
 def hns_variant(cfg) -> str:
@@ -148,9 +155,12 @@ def hns_variant(cfg) -> str:
 
 
 def hns_model_type(cfg) -> str:
-    """hns/deterministic or hns/stochastic/<estimator>[/rate_<r>], with '+<variant>' appended to the
-    last folder for a run that is not the original HnS (e.g. hns/deterministic+resize+frozen)."""
-    if not cfg.stochastic:
+    """hns/deterministic or hns/stochastic/<estimator>[/rate_<r>] (hns/topk/<budget schedule> with
+    --mask_mode topk), with '+<variant>' appended to the last folder for a run that is not the
+    original HnS (e.g. hns/deterministic+resize+frozen)."""
+    if getattr(cfg, "mask_mode", "threshold") == "topk":
+        kind = f"hns/topk/{cfg.budget_schedule}"
+    elif not cfg.stochastic:
         kind = "hns/deterministic"
     else:
         kind = f"hns/stochastic/{cfg.estimator}"
@@ -196,16 +206,36 @@ def checkpoint_name(alpha: float, decimals: int = 2) -> str:
     return f"alpha_{alpha:.{decimals}f}{WEIGHTS}"
 
 
+def budget_decimals(final_budget: float) -> int:
+    """Decimals of the budget checkpoint names: three significant digits of the final budget, at least 4."""
+    import math
+
+    return max(4, 2 - math.floor(math.log10(final_budget)))
+
+
+def budget_checkpoint_name(budget: float, decimals: int) -> str:
+    return f"budget_{budget:.{decimals}f}{WEIGHTS}"
+
+
+def checkpoint_budget(path) -> float | None:
+    """The budget of a per-budget checkpoint file, None for any other file."""
+    m = _BUDGET.match(Path(path).name)
+    return float(m.group(1)) if m else None
+
+
 def checkpoint_stem(path) -> str:
     """A checkpoint's name without the extension, for file names: 'alpha_0.20', 'final'."""
     return Path(path).name.removesuffix(WEIGHTS)
 
 
 def checkpoint_label(path) -> str:
-    """A checkpoint's short name for tables and figures: '0.20' for alpha_0.20.weights.h5, 'final',
-    'best', 'interrupted' for the others."""
+    """A checkpoint's short name for tables and figures: '0.20' for alpha_0.20.weights.h5, 'b0.0300'
+    for budget_0.0300.weights.h5, 'final', 'best', 'interrupted' for the others."""
     m = _ALPHA.match(Path(path).name)
-    return m.group(1) if m else checkpoint_stem(path)
+    if m:
+        return m.group(1)
+    m = _BUDGET.match(Path(path).name)
+    return f"b{m.group(1)}" if m else checkpoint_stem(path)
 
 
 def checkpoint_alpha(path) -> float | None:
@@ -215,12 +245,15 @@ def checkpoint_alpha(path) -> float | None:
 
 
 def checkpoints(weights_dir) -> list[Path]:
-    """The per-alpha checkpoints of a run, highest alpha first, then the final weights."""
+    """The per-alpha checkpoints of a run, highest alpha first, then the per-budget ones, highest
+    budget first, then the final weights."""
     weights_dir = Path(weights_dir)
     per_alpha = [p for p in weights_dir.glob(f"alpha_*{WEIGHTS}") if checkpoint_alpha(p) is not None]
     per_alpha.sort(key=lambda p: -checkpoint_alpha(p))
+    per_budget = [p for p in weights_dir.glob(f"budget_*{WEIGHTS}") if checkpoint_budget(p) is not None]
+    per_budget.sort(key=lambda p: -checkpoint_budget(p))
     final = weights_dir / FINAL
-    return per_alpha + ([final] if final.is_file() else [])
+    return per_alpha + per_budget + ([final] if final.is_file() else [])
 
 
 def default_seeker_weights(cfg, random_masks: bool = False) -> Path:

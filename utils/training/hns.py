@@ -9,7 +9,8 @@ from utils.config.arguments import hns_arguments
 from utils.config.schema import as_dict
 from utils.errors import UsageError
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
-from utils.runs import Run, alpha_decimals, claimed, hns_model_type, series
+from utils.runs import Run, alpha_decimals, budget_decimals, claimed, hns_model_type, series
+from utils.training.budget import budget_schedule
 from utils.seeding import seed_everything
 from utils.training.callbacks import MaskImages
 from utils.training.distribute import distributed
@@ -19,7 +20,8 @@ from utils.training.seeker_check import require_trained_seeker
 
 HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
            "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed", "hider_decoder", "mask_grid",
-           "seeker_training", "mask_smoothness")
+           "seeker_training", "mask_smoothness", "mask_mode", "start_budget", "final_budget", "budget_epochs",
+           "budget_schedule")
 
 
 @dataclass
@@ -55,9 +57,14 @@ def run_length(cfg, steps: int) -> str:
 
 
 def _callbacks(cfg, model, run: Run, data: Data):
-    """(training callbacks, stateful ones, logging ones, the adaptive schedule or None)."""
+    """(training callbacks, stateful ones, logging ones, the adaptive alpha or budget schedule or None)."""
     callbacks, stateful, adaptive = [], {}, None
-    if cfg.alpha is None:
+    if cfg.mask_mode == "topk":
+        decimals = budget_decimals(cfg.final_budget)
+        adaptive = budget_schedule(cfg, None if cfg.debug else lambda b: run.paths.budget_checkpoint(b, decimals))
+        callbacks.append(adaptive)
+        stateful["budget"] = adaptive
+    elif cfg.alpha is None:
         decimals = alpha_decimals(cfg.alpha_step)
         adaptive = AdaptiveAlpha(cfg.patience, cfg.min_delta, cfg.monitor, cfg.alpha_step, cfg.min_alpha,
                                  checkpoint=None if cfg.debug else lambda a: run.paths.checkpoint(a, decimals),
@@ -90,7 +97,8 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
         steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
         callbacks=callbacks, stateful=stateful, logging=logging,
         done=lambda: adaptive is not None and adaptive.finished,
-        history=lambda logs: {"epochs": logs, "alpha_steps": adaptive.history if adaptive else []},
+        history=lambda logs: {"epochs": logs, f"{'budget' if cfg.mask_mode == 'topk' else 'alpha'}_steps":
+                              adaptive.history if adaptive else []},
         hint="lower --learning_rate or raise --alpha and retry")
     return TrainingResult(model, run, outcome.epoch_logs, adaptive.history if adaptive else [], outcome.seconds,
                           outcome.epochs_run * len(data.train) / max(outcome.seconds, 1e-9))
@@ -119,7 +127,8 @@ def _train_series(cfg, data: Data, baseline, report) -> list[TrainingResult]:
             seed_everything(run.seed)
             result = train_hns(cfg, data, run, resuming, baseline)
             report(f"trained in {result.seconds:.0f} s ({result.images_per_second:.0f} images/s); "
-                   f"alpha steps: {[(s, round(a, 6)) for s, a in result.alpha_history]}")
+                   f"{'budget' if cfg.mask_mode == 'topk' else 'alpha'} steps: "
+               f"{[(s, round(a, 6)) for s, a in result.alpha_history]}")
             if not cfg.debug:
                 report(f"weights: {run.paths.weights}\nTensorBoard: tensorboard --logdir {run.paths.logs}")
             results.append(result)
