@@ -25,7 +25,28 @@ def test_figures_on_hand_made_masks():
     assert out["kept_pixels"] == pytest.approx(1.5)
     assert out["all_fg_hidden"] == pytest.approx(0.5)  # image 1 keeps none of its foreground
     assert out["fg_share"] == pytest.approx(3 / 8)
+    # kept {(0,0)} and {(0,0), (0,1)}: IoU 1/2 each way round
+    assert out["mask_agreement"] == pytest.approx(0.5)
     assert "F" not in figures_of_merit(preds, labels, masks, fg, baseline=None)
+
+
+def test_mask_agreement_tells_a_fixed_mask_from_masks_that_follow_their_image():
+    from utils.evaluation.metrics import fixed_mask_warning, mask_agreement
+
+    eye = np.eye(4, dtype=bool).reshape(4, 2, 2)                     # each image keeps another pixel
+    assert mask_agreement(eye) == 0.0
+    same = np.tile(np.array([[1, 0], [0, 1]], bool), (4, 1, 1))      # one pattern for every image
+    assert mask_agreement(same) == 1.0
+    # images 0-2 keep pixel 0, image 3 keeps pixels 0 and 1: IoU 1, 1, 1/2 (3 with 0 wraps), 1/2
+    mixed = np.zeros((4, 2, 2), bool)
+    mixed[:, 0, 0] = True
+    mixed[3, 0, 1] = True
+    assert mask_agreement(mixed) == pytest.approx((1 + 1 + 0.5 + 0.5) / 4)
+    assert mask_agreement(np.zeros((3, 2, 2), bool)) == 1.0           # empty masks are all alike
+    assert np.isnan(mask_agreement(same[:1]))
+    assert fixed_mask_warning({"mask_agreement": 1.0}, "test split").startswith("test split: the masks")
+    assert fixed_mask_warning({"mask_agreement": 0.5}, "test split") is None
+    assert fixed_mask_warning({"mask_agreement": float("nan")}, "test split") is None
 
 
 def test_foreground_is_what_stands_out_from_the_border_colour():

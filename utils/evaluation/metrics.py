@@ -14,6 +14,8 @@ Hide-and-Seek model and base that of the seeker trained alone on the same split:
     kept_pixels   mean number of kept pixels per image
     all_fg_hidden share of images whose every foreground pixel is hidden
     fg_share      share of pixels that are foreground (near 1: I_fg says little more than I)
+    mask_agreement  mean IoU of the kept pixels of different images (`mask_agreement`): near 1, the
+                  hider writes the same mask whatever the image, a failure (`fixed_mask_warning`)
 
 `fidelity`, `fir` and `fii` live with the model (`networks.metrics`), which logs them during
 training with the same formulas.
@@ -44,6 +46,7 @@ def figures_of_merit(preds, labels, masks, foreground, baseline: float | None) -
         "kept_pixels": float(masks.reshape(n, -1).sum(axis=1).mean()),
         "all_fg_hidden": float(np.mean((per_image_fg_kept == 0) & (per_image_fg > 0))),
         "fg_share": float(foreground.mean()),
+        "mask_agreement": mask_agreement(masks),
     }
     if baseline:
         f = fidelity(accuracy, baseline)
@@ -51,6 +54,39 @@ def figures_of_merit(preds, labels, masks, foreground, baseline: float | None) -
     else:
         out["acc_x_I_fg"] = accuracy * hidden_fg
     return out
+
+
+# Above this mean IoU between different images' masks the hider explains no image in particular.
+FIXED_MASK_AGREEMENT = 0.9
+
+
+def mask_agreement(masks) -> float:
+    """How alike the masks of different images are: the mean over images i of the IoU of the kept
+    pixels of image i and image i + 1 (cyclically),
+
+        agreement = 1/n sum_i |y_i & y_(i+1)| / |y_i | y_(i+1)|      (1 for two empty masks)
+
+    An explanation depends on its image: masks that follow the evidence of each image agree little
+    (0.04 for budget masks on `patches`), while a hider that writes one fixed pattern for every
+    image agrees fully (1.0). With fewer than two images there is nothing to compare: nan.
+    """
+    y = np.asarray(masks, bool).reshape(len(masks), -1)
+    if len(y) < 2:
+        return float("nan")
+    other = np.roll(y, -1, axis=0)
+    union = (y | other).sum(axis=1)
+    both = (y & other).sum(axis=1)
+    return float(np.mean(np.where(union > 0, both / np.maximum(union, 1), 1.0)))
+
+
+def fixed_mask_warning(figures: dict, what: str) -> str | None:
+    """A warning when `figures` (of `figures_of_merit`) show one mask for every image, else None."""
+    agreement = figures.get("mask_agreement", float("nan"))
+    if not agreement > FIXED_MASK_AGREEMENT:
+        return None
+    return (f"{what}: the masks of different images agree at IoU {agreement:.3f} (> {FIXED_MASK_AGREEMENT}): the hider "
+            "writes nearly the same mask whatever the image, so its masks explain no image in particular and "
+            "its figures are not a result")
 
 
 def fidelity_standard_error(val: dict) -> float:
