@@ -65,7 +65,7 @@ def _checkpoint(cfg, run) -> tuple[Path, str]:
 
 def resolve(cfg) -> Inputs:
     """Everything the benchmark reads, checked before anything is built or written."""
-    from utils.reporting.explanations import needs_autoencoder
+    from utils.evaluation.explanations import needs_autoencoder
     from utils.training.evaluator import evaluator_config
 
     methods, budgets = parse_methods(cfg.methods), parse_budgets(cfg.budgets)
