@@ -62,7 +62,7 @@ def explain_images(cfg) -> dict:
     inputs = resolve(cfg)
 
     from networks.build import load_autoencoder, load_seeker
-    from utils.config.arguments import data_arguments
+    from utils.config.arguments import data_arguments, explainer_arguments
     from utils.data import load_data
     from utils.evaluation.prediction import as_float_images
     from utils.explainers.factory import build_explainer
@@ -75,7 +75,8 @@ def explain_images(cfg) -> dict:
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
                                                       cfg.hider_decoder)
     train = as_float_images(data.train.x)
-    explainer = build_explainer(cfg, cfg.method, seeker, train, autoencoder, progress=not cfg.quiet)
+    explainer = build_explainer(cfg.method, seeker, train, autoencoder, progress=not cfg.quiet,
+                                **explainer_arguments(cfg, cfg.method))
     infiller = build_infiller(cfg.infiller, cfg.image_size, train, autoencoder)
     model_type = explanation_model_type(cfg.method)
     (run,) = series(cfg, model_type)

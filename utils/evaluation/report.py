@@ -118,9 +118,10 @@ def _contrastive(cfg, model, frozen, autoencoder, row, data):
     from networks.weights import load_weights
     from utils.evaluation.contrastive import compare_pp_pn
     from utils.evaluation.prediction import as_float_images
-    from utils.explainers.factory import LEARNING_RATES, cem_settings
+    from utils.config.arguments import cem_arguments
+    from utils.explainers.factory import LEARNING_RATES
 
-    settings = cem_settings(cfg, c_steps=cfg.cem_c_steps, max_iterations=cfg.cem_iterations,
+    settings = cem_arguments(cfg, c_steps=cfg.cem_c_steps, max_iterations=cfg.cem_iterations,
                             learning_rate_init=LEARNING_RATES["cem"],
                             **({} if autoencoder is not None else {"gamma": 0.0}))
     settings.pop("save_every", None)
