@@ -17,11 +17,11 @@ def write(cfg, run: Run, report: dict, figures: dict, data) -> None:
     """Every file of one run's report; evaluation.json last."""
     from utils.reporting.explanations import contrastive_figures
     from utils.reporting.plotting import tradeoff
-    from utils.reporting.tables import csv_text
+    from utils.reporting.tables import evaluation_csv
 
     results = run.paths.make().results
     rows, best = report["checkpoints"], figures["best"]
-    atomic_write_text(results / "evaluation.csv", csv_text(rows, report["settings"]))
+    atomic_write_text(results / "evaluation.csv", evaluation_csv(rows, report["settings"]))
     tradeoff(rows, results / "tradeoff.png", best, title=f"{cfg.config} {hns_model_type(cfg)} {cfg.identifier}"
              + (f" run {run.index}" if run.index else ""))
     masks = example_figures(figures["examples"], data.test.y, results)
