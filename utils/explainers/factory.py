@@ -18,9 +18,9 @@ def build_explainer(method: str, model, train_images=None, autoencoder=None, pro
     `settings` are the keyword arguments of the method's class (`ContrastiveExplainer` for cem-pp and
     cem-pn, `MaskExplainer` for fido-* and bbmp-*, `OcclusionExplainer`, `GradientExplainer` for the
     rest). FIDO and BBMP fill dropped pixels with the in-filler named `infiller`, scaled to
-    `image_size` (default: the model's input height); `train_images` (float, in [0, 1]) give the data set's mean for the mean and
-    local-mean in-fillers; `autoencoder` is CEM's autoencoder term (used when its gamma > 0) and the
-    autoencoder in-filler.
+    `image_size` (default: the model's input height); `train_images` (float, in [0, 1]) give the data
+    set's mean for the mean and local-mean in-fillers; `autoencoder` is CEM's autoencoder term (used
+    when its gamma > 0) and the autoencoder in-filler.
     """
     family = method.split("-")[0]
     if family == "cem":
