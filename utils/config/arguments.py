@@ -24,7 +24,7 @@ def hns_arguments(cfg, seed: int | None = None, start_weights: bool = True) -> d
                 seed=cfg.seed if seed is None else seed, alpha=1.0 if cfg.alpha is None else cfg.alpha,
                 logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty,
                 foreground_threshold=cfg.foreground_threshold, seeker_training=cfg.seeker_training,
-                random_mask_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
+                min_keep_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
                 mask_smoothness=cfg.mask_smoothness, mask_mode=cfg.mask_mode, start_budget=cfg.start_budget)
 
 

@@ -41,8 +41,9 @@ def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = EVALU
 
 def _train(cfg, data: Data, run: Run, infiller, model_type: str) -> keras.Model:
     classifier = build_seeker(cfg.model, data.image_shape, data.num_classes)
-    model = RandomMaskClassifier(classifier, infiller, cfg.evalx_min_rate, cfg.evalx_grid, seed=run.seed,
-                                 name="evalx", dtype="float32")  # masks in float32 (utils.training.precision)
+    # masks in float32 (utils.training.precision)
+    model = RandomMaskClassifier(classifier, infiller, min_keep_rate=cfg.evalx_min_rate, grid=cfg.evalx_grid,
+                                 seed=run.seed, name="evalx", dtype="float32")
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *data.image_shape))
     with claimed(cfg, model_type, [run]) as todo:
