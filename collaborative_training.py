@@ -29,7 +29,7 @@ def main(argv):
     seed_everything(cfg.seed)
     train_series(cfg, load_data(**data_arguments(cfg)), baseline)
     if cfg.evaluate and not cfg.debug:
-        from utils.reporting.evaluation_report import evaluate
+        from utils.evaluation.report import evaluate
 
         evaluate(cfg)
 

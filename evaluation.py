@@ -13,7 +13,7 @@ from utils.config import COMMON, EVAL, HNS, parse_config, run, start_process
 
 def main(argv):
     cfg = start_process(parse_config(argv, "evaluation.py", __doc__, groups=(COMMON, HNS, EVAL)))
-    from utils.reporting.evaluation_report import evaluate
+    from utils.evaluation.report import evaluate
 
     evaluate(cfg)
 

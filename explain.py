@@ -22,7 +22,7 @@ from utils.config import COMMON, EXPLAIN, parse_config, run, start_process
 
 def main(argv):
     cfg = start_process(parse_config(argv, "explain.py", __doc__, groups=(COMMON, EXPLAIN)))
-    from utils.reporting.explanations import explain_images
+    from utils.evaluation.explanations import explain_images
 
     explain_images(cfg)
 

@@ -39,7 +39,7 @@ from utils.data import load_data  # noqa: E402
 from utils.evaluation.prediction import as_float_images  # noqa: E402
 from utils.explainers.factory import build_explainer  # noqa: E402
 from utils.runs import default_seeker_weights  # noqa: E402
-from utils.config.arguments import data_arguments, hns_arguments  # noqa: E402
+from utils.config.arguments import data_arguments, explainer_arguments, hns_arguments  # noqa: E402
 
 
 def seeker_for(cfg, data, path):
@@ -95,7 +95,7 @@ def main():
             {"method": f"HnS mask, {args.hns_batch} images per call", "images": args.hns_batch,
              "seconds": hns_amortised * args.hns_batch, "ms_per_image": hns_amortised * 1e3}]
     for method in args.methods.split(","):
-        explainer = build_explainer(cfg, method, seeker, train)
+        explainer = build_explainer(method, seeker, train, **explainer_arguments(cfg, method))
         seconds = timed(lambda: explainer.explain(x))
         settings = (f"{args.cem_c_steps} x {args.cem_iterations} (short search)" if method.startswith("cem")
                     else "defaults")

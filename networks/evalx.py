@@ -1,6 +1,6 @@
 """EVAL-X (Jethani et al., AISTATS 2021): a classifier trained on randomly masked images, a judge of masks.
 
-For every training image a keep rate r ~ U(min_rate, 1) is drawn, each pixel (or each cell of a
+For every training image a keep rate r ~ U(min_keep_rate, 1) is drawn, each pixel (or each cell of a
 coarse grid, upsampled by nearest neighbour) is kept independently with probability r, and the
 rest is in-filled:
 
@@ -21,11 +21,11 @@ from keras import ops
 from networks.infill import Zero, infill
 
 
-def random_keep(x, seed_generator, min_rate: float = 0.01, grid=None):
-    """(n, H, W, 1) masks of the EVAL-X distribution, one keep rate r ~ U(min_rate, 1) per image and
+def random_keep(x, seed_generator, min_keep_rate: float = 0.01, grid=None):
+    """(n, H, W, 1) masks of the EVAL-X distribution, one keep rate r ~ U(min_keep_rate, 1) per image and
     keep ~ Bernoulli(r) per pixel (or per cell of a `grid` x `grid` grid, upsampled by nearest neighbour)."""
     n, height, width = ops.shape(x)[0], x.shape[1], x.shape[2]
-    rate = keras.random.uniform((n, 1, 1, 1), min_rate, 1.0, seed=seed_generator)
+    rate = keras.random.uniform((n, 1, 1, 1), min_keep_rate, 1.0, seed=seed_generator)
     cells = (height, width) if grid is None else (grid, grid)
     u = keras.random.uniform((n, *cells, 1), seed=seed_generator)
     keep = ops.cast(u < rate, x.dtype)
@@ -41,15 +41,15 @@ class RandomMaskClassifier(keras.Model):
     Args:
         classifier: the Keras classifier to train (its architecture: the seeker's).
         infiller: an in-filler (`networks.infill`, `utils.explainers.infillers`) for the dropped pixels (default zero).
-        min_rate: the smallest keep rate r.
+        min_keep_rate: the smallest keep rate r.
         grid: None to mask pixels, or cells per side of a coarse grid whose cells are masked.
         seed: seed of the masks.
     """
 
-    def __init__(self, classifier, infiller=None, min_rate: float = 0.01, grid=None, seed=None, **kwargs):
+    def __init__(self, classifier, infiller=None, min_keep_rate: float = 0.01, grid=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.classifier, self.infiller = classifier, infiller or Zero()
-        self.min_rate, self.grid = float(min_rate), grid
+        self.min_keep_rate, self.grid = float(min_keep_rate), grid
         # Named, so that its state has the same path in every process (`utils.training.resume`).
         self.seed_generator = keras.random.SeedGenerator(seed, name="random_masks")
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -67,8 +67,8 @@ class RandomMaskClassifier(keras.Model):
         return self.classifier(x, training=training)
 
     def random_keep(self, x):
-        """(n, H, W, 1) masks, each with its own keep rate r ~ U(min_rate, 1) (`random_keep`)."""
-        return random_keep(x, self.seed_generator, self.min_rate, self.grid)
+        """(n, H, W, 1) masks, each with its own keep rate r ~ U(min_keep_rate, 1) (`random_keep`)."""
+        return random_keep(x, self.seed_generator, self.min_keep_rate, self.grid)
 
     def _masked(self, x):
         return infill(x, self.random_keep(x), self.infiller)

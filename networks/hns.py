@@ -25,7 +25,7 @@ can learn to read the class from the mask's *shape*, and the hider to write it t
 - ``joint`` (the original): hider and seeker minimise the loss above together.
 - ``random-masks``: as joint, plus the EVAL-X loss on masks r that do not depend on the image,
   ``+ alpha * mean(CE(seeker(x * r)))`` with r ~ `networks.evalx.random_keep` (a keep rate
-  U(min_rate, 1) per image, Bernoulli per pixel or per cell of ``random_mask_grid``), so that the
+  U(min_keep_rate, 1) per image, Bernoulli per pixel or per cell of ``random_mask_grid``), so that the
   seeker must read whatever pixels it is shown rather than shapes.
 - ``frozen`` (REAL-X, Jethani et al. 2021): the seeker comes trained on random masks
   (pretrain_seeker.py --random_masks) and is never updated; only the hider learns, against a
@@ -91,8 +91,8 @@ class HideAndSeek(keras.Model):
         foreground_threshold: of `networks.metrics.foreground_pixels`, for the logged ``hidden_fg``.
         seeker_training: 'joint', 'random-masks' or 'frozen' (see the module docstring); with
             'frozen' the seeker's weights are made non-trainable here.
-        random_mask_rate, random_mask_grid: the random masks of 'random-masks' (min keep rate; grid
-            cells per side or None for pixels). seed: their seed.
+        min_keep_rate, random_mask_grid: the random masks of 'random-masks' (keep rates from
+            U(min_keep_rate, 1); grid cells per side or None for pixels). seed: their seed.
         mask_smoothness: weight mu of the total-variation penalty.
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
@@ -110,7 +110,7 @@ class HideAndSeek(keras.Model):
     def __init__(self, hider: keras.Model, seeker: keras.Model, neuron: keras.layers.Layer,
                  alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
                  baseline: float | None = None, foreground_threshold: float = 0.1,
-                 seeker_training: str = "joint", random_mask_rate: float = 0.01, random_mask_grid=None,
+                 seeker_training: str = "joint", min_keep_rate: float = 0.01, random_mask_grid=None,
                  mask_smoothness: float = 0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         _check_hider(hider)
@@ -118,7 +118,7 @@ class HideAndSeek(keras.Model):
             raise ValueError(f"seeker_training must be one of {SEEKER_TRAININGS}, got {seeker_training!r}")
         self.hider, self.seeker, self.neuron = hider, seeker, neuron
         self.seeker_training, self.mask_smoothness = seeker_training, float(mask_smoothness)
-        self.random_mask_rate, self.random_mask_grid, self.seed = float(random_mask_rate), random_mask_grid, seed
+        self.min_keep_rate, self.random_mask_grid, self.seed = float(min_keep_rate), random_mask_grid, seed
         if seeker_training == "frozen":
             seeker.trainable = False
         # Only where used, so that the weights files of the other trainings keep their layout.
@@ -143,7 +143,7 @@ class HideAndSeek(keras.Model):
                 "logit_penalty": self.logit_penalty, "baseline": self.baseline,
                 "foreground_threshold": self.foreground_threshold,
                 "seeker_training": self.seeker_training,
-                "random_mask_rate": self.random_mask_rate, "random_mask_grid": self.random_mask_grid,
+                "min_keep_rate": self.min_keep_rate, "random_mask_grid": self.random_mask_grid,
                 "mask_smoothness": self.mask_smoothness, "seed": self.seed}
 
     @classmethod
@@ -151,6 +151,9 @@ class HideAndSeek(keras.Model):
         config = dict(config)
         # Configs saved before compile alone took it; compile's config carries the value.
         config.pop("steps_per_execution", None)
+        # Configs saved before the keep rate had one name across the library.
+        if "random_mask_rate" in config:
+            config["min_keep_rate"] = config.pop("random_mask_rate")
         for key in ("hider", "seeker", "neuron"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
@@ -220,7 +223,7 @@ class HideAndSeek(keras.Model):
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
                 objective += alpha * self._seeker_ce(x * y_eval, labels)
             if self.seeker_training == "random-masks":
-                r = random_keep(x, self.random_masks, self.random_mask_rate, self.random_mask_grid)
+                r = random_keep(x, self.random_masks, self.min_keep_rate, self.random_mask_grid)
                 objective += alpha * self._seeker_ce(x * r, labels)
             if self.mask_smoothness:
                 objective += self.mask_smoothness * total_variation(out["y"])

@@ -185,8 +185,9 @@ def test_a_diverged_training_keeps_its_last_finite_state_and_says_where(tmp_path
 
     best = BestWeights(paths.best, "loss", "min")
     with pytest.raises(RunError) as e:
-        fit_run(model, cfg, paths, False, train=lambda first, last: data.batch(4).repeat(), steps=4, validation=None,
-                callbacks=[Diverge(), best], stateful={"best": best})
+        fit_run(model, paths, False, train=lambda first, last: data.batch(4).repeat(), steps=4, validation=None,
+                max_epochs=cfg.max_epochs, debug=cfg.debug, quiet=cfg.quiet, callbacks=[Diverge(), best],
+                stateful={"best": best})
     cause = "loss became nan" if when == "epoch_begin" else "the weights became NaN or infinite in epoch 2"
     assert cause in str(e.value) and f"last finite state is kept in {paths.weights}" in str(e.value)
     assert "best.weights.h5" in str(e.value) and "\n" not in str(e.value)

@@ -150,12 +150,13 @@ def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_
 
 def test_only_a_typed_learning_rate_is_cems():
     from utils.config import COMMON, EXPLAIN, parse_config
-    from utils.explainers.factory import LEARNING_RATES, cem_settings
+    from utils.config.arguments import cem_arguments
+    from utils.explainers.factory import LEARNING_RATES
 
     CEM_LEARNING_RATE = LEARNING_RATES["cem"]
 
     def lr(*argv, script="explain.py"):
-        return cem_settings(parse_config(list(argv), script, "", groups=(COMMON, EXPLAIN)))["learning_rate_init"]
+        return cem_arguments(parse_config(list(argv), script, "", groups=(COMMON, EXPLAIN)))["learning_rate_init"]
 
     assert lr() == CEM_LEARNING_RATE
     assert lr("--learning_rate", "0.1") == lr("--learn", "0.1") == 0.1  # argparse takes unique prefixes

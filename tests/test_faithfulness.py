@@ -118,7 +118,7 @@ def test_evalx_masks_follow_their_rates_and_the_grid():
     from networks.evalx import RandomMaskClassifier
     from networks.seeker import build_seeker
 
-    model = RandomMaskClassifier(build_seeker("small", (8, 8, 1), 3), min_rate=0.01, seed=0)
+    model = RandomMaskClassifier(build_seeker("small", (8, 8, 1), 3), min_keep_rate=0.01, seed=0)
     keep = model.random_keep(np.zeros((4000, 8, 8, 1), np.float32)).numpy()
     assert set(np.unique(keep)) <= {0.0, 1.0}
     rates = keep.mean(axis=(1, 2, 3))

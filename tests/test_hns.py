@@ -244,6 +244,12 @@ def test_a_config_saved_with_steps_per_execution_still_loads():
     assert clone.step_buffer.shape == (2, 2)
 
 
+def test_a_config_saved_with_the_old_name_of_the_keep_rate_still_loads():
+    config = tiny_model(seeker_training="random-masks", min_keep_rate=0.3).get_config()
+    config["random_mask_rate"] = config.pop("min_keep_rate")
+    assert HideAndSeek.from_config(config).min_keep_rate == pytest.approx(0.3)
+
+
 @pytest.mark.parametrize("channels, logits, problem", [(1, False, "sigmoid activation"), (2, True, "2 channels")])
 def test_a_hider_that_does_not_end_in_one_channel_of_logits_is_refused(channels, logits, problem):
     with pytest.raises(ValueError, match=problem):
@@ -332,7 +338,7 @@ def test_random_masks_add_the_evalx_loss_to_the_seekers_update():
         keras.utils.set_random_seed(0)
         model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
                             build_neuron(False, "st1", seed=0), alpha=0.4, seeker_training=training,
-                            random_mask_rate=0.2, seed=7)
+                            min_keep_rate=0.2, seed=7)
         model.compile(optimizer=keras.optimizers.SGD(0.1))
         before = [w.numpy().copy() for w in model.seeker.trainable_weights]
         model.train_on_batch(x, y)

@@ -1,4 +1,4 @@
-"""The import rule: the models depend on nothing above them in utils/ but the ground floor."""
+"""The import rules: the models depend on nothing above them in utils/ but the ground floor; reporting computes nothing."""
 import ast
 from pathlib import Path
 
@@ -42,3 +42,15 @@ def test_the_rule_sees_imports_above_the_ground_floor(source):
                                     "import utils.errors", "import keras"])
 def test_the_rule_lets_the_ground_floor_through(source):
     assert forbidden(source) == []
+
+
+REPORTING = NETWORKS.parent / "utils" / "reporting"
+COMPUTING = ("networks", "utils.data", "utils.training", "utils.explainers", "utils.evaluation.benchmark",
+             "utils.evaluation.report", "utils.evaluation.explanations")
+
+
+@pytest.mark.parametrize("path", sorted(REPORTING.glob("*.py")), ids=lambda p: p.name)
+def test_reporting_builds_loads_and_runs_nothing(path):
+    """Reporting writes tables, figures and files; the models, data, training and explainers stay in evaluation."""
+    names = set(imported_modules(ast.parse(path.read_text())))
+    assert sorted(n for n in names if n.startswith(COMPUTING)) == [], f"{path.name} imports what computes"

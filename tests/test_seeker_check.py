@@ -51,7 +51,8 @@ def test_collaborative_training_refuses_a_seeker_at_chance_before_touching_a_run
 
     path, data = seeker_and_data
     monkeypatch.chdir(tmp_path)
-    assert require_trained_seeker(_cfg(path), data(right=True)) == 1.0
+    cfg = _cfg(path)
+    assert require_trained_seeker(cfg.seeker_weights, cfg.model, data(right=True), cfg.batch_size, cfg.config) == 1.0
     with pytest.raises(UsageError, match="validation accuracy 0.000 is at chance"):
         train_series(_cfg(path), data(right=False))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.weights.h5"]

@@ -24,5 +24,44 @@ def hns_arguments(cfg, seed: int | None = None, start_weights: bool = True) -> d
                 seed=cfg.seed if seed is None else seed, alpha=1.0 if cfg.alpha is None else cfg.alpha,
                 logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty,
                 foreground_threshold=cfg.foreground_threshold, seeker_training=cfg.seeker_training,
-                random_mask_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
+                min_keep_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
                 mask_smoothness=cfg.mask_smoothness, mask_mode=cfg.mask_mode, start_budget=cfg.start_budget)
+
+
+def method_learning_rate(cfg, method: str) -> float:
+    """The learning rate of `method`: a typed --learning_rate, else the method's own
+    (`utils.explainers.factory.LEARNING_RATES`; the preset's is Adam's, not the method's)."""
+    from utils.explainers.factory import LEARNING_RATES
+
+    return cfg.learning_rate if "learning_rate" in cfg.typed else LEARNING_RATES[method.split("-")[0]]
+
+
+def cem_arguments(cfg, **overrides) -> dict:
+    """`ContrastiveExplainer` keyword arguments of a configuration (its defaults: CEM's MNIST settings)."""
+    settings = dict(kappa=cfg.kappa, beta=cfg.beta, gamma=0.0 if cfg.no_ae else cfg.gamma, c_init=cfg.c_init,
+                    c_steps=cfg.c_steps, max_iterations=cfg.max_iterations,
+                    learning_rate_init=method_learning_rate(cfg, "cem"), patience=cfg.cem_patience,
+                    c_tolerance=cfg.c_tolerance)
+    if cfg.save_every is not None:
+        settings["save_every"] = cfg.save_every
+    return {**settings, **overrides}
+
+
+def explainer_arguments(cfg, method: str) -> dict:
+    """`utils.explainers.factory.build_explainer` keyword arguments of a configuration for `method`."""
+    family = method.split("-")[0]
+    if family == "cem":
+        return cem_arguments(cfg)
+    if family in ("fido", "bbmp"):
+        return dict(infiller=cfg.infiller, image_size=cfg.image_size, grid=cfg.grid, temperature=cfg.temperature,
+                    num_samples=cfg.num_samples, reg_coef=cfg.reg_coef, reg_ramp=cfg.reg_ramp,
+                    learning_rate=method_learning_rate(cfg, method), epochs=cfg.epochs, seed=cfg.seed)
+    if method == "occlusion":
+        return dict(patch=cfg.patch, stride=cfg.stride, value=cfg.baseline_value, seed=cfg.seed)
+    return dict(steps=cfg.steps, baseline=cfg.baseline_value, samples=cfg.noise_samples, noise=cfg.noise_std,
+                seed=cfg.seed)
+
+
+def fit_arguments(cfg) -> dict:
+    """`utils.training.loop.fit_run` keyword arguments of a configuration."""
+    return dict(max_epochs=cfg.max_epochs, debug=cfg.debug, quiet=cfg.quiet)

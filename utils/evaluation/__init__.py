@@ -1,5 +1,6 @@
 """Evaluation: figures of merit, the baseline, checkpoints and their choice, leakage, contrastive checks,
-and the faithfulness benchmark's pipeline (`utils.evaluation.benchmark`).
+and the pipelines of the reports: evaluation.py's (`utils.evaluation.report`), explain.py's
+(`utils.evaluation.explanations`) and the faithfulness benchmark's (`utils.evaluation.benchmark`).
 
 Nothing here trains a Hide-and-Seek model; models come built from `networks`.
 """

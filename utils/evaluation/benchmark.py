@@ -65,7 +65,7 @@ def _checkpoint(cfg, run) -> tuple[Path, str]:
 
 def resolve(cfg) -> Inputs:
     """Everything the benchmark reads, checked before anything is built or written."""
-    from utils.reporting.explanations import needs_autoencoder
+    from utils.evaluation.explanations import needs_autoencoder
     from utils.training.evaluator import evaluator_config
 
     methods, budgets = parse_methods(cfg.methods), parse_budgets(cfg.budgets)
@@ -143,6 +143,7 @@ def method_scores(cfg, method, seeker, hns, x, train, autoencoder):
     """(scores (n, H, W), seconds per image, binary mask or None) of one method on images x."""
     import tensorflow as tf
 
+    from utils.config.arguments import explainer_arguments
     from utils.explainers.factory import build_explainer
     from utils.explainers.references import REFERENCES, ReferenceExplainer
 
@@ -156,7 +157,7 @@ def method_scores(cfg, method, seeker, hns, x, train, autoencoder):
     if method in REFERENCES:
         explainer = ReferenceExplainer(seeker, method, cfg.foreground_threshold, cfg.seed)
     else:
-        explainer = build_explainer(cfg, method, seeker, train, autoencoder)
+        explainer = build_explainer(method, seeker, train, autoencoder, **explainer_arguments(cfg, method))
     explanation = explainer.explain(x, seeds=np.arange(len(x)) + cfg.seed)
     return np.asarray(explanation.scores, np.float64), explanation.seconds / len(x), None
 

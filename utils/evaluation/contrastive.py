@@ -107,7 +107,7 @@ def compare_pp_pn(seekers: Mapping, autoencoder, hns_model, x, labels, settings:
         hns_model: a :class:`networks.hns.HideAndSeek` with the checkpoint to compare loaded;
             ``hns_model.mask(x)`` gives the kept pixels, ``hns_model(x)`` its prediction.
         x: float images (n, H, W, C) in [0, 1]. labels: their n true classes.
-        settings: ContrastiveExplainer keyword arguments (`cem_settings`).
+        settings: ContrastiveExplainer keyword arguments (`utils.config.arguments.cem_arguments`).
         support_threshold: PP entries above it form the PP support S of the IoU.
 
     Returns (report, views): the JSON-able report (settings, support_threshold, labels, the HnS

@@ -1,4 +1,5 @@
-"""Explainers by method name, with the settings of a configuration (explain.py, the faithfulness benchmark)."""
+"""Explainers by method name, with explicit settings (explain.py and the faithfulness benchmark turn their
+configuration into them with `utils.config.arguments.explainer_arguments`)."""
 from __future__ import annotations
 
 from utils.explainers.cem import ContrastiveExplainer
@@ -10,41 +11,26 @@ from utils.explainers.masks import MaskExplainer
 LEARNING_RATES = {"cem": 1e-2, "fido": 0.05, "bbmp": 0.05}
 
 
-def method_learning_rate(cfg, method: str) -> float:
-    family = method.split("-")[0]
-    return cfg.learning_rate if "learning_rate" in cfg.typed else LEARNING_RATES[family]
+def build_explainer(method: str, model, train_images=None, autoencoder=None, progress: bool = False,
+                    infiller: str = "zero", image_size: int | None = None, **settings):
+    """The explainer of `method` on `model` (logits).
 
-
-def cem_settings(cfg, **overrides) -> dict:
-    """`ContrastiveExplainer` keyword arguments from a configuration (its defaults: CEM's MNIST settings)."""
-    settings = dict(kappa=cfg.kappa, beta=cfg.beta, gamma=0.0 if cfg.no_ae else cfg.gamma, c_init=cfg.c_init,
-                    c_steps=cfg.c_steps, max_iterations=cfg.max_iterations,
-                    learning_rate_init=method_learning_rate(cfg, "cem"), patience=cfg.cem_patience,
-                    c_tolerance=cfg.c_tolerance)
-    if cfg.save_every is not None:
-        settings["save_every"] = cfg.save_every
-    return {**settings, **overrides}
-
-
-def build_explainer(cfg, method: str, model, train_images=None, autoencoder=None, progress: bool = False):
-    """The explainer of `method` on `model` (logits) with `cfg`'s settings.
-
-    `train_images` (float, in [0, 1]) give the data set's mean for the mean and local-mean in-fillers;
-    `autoencoder` is CEM's autoencoder term and the autoencoder in-filler.
+    `settings` are the keyword arguments of the method's class (`ContrastiveExplainer` for cem-pp and
+    cem-pn, `MaskExplainer` for fido-* and bbmp-*, `OcclusionExplainer`, `GradientExplainer` for the
+    rest). FIDO and BBMP fill dropped pixels with the in-filler named `infiller`, scaled to
+    `image_size` (default: the model's input height); `train_images` (float, in [0, 1]) give the data
+    set's mean for the mean and local-mean in-fillers; `autoencoder` is CEM's autoencoder term (used
+    when its gamma > 0) and the autoencoder in-filler.
     """
     family = method.split("-")[0]
     if family == "cem":
-        settings = cem_settings(cfg)
         return ContrastiveExplainer(model, mode=method[-2:].upper(), progress=progress,
                                     autoencoder=autoencoder if settings["gamma"] > 0 else None, **settings)
     if family in ("fido", "bbmp"):
-        infiller = build_infiller(cfg.infiller, cfg.image_size, train_images, autoencoder)
-        return MaskExplainer(model, objective=method.split("-")[1], stochastic=family == "fido", infiller=infiller,
-                             grid=cfg.grid, temperature=cfg.temperature, num_samples=cfg.num_samples,
-                             reg_coef=cfg.reg_coef, reg_ramp=cfg.reg_ramp,
-                             learning_rate=method_learning_rate(cfg, method), epochs=cfg.epochs, seed=cfg.seed,
-                             progress=progress)
+        return MaskExplainer(model, objective=method.split("-")[1], stochastic=family == "fido",
+                             infiller=build_infiller(infiller, image_size or model.input_shape[1], train_images,
+                                                     autoencoder),
+                             progress=progress, **settings)
     if method == "occlusion":
-        return OcclusionExplainer(model, patch=cfg.patch, stride=cfg.stride, value=cfg.baseline_value, seed=cfg.seed)
-    return GradientExplainer(model, kind=method, steps=cfg.steps, baseline=cfg.baseline_value,
-                             samples=cfg.noise_samples, noise=cfg.noise_std, seed=cfg.seed)
+        return OcclusionExplainer(model, **settings)
+    return GradientExplainer(model, kind=method, **settings)

@@ -1,4 +1,4 @@
-"""Reports of explanations: explain.py's run of any method, and the CEM figures of the evaluation report.
+"""Reports of explanations: the files of explain.py's run of any method, and the CEM figures of the evaluation report.
 
 explain.py writes to ``results/<config>/explanations/<method>/<identifier>/``:
 
@@ -9,137 +9,19 @@ explain.py writes to ``results/<config>/explanations/<method>/<identifier>/``:
 * ``explanations[_<page>].png``: one row per image: input | score map | kept pixels at --budget |
   in-filled image and the model's class on it (| the PP or PN itself, for CEM);
 * ``savepoints.npz`` for CEM with --save_every.
+
+The run itself (weights, model, method, the scores at --budget): `utils.evaluation.explanations`.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
 from utils.config.schema import COMMON, EXPLAIN, as_dict
-from utils.errors import UsageError
 from utils.reporting.plotting import draw_rows, page_paths
-from utils.runs import (RunPaths, atomic_path, atomic_write_json, claimed, default_hider_weights,
-                        default_seeker_weights, explanation_model_type, series)
-
-
-@dataclass
-class Inputs:
-    seeker: str
-    autoencoder: str | None
-
-
-def needs_autoencoder(cfg) -> bool:
-    """CEM's autoencoder term (gamma > 0, no --no_ae) or the autoencoder in-filler need the hider."""
-    cem_term = cfg.method.startswith("cem") and not cfg.no_ae and cfg.gamma > 0
-    return cem_term or cfg.infiller == "autoencoder"
-
-
-def resolve(cfg) -> Inputs:
-    """The weights explain.py reads, checked before anything is built or written."""
-    seeker = cfg.seeker_weights or str(default_seeker_weights(cfg))
-    if cfg.seeker_weights is None and not default_seeker_weights(cfg).is_file():
-        raise UsageError(f"no seeker weights at {seeker}: run pretrain_seeker.py --config {cfg.config} "
-                         f"--identifier {cfg.identifier} first, or pass --seeker_weights PATH")
-    autoencoder = None
-    if needs_autoencoder(cfg):
-        autoencoder = cfg.hider_weights or str(default_hider_weights(cfg))
-        if cfg.hider_weights is None and not default_hider_weights(cfg).is_file():
-            why = "the autoencoder in-filler" if cfg.infiller == "autoencoder" else "CEM's autoencoder term"
-            fix = "choose another --infiller" if cfg.infiller == "autoencoder" else "use --no_ae"
-            raise UsageError(f"no hider autoencoder at {autoencoder} ({why} needs it): run pretrain_hider.py "
-                             f"--config {cfg.config} --identifier {cfg.identifier} first, pass --hider_weights "
-                             f"PATH, or {fix}")
-    return Inputs(seeker, autoencoder)
-
-
-def test_images(cfg, data):
-    """Indices of the first --n test images (of class --sample_from_class, if given)."""
-    cls, n = cfg.sample_from_class, cfg.n
-    if cls is not None and cls >= data.num_classes:
-        raise UsageError(f"--sample_from_class must be a class index >= 0 (at most {data.num_classes - 1}), got {cls}")
-    indices = np.arange(len(data.test)) if cls is None else np.flatnonzero(data.test.y == cls)
-    if len(indices) < n:
-        raise UsageError(f"--n {n}: only {len(indices)} test images" + (f" of class {cls}" if cls is not None else "")
-                         + f"; use --n {len(indices)} or less")
-    return indices[:n]
-
-
-def explain_images(cfg) -> dict:
-    """explain.py: explain --n test images with --method, check the result on the model, write the report."""
-    inputs = resolve(cfg)
-
-    from networks.build import load_autoencoder, load_seeker
-    from utils.config.arguments import data_arguments
-    from utils.data import load_data
-    from utils.evaluation.prediction import as_float_images
-    from utils.explainers.factory import build_explainer
-    from utils.explainers.infillers import build_infiller
-
-    data = load_data(**data_arguments(cfg))
-    indices = test_images(cfg, data)
-    seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
-    autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
-                                                      cfg.hider_decoder)
-    train = as_float_images(data.train.x)
-    explainer = build_explainer(cfg, cfg.method, seeker, train, autoencoder, progress=not cfg.quiet)
-    infiller = build_infiller(cfg.infiller, cfg.image_size, train, autoencoder)
-    model_type = explanation_model_type(cfg.method)
-    (run,) = series(cfg, model_type)
-    with claimed(cfg, model_type, [run]):
-        x, labels = as_float_images(data.test.x[indices]), data.test.y[indices]
-        explanation = explainer.explain(x)
-        report = compute_report(cfg, explanation, seeker, infiller, x, labels, indices)
-        print_summary(cfg.method, report["summary"])
-        if not cfg.debug:
-            write_report(cfg, inputs, run.paths, report, explanation, x)
-    return report
-
-
-def budget_view(seeker, infiller, x, scores, budget: float, seeds):
-    """(kept mask at `budget`, in-filled image, the model's class on it) per image."""
-    import tensorflow as tf
-
-    from utils.explainers.infillers import infill
-    from utils.explainers.topk import budget_pixels, top_k_mask
-    from utils.evaluation.prediction import predict_classes
-
-    k = budget_pixels(budget, scores.shape[1] * scores.shape[2])
-    mask = top_k_mask(scores, k)
-    filled = infill(tf.constant(x), tf.constant(mask[..., None], tf.float32), infiller, tf.constant(seeds)).numpy()
-    return mask, filled, predict_classes(seeker, filled)
-
-
-def compute_report(cfg, explanation, seeker, infiller, x, labels, indices) -> dict:
-    from utils.evaluation.contrastive import summarize
-    from utils.evaluation.prediction import predict_classes
-
-    cem = cfg.method.startswith("cem")
-    scores = explanation.scores
-    mask, filled, pred_filled = budget_view(seeker, infiller, x, scores, cfg.budget, indices.astype(np.int32))
-    pred = predict_classes(seeker, x)
-    per_image = explanation.seconds / len(x)
-    loss = None if cem else explanation.extras.get("loss")
-    kept = explanation.extras["l0"] if cem else explanation.kept
-    images = [{"index": int(i), "label": int(labels[j]), "target": int(explanation.targets[j]), "pred": int(pred[j]),
-               "loss": None if loss is None else float(loss[j]), "kept": None if kept is None else int(kept[j]),
-               "kept_at_budget": int(mask[j].sum()), "pred_filled": int(pred_filled[j]), "seconds": per_image}
-              for j, i in enumerate(indices)]
-    summary = {"method": cfg.method, "images": len(x), "seconds_per_image": per_image,
-               "budget": cfg.budget, "pixels_at_budget": int(mask[0].sum()),
-               "target_kept_when_filled": float(np.mean(pred_filled == explanation.targets)),
-               "mean_kept": None if kept is None else float(np.mean(kept))}
-    if cem:
-        summary["cem"] = summarize(seeker, explanation)
-        e = explanation.extras
-        for record, j in zip(images, range(len(x))):
-            record.update(found=bool(e["found"][j]), c=float(e["c"][j]), l1=float(e["l1"][j]), l2=float(e["l2"][j]))
-    return {"method": cfg.method,
-            "settings": {**explanation.settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},
-            "legend": legend(cfg.method), "summary": summary, "images": images,
-            "views": {"mask": mask, "filled": filled}}
+from utils.runs import RunPaths, atomic_path, atomic_write_json
 
 
 def legend(method: str) -> dict:
@@ -171,8 +53,11 @@ def print_summary(method: str, s: Mapping) -> None:
               f"mean L0 {c['mean_l0'] or 0:.1f}, mean L1 {c['mean_l1'] or 0:.2f}")
 
 
-def write_report(cfg, inputs: Inputs, paths: RunPaths, report: dict, explanation, x) -> None:
-    """The figures (and CEM's savepoints), then explanations.json (last: it marks a finished run)."""
+def write_report(cfg, inputs, paths: RunPaths, report: dict, explanation, x) -> None:
+    """The figures (and CEM's savepoints), then explanations.json (last: it marks a finished run).
+
+    `inputs`: the weights read (`utils.evaluation.explanations.Inputs`).
+    """
     results = paths.results
     views = report.pop("views")
     rows = explanation_rows(cfg.method, report, explanation, x, views)

@@ -45,27 +45,16 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def csv_text(rows: list[dict]) -> str:
-    import csv
-    import io
+def faithfulness_csv(rows: list[dict]) -> str:
+    """faithfulness.csv: one row per method and budget; a (mean, standard error) pair fills two columns, k and k_se."""
+    from utils.reporting.tables import csv_text
 
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    header = []
-    for k in keys:
-        header += [k, f"{k}_se"] if any(isinstance(r.get(k), tuple) for r in rows) else [k]
-    writer.writerow(header)
-    for r in rows:
-        cells = []
-        for k in keys:
-            v = r.get(k)
-            if any(isinstance(q.get(k), tuple) for q in rows):
-                cells += list(v) if isinstance(v, tuple) else ["", ""]
-            else:
-                cells.append(v)
-        writer.writerow(cells)
-    return buf.getvalue()
+    paired = {k for k in keys if any(isinstance(r.get(k), tuple) for r in rows)}
+    header = [c for k in keys for c in ([k, f"{k}_se"] if k in paired else [k])]
+    cells = [[c for k in keys for c in ((list(r[k]) if isinstance(r.get(k), tuple) else ["", ""]) if k in paired
+                                        else [r.get(k)])] for r in rows]
+    return csv_text(header, cells)
 
 
 def write(cfg, paths: RunPaths, report: dict, views: dict) -> Path:
@@ -73,7 +62,7 @@ def write(cfg, paths: RunPaths, report: dict, views: dict) -> Path:
     from utils.reporting.plotting import budget_curves, draw_rows
 
     results = paths.results
-    atomic_write_text(results / "faithfulness.csv", csv_text(report["rows"]))
+    atomic_write_text(results / "faithfulness.csv", faithfulness_csv(report["rows"]))
     budget_curves(report, results / "faithfulness_budgets.png", judges=JUDGES,
                   title=f"{cfg.config} {cfg.identifier}: {report['images']} test images")
     methods = list(views["masks"])

@@ -1,6 +1,9 @@
 """Tables of an evaluation: fixed-width text for the terminal and CSV for spreadsheets."""
 from __future__ import annotations
 
+import csv
+import io
+
 from utils.evaluation.checkpoints import FIGURE_KEYS
 
 
@@ -20,21 +23,24 @@ def table(rows: list[dict], recommended: int | None) -> str:
     return "\n".join(lines)
 
 
-def csv_text(rows: list[dict], settings: dict) -> str:
-    import csv
-    import io
+def csv_text(header: list, rows: list[list]) -> str:
+    """CSV (Python's csv dialect "excel") of a `header` row and `rows` of cells; None is an empty cell."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
 
+
+def evaluation_csv(rows: list[dict], settings: dict) -> str:
+    """evaluation.csv: one row per checkpoint, its test and validation figures and the run's settings."""
     keys = [k for k in FIGURE_KEYS if k in rows[0]["test"]]
     extra = [k for k in ("leakage", "masked_by_seeker") if k in rows[0]]
     if rows[0].get("budget") is not None:  # a top-k run: each checkpoint's budget
         extra.append("budget")
-    buf = io.StringIO()
-    writer = csv.writer(buf)
     setting_keys = sorted(settings)
-    writer.writerow(["checkpoint", "alpha", "test_images"] + [f"test_{k}" for k in keys]
-                    + [f"val_{k}" for k in keys] + extra + setting_keys)
-    for r in rows:
-        writer.writerow([r["checkpoint"], r["alpha"], r["test"]["images"]] + [r["test"][k] for k in keys]
-                        + [r["val"][k] for k in keys] + [r[k] for k in extra]
-                        + [settings[k] for k in setting_keys])
-    return buf.getvalue()
+    return csv_text(["checkpoint", "alpha", "test_images"] + [f"test_{k}" for k in keys]
+                    + [f"val_{k}" for k in keys] + extra + setting_keys,
+                    [[r["checkpoint"], r["alpha"], r["test"]["images"]] + [r["test"][k] for k in keys]
+                     + [r["val"][k] for k in keys] + [r[k] for k in extra] + [settings[k] for k in setting_keys]
+                     for r in rows])

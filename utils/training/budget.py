@@ -106,11 +106,14 @@ class PlateauBudget(AdaptiveAlpha):
             print(f"\nplateau at budget {budget:g} after {self.global_step} steps: budget -> {new:g}")
 
 
-def budget_schedule(cfg, checkpoint=None):
-    """The --budget_schedule of `cfg` (`checkpoint`: budget -> weights path, or None)."""
+def budget_schedule(schedule: str, start: float, final: float, steps: int, patience: int, min_delta: float = 0.01,
+                    monitor: str = "classification", checkpoint=None, verbose: bool = True):
+    """The budget schedule `schedule` ("geometric" or "plateau", --budget_schedule) from `start` down to
+    `final` in `steps` steps (`budget_levels`); `patience`, `min_delta` and `monitor` define a plateau.
+    `checkpoint`: budget -> weights path, or None."""
     from utils.runs.layout import budget_decimals
 
-    levels = budget_levels(cfg.start_budget, cfg.final_budget, cfg.budget_epochs, budget_decimals(cfg.final_budget))
-    if cfg.budget_schedule == "geometric":
-        return GeometricBudget(levels, checkpoint, verbose=not cfg.quiet)
-    return PlateauBudget(levels, cfg.patience, cfg.min_delta, cfg.monitor, checkpoint, verbose=not cfg.quiet)
+    levels = budget_levels(start, final, steps, budget_decimals(final))
+    if schedule == "geometric":
+        return GeometricBudget(levels, checkpoint, verbose=verbose)
+    return PlateauBudget(levels, patience, min_delta, monitor, checkpoint, verbose=verbose)

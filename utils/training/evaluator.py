@@ -14,6 +14,7 @@ import keras
 
 from networks.evalx import RandomMaskClassifier
 from networks.seeker import build_seeker
+from utils.config.arguments import fit_arguments
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch
 from utils.runs import EVALUATOR, Run, claimed
 from utils.seeding import seed_everything
@@ -40,16 +41,18 @@ def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = EVALU
 
 def _train(cfg, data: Data, run: Run, infiller, model_type: str) -> keras.Model:
     classifier = build_seeker(cfg.model, data.image_shape, data.num_classes)
-    model = RandomMaskClassifier(classifier, infiller, cfg.evalx_min_rate, cfg.evalx_grid, seed=run.seed,
-                                 name="evalx", dtype="float32")  # masks in float32 (utils.training.precision)
+    # masks in float32 (utils.training.precision)
+    model = RandomMaskClassifier(classifier, infiller, min_keep_rate=cfg.evalx_min_rate, grid=cfg.evalx_grid,
+                                 seed=run.seed, name="evalx", dtype="float32")
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), steps_per_execution=cfg.steps_per_execution)
     model.build((None, *data.image_shape))
     with claimed(cfg, model_type, [run]) as todo:
         for run, resuming in todo:
             best = BestWeights(run.paths.best, "val_accuracy", "max", target=classifier)
-            fit_run(model, cfg, run.paths, resuming,
+            fit_run(model, run.paths, resuming,
                     train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
                                                              shift=cfg.augment_shift, fill=cfg.shift_fill),
                     steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
-                    callbacks=[] if cfg.debug else [best], stateful={"best": best}, saved=classifier)
+                    callbacks=[] if cfg.debug else [best], stateful={"best": best}, saved=classifier,
+                    **fit_arguments(cfg))
     return classifier

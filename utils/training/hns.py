@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from networks.build import build_hns
 from networks.hns import HideAndSeek
-from utils.config.arguments import hns_arguments
+from utils.config.arguments import fit_arguments, hns_arguments
 from utils.config.schema import as_dict
 from utils.errors import UsageError
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch, to_float
@@ -61,7 +61,10 @@ def _callbacks(cfg, model, run: Run, data: Data):
     callbacks, stateful, adaptive = [], {}, None
     if cfg.mask_mode == "topk":
         decimals = budget_decimals(cfg.final_budget)
-        adaptive = budget_schedule(cfg, None if cfg.debug else lambda b: run.paths.budget_checkpoint(b, decimals))
+        adaptive = budget_schedule(cfg.budget_schedule, cfg.start_budget, cfg.final_budget, cfg.budget_epochs,
+                                   cfg.patience, cfg.min_delta, cfg.monitor,
+                                   None if cfg.debug else lambda b: run.paths.budget_checkpoint(b, decimals),
+                                   verbose=not cfg.quiet)
         callbacks.append(adaptive)
         stateful["budget"] = adaptive
     elif cfg.alpha is None:
@@ -91,7 +94,7 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
     model = build_hns(data.image_shape, data.num_classes, baseline=baseline, **hns_arguments(cfg, run.seed))
     callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data)
     outcome = fit_run(
-        model, cfg, run.paths, resuming,
+        model, run.paths, resuming,
         train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
                                                  shift=cfg.augment_shift, fill=cfg.shift_fill),
         steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
@@ -99,7 +102,7 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
         done=lambda: adaptive is not None and adaptive.finished,
         history=lambda logs: {"epochs": logs, f"{'budget' if cfg.mask_mode == 'topk' else 'alpha'}_steps":
                               adaptive.history if adaptive else []},
-        hint="lower --learning_rate or raise --alpha and retry")
+        hint="lower --learning_rate or raise --alpha and retry", **fit_arguments(cfg))
     return TrainingResult(model, run, outcome.epoch_logs, adaptive.history if adaptive else [], outcome.seconds,
                           outcome.epochs_run * len(data.train) / max(outcome.seconds, 1e-9))
 
@@ -112,7 +115,7 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
     # Bad start weights fail here, before any run is touched.
     build_hns(data.image_shape, data.num_classes, **hns_arguments(cfg))
     if cfg.seeker_weights and not cfg.allow_weak_seeker:
-        accuracy = require_trained_seeker(cfg, data)
+        accuracy = require_trained_seeker(cfg.seeker_weights, cfg.model, data, cfg.batch_size, cfg.config)
         report(f"start seeker: validation accuracy {accuracy:.3f} (chance {1 / data.num_classes:.3f})")
     with distributed(cfg) as cfg:
         return _train_series(cfg, data, baseline, report)

@@ -27,23 +27,26 @@ class FitOutcome:
     seconds: float
 
 
-def fit_verbosity(cfg) -> int:
-    """Progress bar on a terminal, one line per epoch in logs and pipes, nothing with --quiet."""
-    return 0 if cfg.quiet else (1 if sys.stdout.isatty() else 2)
+def fit_verbosity(quiet: bool) -> int:
+    """Progress bar on a terminal, one line per epoch in logs and pipes, nothing when `quiet`."""
+    return 0 if quiet else (1 if sys.stdout.isatty() else 2)
 
 
-def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, validation, callbacks=(),
-            stateful=None, logging=(), done=lambda: False, history=None, saved=None,
-            hint: str = "lower --learning_rate and retry") -> FitOutcome:
-    """Train `model` for the epochs left of `cfg.max_epochs` and write the run's files to `paths`.
+def fit_run(model, paths: RunPaths, resuming: bool, train, steps: int, validation, max_epochs: int,
+            debug: bool = False, quiet: bool = False, callbacks=(), stateful=None, logging=(), done=lambda: False,
+            history=None, saved=None, hint: str = "lower --learning_rate and retry") -> FitOutcome:
+    """Train `model` for the epochs left of `max_epochs` and write the run's files to `paths`.
 
     Args:
+        max_epochs: the epoch the run ends after (--max_epochs), counted from its start, not from a resume.
+        debug: write nothing (--debug): no resume state, logs, history or final weights.
+        quiet: no progress bar or epoch lines (--quiet).
         resuming: continue from ``paths.state`` (as decided by `utils.runs.claim.claim_series`).
         train: ``train(first_epoch, last_epoch)`` -> the training batches of those epochs.
         steps: training steps per epoch.
         callbacks: the training's own callbacks, run before the resume state is saved.
         stateful: {name: callback} whose ``get_state``/``set_state`` travel in the resume state.
-        logging: callbacks that only write logs (after the resume state; not with --debug).
+        logging: callbacks that only write logs (after the resume state; not with `debug`).
         done: True when the run had already finished its schedule before it was interrupted.
         history: epoch logs -> the dict written to ``results/history.json`` (None: no such file).
         saved: the model whose weights the final and interrupted files hold (default `model`).
@@ -61,29 +64,29 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
     resume = ResumeState(paths.state, stateful, skip=lambda: bool(guard.failed or graceful.signal),
                          epoch_logs=extra.get("epoch_logs"))
     all_callbacks = [guard, graceful, *callbacks]
-    if not cfg.debug:
+    if not debug:
         paths.make()
         all_callbacks += [resume, TensorBoard(paths.logs), *logging]
-    last_epoch = first_epoch if done() else cfg.max_epochs
+    last_epoch = first_epoch if done() else max_epochs
     start = time.perf_counter()
     try:
         fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch,
                            epochs=last_epoch, validation_data=validation, callbacks=all_callbacks, shuffle=False,
-                           verbose=fit_verbosity(cfg))
+                           verbose=fit_verbosity(quiet))
     except NonFiniteWeights as e:  # a callback was about to save diverged weights: nothing was written
-        raise RunError(diverged(cfg, paths, guard.failed or str(e), hint)) from e
+        raise RunError(diverged(paths, guard.failed or str(e), hint, debug)) from e
     seconds = time.perf_counter() - start
     epochs_run = len(fitted.epoch)  # also with --debug, where no resume state is kept
     if guard.failed:
-        raise RunError(diverged(cfg, paths, guard.failed, hint))
+        raise RunError(diverged(paths, guard.failed, hint, debug))
     if graceful.signal:
-        if cfg.debug:
+        if debug:
             raise Interrupted(f"stopped by {graceful.signal} (--debug: nothing saved)")
         save_weights(saved or model, paths.interrupted)
         raise Interrupted(f"stopped by {graceful.signal}; the state after epoch {len(resume.epoch_logs)} is saved "
                           f"in {paths.state} and the current weights in {paths.interrupted.name}: run the same "
                           "command again to resume")
-    if not cfg.debug:
+    if not debug:
         if history is not None:
             atomic_write_json(paths.results / "history.json", history(resume.epoch_logs))
         save_weights(saved or model, paths.final)
@@ -92,14 +95,14 @@ def fit_run(model, cfg, paths: RunPaths, resuming: bool, train, steps: int, vali
     return FitOutcome(resume.epoch_logs, epochs_run, seconds)
 
 
-def diverged(cfg, paths: RunPaths, cause: str, hint: str) -> str:
+def diverged(paths: RunPaths, cause: str, hint: str, debug: bool = False) -> str:
     """The message of a training that diverged: what happened, where its last finite state is, what to try.
 
     Nothing non-finite is ever saved (`networks.weights.save_weights` refuses it, and the resume
     state skips the epoch), so every file the run holds is from before the divergence.
     """
     kept = sorted(p.name for p in paths.weights.glob("*") if p.name.endswith((".weights.h5", ".npz"))) \
-        if paths.weights.is_dir() and not cfg.debug else []
+        if paths.weights.is_dir() and not debug else []
     where = (f"its last finite state is kept in {paths.weights} ({', '.join(kept)})" if kept
              else "no weights were saved before that")
     return f"training stopped: {cause}; {where}. {hint[0].upper()}{hint[1:]}"

@@ -6,7 +6,7 @@ import keras
 from networks.hider import build_hider
 from networks.seeker import build_seeker
 from networks.weights import load_weights
-from utils.config.arguments import data_arguments
+from utils.config.arguments import data_arguments, fit_arguments
 from utils.data import Data, epoch_pipeline, load_data, pipeline, steps_per_epoch
 from utils.runs import claimed, hider_model_type, seeker_model_type, series
 from utils.seeding import seed_everything
@@ -60,12 +60,12 @@ def _pretrain(cfg, kind: str, data: Data):
             return model, data, run.paths
         ((run, resuming),) = todo
         best = BestWeights(run.paths.best, monitor, mode)
-        fit_run(model, cfg, run.paths, resuming,
+        fit_run(model, run.paths, resuming,
                 train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, cfg.seed, first, last, targets,
                                                          cfg.augment_shift, cfg.shift_fill),
                 steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size,
                                                                                        targets=targets),
-                callbacks=[] if cfg.debug else [best], stateful={"best": best})
+                callbacks=[] if cfg.debug else [best], stateful={"best": best}, **fit_arguments(cfg))
     return model, data, run.paths
 
 

@@ -28,12 +28,13 @@ def check_seeker_accuracy(accuracy: float, num_classes: int, path: str, config: 
             "or pass --allow_weak_seeker to start from it anyway")
 
 
-def require_trained_seeker(cfg, data) -> float:
-    """The validation accuracy of --seeker_weights, after `check_seeker_accuracy`."""
+def require_trained_seeker(path: str, model: str, data, batch_size: int, config: str) -> float:
+    """The validation accuracy of the `model` seeker at `path` (--seeker_weights), after `check_seeker_accuracy`;
+    `config` is the preset its error names."""
     from networks.build import load_seeker
     from utils.evaluation.prediction import predict_classes
 
-    seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, cfg.seeker_weights)
-    accuracy = float(np.mean(predict_classes(seeker, data.val.x, batch_size=cfg.batch_size) == data.val.y))
-    check_seeker_accuracy(accuracy, data.num_classes, cfg.seeker_weights, cfg.config)
+    seeker = load_seeker(model, data.image_shape, data.num_classes, path)
+    accuracy = float(np.mean(predict_classes(seeker, data.val.x, batch_size=batch_size) == data.val.y))
+    check_seeker_accuracy(accuracy, data.num_classes, path, config)
     return accuracy
