@@ -85,6 +85,7 @@ def evaluate(cfg) -> list[dict]:
 def compute(cfg, inputs: Inputs, run: Run, model, frozen, autoencoder, data) -> tuple[dict, dict]:
     """The report of one run, and what its figures need."""
     from utils.evaluation.checkpoints import evaluate_run, recommend
+    from utils.evaluation.metrics import fixed_mask_warning
     from utils.reporting.tables import table
 
     baseline = inputs.baseline
@@ -92,6 +93,7 @@ def compute(cfg, inputs: Inputs, run: Run, model, frozen, autoencoder, data) -> 
                         baseline and baseline.test, baseline and (baseline.val or baseline.test), frozen,
                         cfg.leakage_epochs)
     best, rule = recommend(rows, cfg.min_fidelity, baseline is not None, cfg.fidelity_se)
+    warning = fixed_mask_warning(rows[best]["test"], f"the recommended {rows[best]['checkpoint']} on the test split")
     report = {
         "run": str(run.paths.weights), "settings": as_dict(cfg), "baseline": baseline and baseline.test,
         "val_baseline": baseline and (baseline.val or baseline.test), "baseline_file": baseline and baseline.source,
@@ -99,6 +101,7 @@ def compute(cfg, inputs: Inputs, run: Run, model, frozen, autoencoder, data) -> 
         "foreground_threshold": cfg.foreground_threshold, "chance": 1.0 / data.num_classes,
         "recommended": {"checkpoint": rows[best]["checkpoint"], "rule": rule + " (test figures not used)",
                         "test": rows[best]["test"]},
+        "warnings": [warning] if warning else [],
         "checkpoints": rows,
     }
     figures = {"best": best, "rule": rule, "table": table(rows, best), "cem": None}

@@ -35,6 +35,8 @@ def write(cfg, run: Run, report: dict, figures: dict, data) -> None:
     print(figures["table"])
     print(f"recommended: {rows[best]['checkpoint']} ({figures['rule']}): test accuracy "
           f"{rows[best]['test']['accuracy']:.3f}, I_fg {rows[best]['test']['I_fg']:.3f}")
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
     print(f"report: {run.paths.evaluation} (+ evaluation.csv, tradeoff.png, "
           f"{', '.join(p.name for p in masks)})")
     print(f"TensorBoard: tensorboard --logdir {run.paths.logs}")
