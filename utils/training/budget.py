@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 
 from networks.weights import save_weights
+from utils.runs.layout import budget_decimals
 from utils.training.schedules import AdaptiveAlpha
 
 
@@ -111,8 +112,6 @@ def budget_schedule(schedule: str, start: float, final: float, steps: int, patie
     """The budget schedule `schedule` ("geometric" or "plateau", --budget_schedule) from `start` down to
     `final` in `steps` steps (`budget_levels`); `patience`, `min_delta` and `monitor` define a plateau.
     `checkpoint`: budget -> weights path, or None."""
-    from utils.runs.layout import budget_decimals
-
     levels = budget_levels(start, final, steps, budget_decimals(final))
     if schedule == "geometric":
         return GeometricBudget(levels, checkpoint, verbose=verbose)
