@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 
 from networks.hider import build_hider
+from networks.infill import Zero
 from networks.seeker import build_seeker
 from networks.weights import load_weights
 from utils.config.arguments import data_arguments, fit_arguments
@@ -72,7 +73,6 @@ def _pretrain(cfg, kind: str, data: Data):
 def pretrain_random_masks(cfg) -> tuple[keras.Model, Data, object]:
     """Train the seeker on randomly masked images (EVAL-X, zero in-fill) into seeker-random/<identifier>:
     the frozen seeker of REAL-X training. Returns (classifier, data, run paths)."""
-    from utils.explainers.infillers import Zero
     from utils.training.evaluator import train_evaluator
 
     model_type = seeker_model_type(cfg, random_masks=True)
