@@ -6,6 +6,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from networks.weights import save_weights
 
@@ -83,8 +84,6 @@ class TensorBoard(keras.callbacks.TensorBoard):
         self._epoch_start, self._call_step, self._batch_writer = 0, 0, None
 
     def on_train_begin(self, logs=None):
-        import tensorflow as tf
-
         super().on_train_begin(logs)
         self._batch_writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
 
@@ -97,8 +96,6 @@ class TensorBoard(keras.callbacks.TensorBoard):
         self._call_step = self._epoch_start + batch + 1
 
     def on_train_batch_end(self, batch, logs=None):
-        import tensorflow as tf
-
         super().on_train_batch_end(batch, logs)
         with self._batch_writer.as_default():
             for name, value in (logs or {}).items():
@@ -114,14 +111,10 @@ class MaskImages(keras.callbacks.Callback):
 
     def __init__(self, log_dir, images):
         super().__init__()
-        import tensorflow as tf
-
         self.images = images
         self.writer = tf.summary.create_file_writer(str(log_dir))
 
     def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
         x = self.images
         y, _, _ = self.model.mask(x, training=False)
         y = tf.broadcast_to(y, tf.shape(x))
