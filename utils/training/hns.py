@@ -29,7 +29,7 @@ class TrainingResult:
     model: HideAndSeek
     run: Run
     history: list
-    alpha_history: list = field(default_factory=list)
+    alpha_history: list = field(default_factory=list)  # (step or epoch, alpha or budget reached): `scheduled`
     seconds: float = 0.0
     images_per_second: float = 0.0
 
@@ -40,20 +40,47 @@ def hparams(cfg) -> dict:
     return {k: (("adaptive" if k == "alpha" else 0) if d[k] is None else d[k]) for k in HPARAMS}
 
 
+def scheduled(cfg) -> str:
+    """What the run's schedule lowers, as its history and report name it: 'budget' (--mask_mode topk) or 'alpha'."""
+    return "budget" if cfg.mask_mode == "topk" else "alpha"
+
+
 def run_length(cfg, steps: int) -> str:
     """What bounds a run of `steps` training steps per epoch, in words: --max_epochs with a fixed alpha;
     with the adaptive schedule its alphas x --patience steps at least, capped by --max_epochs."""
     if cfg.alpha is not None:
         return f"run length: --max_epochs {cfg.max_epochs} epochs of {steps} steps (alpha fixed at {cfg.alpha:g})"
     levels = alpha_levels(cfg.alpha_step, cfg.min_alpha)
+    return _plateau_length(cfg, steps, levels, f"adaptive schedule: {levels} alphas (1 down to {cfg.min_alpha:g} by "
+                           f"{cfg.alpha_step:g})", f"alpha can reach {cfg.min_alpha:g}")
+
+
+def _plateau_length(cfg, steps: int, levels: int, schedule: str, goal: str) -> str:
+    """`run_length` of a schedule of `levels` levels, each until a plateau over --patience steps."""
     fewest = -(-levels * cfg.patience // steps)
-    text = (f"run length: set by the adaptive schedule: {levels} alphas (1 down to {cfg.min_alpha:g} by "
-            f"{cfg.alpha_step:g}), each until its loss plateaus over --patience {cfg.patience} steps: at least "
-            f"{levels * cfg.patience} steps ({fewest} epochs of {steps} steps); --max_epochs {cfg.max_epochs} caps it")
+    text = (f"run length: set by the {schedule}, each until its loss plateaus over --patience {cfg.patience} steps: "
+            f"at least {levels * cfg.patience} steps ({fewest} epochs of {steps} steps); --max_epochs "
+            f"{cfg.max_epochs} caps it")
     if fewest > cfg.max_epochs:
-        text += (f". Warning: --max_epochs {cfg.max_epochs} ends it before alpha can reach {cfg.min_alpha:g}: "
-                 f"raise --max_epochs to at least {fewest} or lower --patience")
+        text += (f". Warning: --max_epochs {cfg.max_epochs} ends it before {goal}: raise --max_epochs to at least "
+                 f"{fewest} or lower --patience")
     return text
+
+
+def budget_run_length(cfg, steps: int) -> str:
+    """`run_length` of --mask_mode topk: --max_epochs with the geometric budget schedule (which then holds the
+    final budget); with the plateau schedule its --budget_epochs + 1 budgets x --patience steps at least."""
+    budgets = f"the budget from {cfg.start_budget:g} down to {cfg.final_budget:g} in {cfg.budget_epochs} steps"
+    if cfg.budget_schedule == "geometric":
+        text = (f"run length: --max_epochs {cfg.max_epochs} epochs of {steps} steps ({budgets}, one per epoch, "
+                "then held)")
+        if cfg.budget_epochs >= cfg.max_epochs:
+            text += (f". Warning: --max_epochs {cfg.max_epochs} ends it before the budget reaches "
+                     f"{cfg.final_budget:g}: raise --max_epochs to at least {cfg.budget_epochs + 1} or lower "
+                     "--budget_epochs")
+        return text
+    return _plateau_length(cfg, steps, cfg.budget_epochs + 1, f"plateau budget schedule: {budgets}",
+                           f"the budget can reach {cfg.final_budget:g}")
 
 
 def _callbacks(cfg, model, run: Run, data: Data):
@@ -86,7 +113,8 @@ def _callbacks(cfg, model, run: Run, data: Data):
 
 
 def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float | None = None) -> TrainingResult:
-    """Train one HnS model; write per-alpha and final weights, history and TensorBoard logs to `run.paths`.
+    """Train one HnS model; write per-alpha (or per-budget) and final weights, history and TensorBoard logs
+    to `run.paths`.
 
     With `resuming`, training continues from the run's resume state (see utils/training/resume.py)
     and ends as the uninterrupted run would have.
@@ -100,8 +128,7 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
         steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
         callbacks=callbacks, stateful=stateful, logging=logging,
         done=lambda: adaptive is not None and adaptive.finished,
-        history=lambda logs: {"epochs": logs, f"{'budget' if cfg.mask_mode == 'topk' else 'alpha'}_steps":
-                              adaptive.history if adaptive else []},
+        history=lambda logs: {"epochs": logs, f"{scheduled(cfg)}_steps": adaptive.history if adaptive else []},
         hint="lower --learning_rate or raise --alpha and retry", **fit_arguments(cfg))
     return TrainingResult(model, run, outcome.epoch_logs, adaptive.history if adaptive else [], outcome.seconds,
                           outcome.epochs_run * len(data.train) / max(outcome.seconds, 1e-9))
@@ -123,15 +150,15 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
 
 def _train_series(cfg, data: Data, baseline, report) -> list[TrainingResult]:
     results = []
-    report(run_length(cfg, steps_per_epoch(data.train, cfg.batch_size)))
+    steps = steps_per_epoch(data.train, cfg.batch_size)
+    report(budget_run_length(cfg, steps) if cfg.mask_mode == "topk" else run_length(cfg, steps))
     model_type = hns_model_type(cfg)
     with claimed(cfg, model_type, series(cfg, model_type)) as todo:
         for run, resuming in todo:
             seed_everything(run.seed)
             result = train_hns(cfg, data, run, resuming, baseline)
             report(f"trained in {result.seconds:.0f} s ({result.images_per_second:.0f} images/s); "
-                   f"{'budget' if cfg.mask_mode == 'topk' else 'alpha'} steps: "
-               f"{[(s, round(a, 6)) for s, a in result.alpha_history]}")
+                   f"{scheduled(cfg)} steps: {[(s, round(a, 6)) for s, a in result.alpha_history]}")
             if not cfg.debug:
                 report(f"weights: {run.paths.weights}\nTensorBoard: tensorboard --logdir {run.paths.logs}")
             results.append(result)
