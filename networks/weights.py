@@ -83,21 +83,21 @@ def _few(names: list[str], most: int = 5) -> str:
 def save_weights(model, path) -> None:
     """Write `model`'s weights to `path` atomically; a `NonFiniteWeights` error, and nothing written,
     if any of them is NaN or infinite."""
-    arrays = {name: [np.asarray(w.numpy()) for w in layer.weights] for name, layer in _leaves(model)}
+    leaves = dict(_leaves(model))
+    arrays = {name: [np.asarray(w.numpy()) for w in layer.weights] for name, layer in leaves.items()}
     bad = _non_finite(arrays)
     if bad:
         raise NonFiniteWeights(f"not writing {path}: the weights of {_few(bad)} are NaN or infinite "
                                "(the training diverged)")
-    names = {name: [w.name for w in layer.weights] for name, layer in _leaves(model)}
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = FORMAT
         f.attrs["model"] = model.name
         f.attrs["models"] = json.dumps(_shapes(model))
         for name, values in arrays.items():
             g = f.create_group(name)
-            for i, (value, weight_name) in enumerate(zip(values, names[name])):
+            for i, (value, weight) in enumerate(zip(values, leaves[name].weights)):
                 g.create_dataset(str(i), data=value)
-                g[str(i)].attrs["name"] = weight_name
+                g[str(i)].attrs["name"] = weight.name
 
 
 def _unreadable(path: Path, error: Exception) -> str:
