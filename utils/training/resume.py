@@ -2,14 +2,15 @@
 
 After every completed epoch `ResumeState` writes, atomically, one file (``resume_state.npz``,
 named in `utils.runs.layout`) holding every variable of the model (weights, alpha, the neuron's
-slope and sampling seed state) and of the optimizer, plus the state of the callbacks that
-matter (the plateau window of the adaptive schedule, the best validation value so far) and the
-epoch logs so far. Variables are keyed by their Keras path (``model/hider_conv1/kernel``,
-``optimizer/hider_conv1_kernel_momentum``), never by position, and restored by it: the layers,
-seed generators and model variables have explicit names, so the paths are the same in every
-process, and a file that does not hold exactly the model's variables is refused. A run killed at any moment resumes from its last completed epoch; with the
-per-epoch data order of `utils.data.pipelines.epoch_pipeline` and deterministic ops, it ends
-exactly as an uninterrupted run would.
+slope or budget and sampling seed state) and of the optimizer, plus the state of the callbacks
+that matter (the plateau window of the adaptive alpha or budget schedule, the best validation
+value so far) and the epoch logs so far. Variables are keyed by their Keras path
+(``model/hider_conv1/kernel``, ``optimizer/hider_conv1_kernel_momentum``), never by position, and
+restored by it: the layers, seed generators and model variables have explicit names, so the paths
+are the same in every process, and a file that does not hold exactly the model's variables is
+refused. A run killed at any moment resumes from its last completed epoch; with the per-epoch
+data order of `utils.data.pipelines.epoch_pipeline` and deterministic ops, it ends exactly as an
+uninterrupted run would.
 
 `GracefulStop` turns SIGINT and SIGTERM into "finish this step, stop, tell the user how to
 resume" instead of a traceback.
