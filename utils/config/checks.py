@@ -166,8 +166,9 @@ def check_tf_config(text: Optional[str]) -> None:
         f"TF_CONFIG needs a 'cluster' object whose jobs each list their addresses: {example}")
     task = config.get("task", {})
     kind, index = (task.get("type"), task.get("index")) if isinstance(task, dict) else (None, None)
-    check(isinstance(kind, str) and kind in cluster, f"TF_CONFIG task type {kind!r} is not a job of its cluster ({', '.join(cluster)}): "
-                           f"set \"task\": {{\"type\": one of them, \"index\": this process's place in it}}")
+    check(isinstance(kind, str) and kind in cluster,
+          f"TF_CONFIG task type {kind!r} is not a job of its cluster ({', '.join(cluster)}): "
+          f"set \"task\": {{\"type\": one of them, \"index\": this process's place in it}}")
     n = len(cluster[kind])
     check(isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n,
           f"TF_CONFIG task index {index!r} is out of range: job '{kind}' of its cluster lists {n} address(es), so "

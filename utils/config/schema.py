@@ -260,8 +260,8 @@ class Config:
                                      "one of evaluation.json, else final.weights.h5).", group=FAITH,
                                      plain_name=True)
     evaluator: Optional[str] = _opt(None, "Run name of the EVAL-X evaluator, weights/<config>/evalx/<evaluator>/; "
-                                    "trained with --max_epochs if missing (default: <identifier>-seed<evaluator_seed>).",
-                                    group=FAITH, plain_name=True)
+                                    "trained with --max_epochs if missing (default: "
+                                    "<identifier>-seed<evaluator_seed>).", group=FAITH, plain_name=True)
     evaluator_seed: Optional[int] = _opt(None, "Seed of the evaluator's training (default: --seed + 1, so that it is "
                                          "never the random-mask seeker a REAL-X hider was trained against).",
                                          group=FAITH, at_least=0, at_most=MAX_SEED)
