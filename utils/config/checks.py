@@ -186,7 +186,8 @@ def validate(cfg: Config) -> None:
           f"{round(cfg.alpha_step, MAX_ALPHA_DECIMALS) or 1e-6:g}")
     check(not (cfg.overwrite and cfg.resume), "--overwrite and --resume exclude each other: pick one")
     check(cfg.final_budget <= cfg.start_budget,
-          f"--final_budget {cfg.final_budget} is above --start_budget {cfg.start_budget}: the budget only goes down")
+          f"{origin(cfg, 'final_budget', cfg.final_budget)} is above {origin(cfg, 'start_budget', cfg.start_budget)}: "
+          "the budget only goes down")
     check(cfg.mask_mode != "topk" or not cfg.stochastic,
           "--mask_mode topk is deterministic: drop --stochastic (or use --mask_mode threshold)")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
