@@ -106,9 +106,10 @@ class Config:
     steps_per_execution: int = _opt(1, "Training steps per compiled call (fewer host round-trips; callbacks "
                                     "run once per call, the adaptive schedule still sees every step).",
                                     at_least=1)
-    max_epochs: int = _opt(10, "Maximum number of epochs. Under the adaptive alpha schedule (no --alpha) it is only a "
-                           "cap: the schedule ends the run after (alphas from 1 to --min_alpha) x at least "
-                           "--patience steps; collaborative_training.py prints both bounds at start.", at_least=1)
+    max_epochs: int = _opt(10, "Maximum number of epochs. Under the adaptive alpha schedule (no --alpha, no "
+                           "--mask_mode topk) it is only a cap: the schedule ends the run after (alphas from 1 to "
+                           "--min_alpha) x at least --patience steps, as the plateau budget schedule does after its "
+                           "budgets; collaborative_training.py prints both bounds at start.", at_least=1)
     learning_rate: float = _opt(1e-3, "Adam learning rate (in explain.py, only a typed value counts: "
                                 "CEM's initial learning rate).", above=0)
     model: str = _opt("small", "Architecture: small, large (hider_large + seeker_large) or resnet "
@@ -143,9 +144,10 @@ class Config:
                              "6 decimals).", group=HNS, above=0, at_most=1)
     min_alpha: float = _opt(0.05, "The adaptive schedule stops after the plateau at this alpha.", group=HNS,
                             at_least=0, below=1)
-    patience: int = _opt(100, "Training steps in the plateau window of the adaptive schedule: every alpha lasts "
-                         "at least this many steps, so patience, --alpha_step and --min_alpha set the run's "
-                         "length, not --max_epochs.", group=HNS, at_least=1)
+    patience: int = _opt(100, "Training steps in the plateau window of the adaptive schedule: every alpha (or, "
+                         "with --budget_schedule plateau, every budget) lasts at least this many steps, so patience, "
+                         "--alpha_step and --min_alpha set the run's length, not --max_epochs.", group=HNS,
+                         at_least=1)
     min_delta: float = _opt(0.01, "Plateau: the monitored loss improved by less than this share over "
                             "the window.", group=HNS, at_least=0)
     monitor: str = _opt("classification", "Loss watched by the adaptive schedule.", group=HNS,
