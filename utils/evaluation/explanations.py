@@ -127,7 +127,7 @@ def compute_report(cfg, explanation, seeker, infiller, x, labels, indices) -> di
     if cem:
         summary["cem"] = summarize(seeker, explanation)
         e = explanation.extras
-        for record, j in zip(images, range(len(x))):
+        for j, record in enumerate(images):
             record.update(found=bool(e["found"][j]), c=float(e["c"][j]), l1=float(e["l1"][j]), l2=float(e["l2"][j]))
     return {"method": cfg.method,
             "settings": {**explanation.settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},
