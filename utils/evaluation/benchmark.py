@@ -76,7 +76,8 @@ def resolve(cfg) -> Inputs:
     if not seeker.is_file():
         raise UsageError(f"no seeker weights at {seeker}: the methods explain the pretrained seeker; run "
                          f"pretrain_seeker.py --config {cfg.config} --identifier {cfg.identifier} or pass --seeker_weights")
-    wants_ae = any(needs_autoencoder(_as_method(cfg, m)) for m in methods if m.startswith(("cem", "fido", "bbmp")))
+    wants_ae = any(needs_autoencoder(_as_method(cfg, m))
+                   for m in methods if m.startswith(("cem", "fido", "bbmp")))
     autoencoder = Path(cfg.hider_weights) if cfg.hider_weights else default_hider_weights(cfg)
     if (wants_ae or cfg.judge_infiller == "autoencoder") and not autoencoder.is_file():
         raise UsageError(f"no hider autoencoder at {autoencoder}, which the in-filler or CEM's term needs: run "
