@@ -92,15 +92,13 @@ def explain_images(cfg) -> dict:
 
 def budget_view(seeker, infiller, x, scores, budget: float, seeds):
     """(kept mask at `budget`, in-filled image, the model's class on it) per image."""
-    import tensorflow as tf
-
-    from utils.explainers.infillers import infill
-    from utils.explainers.topk import budget_pixels, top_k_mask
+    from utils.evaluation.faithfulness import fill
     from utils.evaluation.prediction import predict_classes
+    from utils.explainers.topk import budget_pixels, top_k_mask
 
     k = budget_pixels(budget, scores.shape[1] * scores.shape[2])
     mask = top_k_mask(scores, k)
-    filled = infill(tf.constant(x), tf.constant(mask[..., None], tf.float32), infiller, tf.constant(seeds)).numpy()
+    filled = fill(x, mask, infiller, seeds)
     return mask, filled, predict_classes(seeker, filled)
 
 
