@@ -20,7 +20,6 @@ only ever evaluated.
 from __future__ import annotations
 
 import os
-import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,9 +200,8 @@ def load_data(dataset: str, image_size: int, channels: int, seed: int = 0, train
     training images held out, `num_classes` (when given) checked against the data, `data_dir` the folder of
     the 'folder' dataset. `origin(name, value)` says in an error where an argument's value came from (the
     scripts name the flag or the preset; default ``"<name> <value>"``)."""
-    settings = DataSettings(dataset, image_size, channels, seed, train_images, test_images, validation_split,
-                            num_classes, data_dir)
-    return _load(settings if origin is None else dataclasses.replace(settings, origin=origin))
+    return _load(DataSettings(dataset, image_size, channels, seed, train_images, test_images, validation_split,
+                              num_classes, data_dir, **({} if origin is None else {"origin": origin})))
 
 
 def _load(cfg: DataSettings) -> Data:
@@ -240,7 +238,7 @@ def _load(cfg: DataSettings) -> Data:
 
 
 def check_splits(cfg, train: Split, num_classes: int, class_names=None) -> None:
-    """What every data set must give a training, checked once for all: the classes `--num_classes`
+    """What every data set must give a training, checked once for all: the classes `num_classes`
     says, and at least 2 training images of every class, so that each class has one to fit and
     one in the validation split (`stratified_split` then holds out at least one of each)."""
     if cfg.num_classes is not None and cfg.num_classes != num_classes:

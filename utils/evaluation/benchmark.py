@@ -12,6 +12,7 @@ and scores them.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,8 @@ def resolve(cfg) -> Inputs:
     if not seeker.is_file():
         raise UsageError(f"no seeker weights at {seeker}: the methods explain the pretrained seeker; run "
                          f"pretrain_seeker.py --config {cfg.config} --identifier {cfg.identifier} or pass --seeker_weights")
-    wants_ae = any(needs_autoencoder(_as_method(cfg, m)) for m in methods if m.startswith(("cem", "fido", "bbmp")))
+    wants_ae = any(needs_autoencoder(_as_method(cfg, m))
+                   for m in methods if m.startswith(("cem", "fido", "bbmp")))
     autoencoder = Path(cfg.hider_weights) if cfg.hider_weights else default_hider_weights(cfg)
     if (wants_ae or cfg.judge_infiller == "autoencoder") and not autoencoder.is_file():
         raise UsageError(f"no hider autoencoder at {autoencoder}, which the in-filler or CEM's term needs: run "
@@ -104,8 +106,6 @@ def resolve(cfg) -> Inputs:
 
 
 def _as_method(cfg, method):
-    import dataclasses
-
     return dataclasses.replace(cfg, method=method)
 
 
@@ -139,21 +139,25 @@ def evaluator_accuracy(judge, data, infiller, seed: int) -> dict:
     return out
 
 
-def method_scores(cfg, method, seeker, hns, x, train, autoencoder):
-    """(scores (n, H, W), seconds per image, binary mask or None) of one method on images x."""
+def hns_scores(hns, x) -> dict:
+    """(scores (n, H, W), seconds per image, binary mask) of "hns" (the mask) and "hns-ranked" (the keep
+    probability) on images x, from one pass of the hider."""
     import tensorflow as tf
 
+    compiled = tf.function(lambda images: hns.mask(images, training=False)[:2])
+    compiled(tf.constant(x))  # trace for this batch shape, so that the timed call does not
+    start = time.perf_counter()
+    mask, probability = (t.numpy()[..., 0] for t in compiled(tf.constant(x)))
+    seconds = (time.perf_counter() - start) / len(x)
+    return {"hns": (mask, seconds, mask > 0.5), "hns-ranked": (probability, seconds, mask > 0.5)}
+
+
+def method_scores(cfg, method, seeker, x, train, autoencoder):
+    """(scores (n, H, W), seconds per image, None) of one post-hoc or reference method on images x."""
     from utils.config.arguments import explainer_arguments
     from utils.explainers.factory import build_explainer
     from utils.explainers.references import REFERENCES, ReferenceExplainer
 
-    if method.startswith("hns"):
-        compiled = tf.function(lambda images: hns.mask(images, training=False)[:2])
-        compiled(tf.constant(x))  # trace for this batch shape, so that the timed call does not
-        start = time.perf_counter()
-        mask, probability = (t.numpy()[..., 0] for t in compiled(tf.constant(x)))
-        seconds = (time.perf_counter() - start) / len(x)
-        return (mask if method == "hns" else probability), seconds, mask > 0.5
     if method in REFERENCES:
         explainer = ReferenceExplainer(seeker, method, cfg.foreground_threshold, cfg.seed)
     else:
@@ -170,6 +174,7 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
     from networks.weights import load_weights
     from utils.data import load_data
     from utils.evaluation.faithfulness import Judge
+    from utils.evaluation.leakage import LeakageProbe
     from utils.evaluation.prediction import as_float_images
     from utils.explainers.infillers import build_infiller
     from utils.seeding import seed_everything
@@ -199,14 +204,11 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
     print(f"evaluator {inputs.evaluator_weights}: " + ", ".join(
         f"{k} {v[0]:.3f}" for k, v in report["evaluator"]["accuracy"].items()))
     views = {"x": x, "labels": labels, "masks": {}}
-    from utils.evaluation.leakage import LeakageProbe
-
     probe = LeakageProbe(x.shape[1:3], data.num_classes, epochs=1, seed=cfg.seed)
-    hns_scores = method_scores(cfg, "hns", seeker, hns, x, train, autoencoder)
-    hns_mask = hns_scores[2]
+    own_scores = hns_scores(hns, x)
+    hns_mask = own_scores["hns"][2]
     for method in inputs.methods:
-        scores, seconds, mask = hns_scores if method == "hns" else method_scores(cfg, method, seeker, hns, x, train,
-                                                                                 autoencoder)
+        scores, seconds, mask = own_scores.get(method) or method_scores(cfg, method, seeker, x, train, autoencoder)
         summary, rows, view = score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, labels,
                                            evidence, inputs.budgets, judge_infiller, probe)
         report["methods"][method] = summary

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from networks.metrics import foreground_pixels
 from networks.weights import load_weights
 from utils.evaluation.leakage import LeakageProbe
-from utils.evaluation.metrics import fidelity_standard_error, figures_of_merit, foreground_pixels
+from utils.evaluation.metrics import fidelity_standard_error, figures_of_merit
 from utils.evaluation.prediction import batched, predict_classes
 from utils.runs.layout import checkpoint_alpha
 

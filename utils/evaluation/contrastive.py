@@ -35,13 +35,14 @@ from utils.evaluation.prediction import predict_classes
 
 MODES = ("PP", "PN")
 SUPPORT_THRESHOLD = 0.5 / 255
-def explain(model, x, mode: str, settings: Mapping, autoencoder=None):
-    """One batched CEM call; ``autoencoder`` is used only when ``settings['gamma'] > 0``."""
-    from utils.explainers.cem import ContrastiveExplainer
 
-    s = dict(settings)
-    return ContrastiveExplainer(model, mode=mode, autoencoder=autoencoder if s["gamma"] > 0 else None,
-                                **s).explain(x)
+
+def explain(model, x, mode: str, settings: Mapping, autoencoder=None):
+    """One batched CEM call (`utils.explainers.factory.build_explainer`, which uses ``autoencoder`` only
+    when ``settings['gamma'] > 0``)."""
+    from utils.explainers.factory import build_explainer
+
+    return build_explainer(f"cem-{mode.lower()}", model, autoencoder=autoencoder, **settings).explain(x)
 
 
 def _mean(values) -> Optional[float]:

@@ -92,15 +92,13 @@ def explain_images(cfg) -> dict:
 
 def budget_view(seeker, infiller, x, scores, budget: float, seeds):
     """(kept mask at `budget`, in-filled image, the model's class on it) per image."""
-    import tensorflow as tf
-
-    from utils.explainers.infillers import infill
-    from utils.explainers.topk import budget_pixels, top_k_mask
+    from utils.evaluation.faithfulness import fill
     from utils.evaluation.prediction import predict_classes
+    from utils.explainers.topk import budget_pixels, top_k_mask
 
     k = budget_pixels(budget, scores.shape[1] * scores.shape[2])
     mask = top_k_mask(scores, k)
-    filled = infill(tf.constant(x), tf.constant(mask[..., None], tf.float32), infiller, tf.constant(seeds)).numpy()
+    filled = fill(x, mask, infiller, seeds)
     return mask, filled, predict_classes(seeker, filled)
 
 
@@ -127,7 +125,7 @@ def compute_report(cfg, explanation, seeker, infiller, x, labels, indices) -> di
     if cem:
         summary["cem"] = summarize(seeker, explanation)
         e = explanation.extras
-        for record, j in zip(images, range(len(x))):
+        for j, record in enumerate(images):
             record.update(found=bool(e["found"][j]), c=float(e["c"][j]), l1=float(e["l1"][j]), l2=float(e["l2"][j]))
     return {"method": cfg.method,
             "settings": {**explanation.settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},

@@ -1,9 +1,9 @@
 """Figures of merit of Hide-and-Seek masks: Fidelity, Interpretability and their combinations.
 
-Mask y = 1 where a pixel is kept; foreground = `foreground_pixels`, the pixels that stand out from
-the image's background by more than ``foreground_threshold`` (0.1 by default: on MNIST the black
-background is free to hide, so I alone flatters a model). With acc the accuracy of the
-Hide-and-Seek model and base that of the seeker trained alone on the same split:
+Mask y = 1 where a pixel is kept; foreground = `networks.metrics.foreground_pixels`, the pixels
+that stand out from the image's background by more than ``foreground_threshold`` (0.1 by default:
+on MNIST the black background is free to hide, so I alone flatters a model). With acc the accuracy
+of the Hide-and-Seek model and base that of the seeker trained alone on the same split:
 
     accuracy      share of images classified correctly
     F             acc / base                          (Fidelity)

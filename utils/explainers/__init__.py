@@ -4,7 +4,9 @@
     masks.py       masks optimised per image: FIDO (SSR/SDR) and BBMP (meaningful perturbation)
     gradients.py   gradient, gradient x input, integrated gradients, SmoothGrad; occlusion
     infillers.py   what replaces dropped pixels (zero, mean, local mean, blur, noise, autoencoder)
+    references.py  rankings that know nothing of the model (random, random foreground, brightest)
     topk.py        cut any score map to exactly k kept pixels per image
+    factory.py     an explainer by method name, with explicit settings
     base.py        the shared interface and `Explanation`
 """
 from utils.config.schema import METHODS

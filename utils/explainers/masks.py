@@ -51,7 +51,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from utils.explainers.base import Explainer, Explanation, log_probabilities, per_image_uniform, pick
+from utils.explainers.base import Explainer, Explanation, per_image_uniform
 from utils.explainers.infillers import Zero, infill
 
 OBJECTIVES = ("ssr", "sdr")
@@ -143,7 +143,7 @@ class MaskExplainer(Explainer):
                 u = per_image_uniform(seeds, k * self.num_samples + s, (*shape[:2], 1))
                 z = concrete(pi, u, self.temperature)
             filled = infill(x, z, self.infiller, seeds, k * self.num_samples + s)
-            log_p += pick(log_probabilities(self.model(filled, training=False), self.outputs), targets)
+            log_p += self.log_prob(filled, targets)
         log_p /= float(self.num_samples if self.stochastic else 1)
         ramp = tf.minimum(1.0, tf.cast(k, tf.float32) / self.reg_ramp) if self.reg_ramp else 1.0
         area = tf.reduce_sum(pi if self.objective == "ssr" else 1.0 - pi, axis=[1, 2, 3])

@@ -1,7 +1,7 @@
 """Reference rankings that know nothing of the model, for benchmarks: what any method must beat.
 
     random              scores ~ U(0, 1) per pixel
-    random-foreground   foreground pixels (`utils.evaluation.metrics.foreground_pixels` at ``threshold``)
+    random-foreground   foreground pixels (`networks.metrics.foreground_pixels` at ``threshold``)
                         first, in random order, then the background in random order: u + [foreground]
     brightest           the largest channel value of the pixel, ties (saturated strokes) in random order
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from networks.metrics import foreground_pixels
 from utils.config.schema import REFERENCES
-from utils.evaluation.metrics import foreground_pixels
 from utils.explainers.base import Explainer, Explanation
 
 

@@ -1,1 +1,2 @@
-"""Reporting: the evaluation report, explanation reports, tables and figures (PNG files)."""
+"""Reporting: the files, tables and figures (PNG) of the evaluation report, the explanation reports and the
+faithfulness benchmark; what goes in them is computed in `utils.evaluation`."""

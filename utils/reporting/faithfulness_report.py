@@ -64,7 +64,7 @@ def write(cfg, paths: RunPaths, report: dict, views: dict) -> Path:
     results = paths.results
     atomic_write_text(results / "faithfulness.csv", faithfulness_csv(report["rows"]))
     budget_curves(report, results / "faithfulness_budgets.png", judges=JUDGES,
-                  title=f"{cfg.config} {cfg.identifier}: {report['images']} test images")
+                  title=f"{cfg.config} {cfg.identifier}: {report['images']} {report['split']} images")
     methods = list(views["masks"])
     rows = []
     for i in range(min(8, len(views["x"]))):

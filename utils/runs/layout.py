@@ -158,7 +158,7 @@ def hns_model_type(cfg) -> str:
     """hns/deterministic or hns/stochastic/<estimator>[/rate_<r>] (hns/topk/<budget schedule> with
     --mask_mode topk), with '+<variant>' appended to the last folder for a run that is not the
     original HnS (e.g. hns/deterministic+resize+frozen)."""
-    if getattr(cfg, "mask_mode", "threshold") == "topk":
+    if cfg.mask_mode == "topk":
         kind = f"hns/topk/{cfg.budget_schedule}"
     elif not cfg.stochastic:
         kind = "hns/deterministic"
