@@ -119,14 +119,20 @@ def test_bad_values_one_line_exit_2_nothing_written(files, script, args, message
     monkeypatch.setenv("KERAS_HOME", str(files / "keras_home"))
     monkeypatch.setenv("TF_CONFIG", BAD_TF_CONFIG)
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 32 * 32)  # the 64 x 64 image is the bomb
-    before = {k: v for k, v in tree(files).items() if not k.startswith("keras_home")}
+    def written():
+        # folders too: `tree` lists files only, and an empty run folder is a half-written run
+        folders = {str(p.relative_to(files)) for p in files.rglob("*") if p.is_dir()}
+        return ({k: v for k, v in tree(files).items() if not k.startswith("keras_home")},
+                {f for f in folders if not f.startswith("keras_home")})
+
+    before = written()
     capsys.readouterr()
     code = main_wrapper(importlib.import_module(script[:-3]).main, list(args))
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err, err
-    assert {k: v for k, v in tree(files).items() if not k.startswith("keras_home")} == before
+    assert written() == before
 
 
 # pretrain_seeker.py used to start TensorFlow (or train) with each of these

@@ -135,7 +135,8 @@ def test_evalx_mask_flags_belong_to_the_scripts_that_draw_random_masks(script, t
     with pytest.raises(SystemExit):
         importlib.import_module(script).main(["--help"])
     out = capsys.readouterr().out
-    assert ("--evalx_grid EVALX_GRID" in out and "--evalx_min_rate EVALX_MIN_RATE" in out) is takes
+    # each flag on its own: a script that took only one of them would pass a test of both together
+    assert ("--evalx_grid EVALX_GRID" in out, "--evalx_min_rate EVALX_MIN_RATE" in out) == (takes, takes)
     if takes:  # and they parse there, with their range checks
         with pytest.raises(UsageError, match="--evalx_min_rate must be in"):
             importlib.import_module(script).main(["--evalx_grid", "7", "--evalx_min_rate", "1.5"])

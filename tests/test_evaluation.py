@@ -37,7 +37,8 @@ def test_mask_agreement_tells_a_fixed_mask_from_masks_that_follow_their_image():
     assert mask_agreement(eye) == 0.0
     same = np.tile(np.array([[1, 0], [0, 1]], bool), (4, 1, 1))      # one pattern for every image
     assert mask_agreement(same) == 1.0
-    # images 0-2 keep pixel 0, image 3 keeps pixels 0 and 1: IoU 1, 1, 1/2 (3 with 0 wraps), 1/2
+    # images 0-2 keep pixel 0, image 3 keeps pixels 0 and 1: pairs (0,1) (1,2) (2,3) (3,0), the last wrapping
+    # round: IoU 1, 1, 1/2, 1/2
     mixed = np.zeros((4, 2, 2), bool)
     mixed[:, 0, 0] = True
     mixed[3, 0, 1] = True

@@ -9,8 +9,6 @@ from conftest import run_script
 from fixtures.image_folder import write_image_folder
 from utils.data import patches
 
-pytestmark = pytest.mark.slow
-
 
 def in_process(script, *args, cwd):
     """A script's main in this process (the same entry point, without a second TensorFlow start-up)."""
@@ -39,6 +37,7 @@ def test_the_fixture_writes_class_folders_with_evidence(tmp_path):
         assert path.split("/")[1] in patches.CLASSES and mask.sum() > 0   # one glyph of its class
 
 
+@pytest.mark.slow
 def test_example_preset_trains_and_explains_a_colour_folder(tmp_path):
     data = tmp_path / "data"
     write_image_folder(data, {"train": 6, "val": 2, "test": 2})

@@ -40,8 +40,8 @@ def seeker_and_data(tmp_path):
 def _cfg(path, *flags):
     from utils.config import COMMON, HNS, parse_config
 
-    return parse_config(["--seeker_weights", str(path), "--image_size", "16", "--channels", "1", "--debug",
-                         *flags], "collaborative_training.py", "", groups=(COMMON, HNS))
+    return parse_config(["--seeker_weights", str(path), "--image_size", "16", "--channels", "1", *flags],
+                        "collaborative_training.py", "", groups=(COMMON, HNS))
 
 
 def test_collaborative_training_refuses_a_seeker_at_chance_before_touching_a_run(seeker_and_data, tmp_path,
@@ -53,11 +53,12 @@ def test_collaborative_training_refuses_a_seeker_at_chance_before_touching_a_run
     monkeypatch.chdir(tmp_path)
     cfg = _cfg(path)
     assert require_trained_seeker(cfg.seeker_weights, cfg.model, data(right=True), cfg.batch_size, cfg.config) == 1.0
+    # Without --debug: a refusal after the run was claimed would leave logs/, weights/ or results/ behind.
     with pytest.raises(UsageError, match="validation accuracy 0.000 is at chance"):
-        train_series(_cfg(path), data(right=False))
+        train_series(cfg, data(right=False))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.weights.h5"]
     # The override trains from it anyway (--debug: nothing written).
-    (result,) = train_series(_cfg(path, "--allow_weak_seeker", "--alpha", "0.5", "--max_epochs", "1",
+    (result,) = train_series(_cfg(path, "--debug", "--allow_weak_seeker", "--alpha", "0.5", "--max_epochs", "1",
                                   "--batch_size", "6", "--quiet"), data(right=False))
     assert result.images_per_second > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.weights.h5"]
