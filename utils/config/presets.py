@@ -11,13 +11,8 @@ Merge order, later wins: defaults < preset < script table < estimator table < ty
 """
 from __future__ import annotations
 
-import sys
+import tomllib  # Python >= 3.11 (pyproject.toml): no tomli fallback
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python < 3.11 only
-    import tomli as tomllib
 
 from utils.config.checks import coerce
 from utils.config.schema import ESTIMATORS, FIELDS, UI_FLAGS, Config
