@@ -197,7 +197,8 @@ def validate(cfg: Config) -> None:
           "--seeker_weights of a trained seeker (pretrain_seeker.py's best.weights.h5)")
     check(cfg.hider_features == "none" or cfg.hider_decoder == "transpose",
           f"{features} has its own decoder (networks/feature_hider.py), so "
-          f"{origin(cfg, 'hider_decoder', cfg.hider_decoder)} does not apply: {set_to(cfg, 'hider_decoder', 'transpose')}")
+          f"{origin(cfg, 'hider_decoder', cfg.hider_decoder)} does not apply: "
+          f"{set_to(cfg, 'hider_decoder', 'transpose')}")
     check(cfg.mask_mode != "topk" or not cfg.stochastic,
           "--mask_mode topk is deterministic: drop --stochastic (or use --mask_mode threshold)")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
