@@ -64,9 +64,11 @@ def stages(config: str, identifier: str, seed: int | None = None) -> list[Stage]
         start = run_paths(cfg, seeker_model_type(cfg, random_masks=True))
         plan.append(Stage("pretrain random-mask seeker", "pretrain_seeker.py", common + ["--random_masks"],
                           start.final, start))
+    # A hider on the seeker's features (a preset's --hider_features) has no autoencoder to start from.
+    start_hider = ["--hider_weights", str(hider.best)] if cfg.hider_features == "none" else []
     return plan + [
         Stage("collaborative training", "collaborative_training.py",
-              common + ["--hider_weights", str(hider.best), "--seeker_weights", str(start.best),
+              common + [*start_hider, "--seeker_weights", str(start.best),
                         "--baseline", str(baseline)], hns.final, hns),
         Stage("evaluation", "evaluation.py", common + ["--baseline", str(baseline)],
               hns.evaluation),

@@ -9,16 +9,19 @@ import keras
 
 from networks.binary import build_neuron
 from networks.budget import TopKNeuron
+from networks.feature_hider import FEATURE_WIDTH, build_feature_hider
 from networks.hider import build_hider
 from networks.hns import HideAndSeek
 from networks.seeker import build_seeker
 from networks.weights import load_weights
+from utils.errors import UsageError
 
 
 def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str = "transpose", mask_grid=None,
               stochastic: bool = False, estimator: str = "st1", learning_rate: float = 1e-3,
               steps_per_execution: int = 1, hider_weights=None, seeker_weights=None, seed: int | None = None,
-              mask_mode: str = "threshold", start_budget: float = 0.5, **hns) -> HideAndSeek:
+              mask_mode: str = "threshold", start_budget: float = 0.5, hider_features: str = "none",
+              **hns) -> HideAndSeek:
     """The HnS model, compiled with Adam(`learning_rate`); the hider and seeker from their weights files, if given.
 
     `model`, `decoder` and `mask_grid` choose the networks (`networks.hider`, `networks.seeker`),
@@ -28,17 +31,27 @@ def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str 
     The hider's last layer (``hider_logits``) of an autoencoder has as many outputs as input
     channels and the mask has one: on colour data that one layer keeps its initial values,
     and a notice says so. Any other layer that does not fit is an error.
+
+    `hider_features` 'frozen' or 'live' replaces the hider by one that reads the seeker's features
+    (`networks.feature_hider`; `decoder` does not apply), built after the seeker has its weights, so
+    that a frozen copy holds those of `seeker_weights`.
     """
     topk = mask_mode == "topk"
     # A top-k mask picks whole cells itself (networks.budget); the hider's grid smoothing is for thresholds.
-    hider = build_hider(model, image_shape, out_channels=1, logits=True, decoder=decoder,
-                        mask_grid=None if topk else mask_grid)
+    grid = None if topk else mask_grid
+    if hider_features == "none":
+        hider = build_hider(model, image_shape, out_channels=1, logits=True, decoder=decoder, mask_grid=grid)
+    elif hider_weights:
+        raise UsageError(f"--hider_weights {hider_weights} (a pretrained hider autoencoder) does not fit the hider of "
+                         f"--hider_features {hider_features}: drop --hider_weights")
     seeker = build_seeker(model, image_shape, num_classes)
     if hider_weights:
         for notice in load_weights(hider, hider_weights, may_differ=("hider_logits",)):
             print(f"note: hider layer {notice}: it keeps its initial values")
     if seeker_weights:
         load_weights(seeker, seeker_weights)
+    if hider_features != "none":
+        hider = build_feature_hider(seeker, image_shape, hider_features, FEATURE_WIDTH[model], mask_grid=grid)
     neuron = (TopKNeuron(start_budget, grid=mask_grid, name="binary_neuron", dtype="float32") if topk
               else build_neuron(stochastic, estimator, seed=seed))
     hns_model = HideAndSeek(hider, seeker, neuron, seed=seed, name="hide_and_seek",

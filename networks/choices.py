@@ -4,3 +4,4 @@ ESTIMATORS = ("st1", "st2", "sa", "reinforce")          # networks.binary.Stocha
 DECODERS = ("transpose", "resize", "unet")              # networks.hider
 SEEKER_TRAININGS = ("joint", "random-masks", "frozen")  # networks.hns.HideAndSeek
 MASK_MODES = ("threshold", "topk")                      # networks.binary, networks.budget.TopKNeuron
+HIDER_FEATURES = ("none", "frozen", "live")              # networks.feature_hider

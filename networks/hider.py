@@ -47,6 +47,16 @@ def _upsample(x, filters: int, i: int, decoder: str, skip=None):
     return layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"hider_upconv{i}")(x)
 
 
+def grid_head(x, size: int, mask_grid=None):
+    """The logits `x` averaged over each of `mask_grid` x `mask_grid` cells and upsampled back (module docstring);
+    `x` itself without a grid."""
+    if mask_grid is None or mask_grid >= size:
+        return x
+    cell = size // mask_grid
+    x = layers.AveragePooling2D(cell, name="hider_grid_pool", dtype="float32")(x)
+    return layers.UpSampling2D(cell, interpolation="bilinear", name="hider_grid_up", dtype="float32")(x)
+
+
 def _hider(image_shape, out_channels, filters_down, filters_up, dense_channels, logits, name,
            decoder="transpose", mask_grid=None):
     size = image_shape[0]
@@ -70,10 +80,7 @@ def _hider(image_shape, out_channels, filters_down, filters_up, dense_channels, 
     for i, f in enumerate(filters_up, 1):
         x = _upsample(x, f, i, decoder, skip=features[steps - i])
     x = layers.Conv2D(out_channels, 1, name="hider_logits", dtype="float32")(x)
-    if mask_grid is not None and mask_grid < size:
-        cell = size // mask_grid
-        x = layers.AveragePooling2D(cell, name="hider_grid_pool", dtype="float32")(x)
-        x = layers.UpSampling2D(cell, interpolation="bilinear", name="hider_grid_up", dtype="float32")(x)
+    x = grid_head(x, size, mask_grid)
     if not logits:
         x = layers.Activation("sigmoid", name="hider_probability", dtype="float32")(x)
     return keras.Model(inputs, x, name=name)

@@ -188,6 +188,17 @@ def validate(cfg: Config) -> None:
     check(cfg.final_budget <= cfg.start_budget,
           f"{origin(cfg, 'final_budget', cfg.final_budget)} is above {origin(cfg, 'start_budget', cfg.start_budget)}: "
           "the budget only goes down")
+    features = origin(cfg, "hider_features", cfg.hider_features)
+    check(cfg.hider_features == "none" or cfg.model != "resnet",
+          f"{features} reads the strided convolutions of the small and large seekers, not ResNet50's: "
+          f"{set_to(cfg, 'model', 'small')} (or large)")
+    check(cfg.hider_features != "frozen" or cfg.seeker_weights,
+          f"{features} copies the pretrained seeker's convolutions (an untrained copy reads nothing): pass "
+          "--seeker_weights of a trained seeker (pretrain_seeker.py's best.weights.h5)")
+    check(cfg.hider_features == "none" or cfg.hider_decoder == "transpose",
+          f"{features} has its own decoder (networks/feature_hider.py), so "
+          f"{origin(cfg, 'hider_decoder', cfg.hider_decoder)} does not apply: "
+          f"{set_to(cfg, 'hider_decoder', 'transpose')}")
     check(cfg.mask_mode != "topk" or not cfg.stochastic,
           "--mask_mode topk is deterministic: drop --stochastic (or use --mask_mode threshold)")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),

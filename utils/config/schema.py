@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from networks.choices import DECODERS, ESTIMATORS, MASK_MODES, SEEKER_TRAININGS
+from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_MODES, SEEKER_TRAININGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -182,6 +182,12 @@ class Config:
                                 "geometric step at each plateau of the monitored loss (as adaptive alpha: "
                                 "--patience, --min_delta, --monitor; training ends after the plateau at "
                                 "--final_budget).", group=HNS, choices=BUDGET_SCHEDULES)
+    hider_features: str = _opt("none", "What the hider reads: none (the image: the hider of --model and "
+                               "--hider_decoder), frozen (a frozen copy of the --seeker_weights seeker's convolutions, "
+                               "Dabkowski & Gal 2017) or live (the co-trained seeker's convolutions behind a stop "
+                               "gradient, Phang et al. 2020); both through a resize decoder with the image at the last "
+                               "stage (networks/feature_hider.py). Small and large models only.", group=HNS,
+                               choices=HIDER_FEATURES)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     # Pretraining (pretrain_seeker.py)

@@ -136,12 +136,12 @@ def _exact(value: float) -> str:
 
 # The flags hns_variant reads: a run is found again only with the same ones.
 VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
-                 "--mask_mode, --budget_schedule)")
+                 "--mask_mode, --budget_schedule, --hider_features)")
 
 
 def hns_variant(cfg) -> str:
-    """What sets a run apart from the original HnS: '+'-joined decoder, mask grid, seeker training and
-    smoothness where they are not the original's ('' for the original)."""
+    """What sets a run apart from the original HnS: '+'-joined decoder, mask grid, seeker training,
+    smoothness and hider features where they are not the original's ('' for the original)."""
     parts = []
     if cfg.hider_decoder != "transpose":
         parts.append(cfg.hider_decoder)
@@ -151,6 +151,8 @@ def hns_variant(cfg) -> str:
         parts.append(cfg.seeker_training)
     if cfg.mask_smoothness:
         parts.append(f"tv{_exact(cfg.mask_smoothness)}")
+    if cfg.hider_features != "none":
+        parts.append(f"features-{cfg.hider_features}")
     return "+".join(parts)
 
 
