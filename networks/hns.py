@@ -42,6 +42,25 @@ the schedule of `utils.training.budget` lowers b. Then mean(y) = k / n is the bu
 constant (no gradient): ``(1 - alpha) mean(y)`` moves nothing, and alpha only weights the
 classification loss against the other terms (the logit bound, smoothness, the random-mask term),
 so it is 1 unless given (no adaptive alpha). The logs hold ``budget`` beside ``alpha``.
+
+The masked-out objective (Phang, Park & Geras 2020, arXiv:2010.09750; their best setting is
+cross-entropy on the masked-in image plus entropy maximisation on the masked-out one, with the
+classifier trained on masked images too). With y the binary mask (straight-through, as in the
+masked-in term) and H(p) = -sum_c p_c log p_c, ``masked_out_weight`` W gives the hider
+
+    hider objective  = total + ... - W * mean_i H(softmax(seeker(x_i * (1 - y_i))))
+
+so that what the mask leaves out tells the seeker nothing; ``seeker_masked_out`` gives the seeker
+
+    seeker objective = total + ... + alpha * mean_i CE(seeker(x_i * (1 - sg(y_i))), label_i)
+
+so that the hider has to remove the evidence rather than make a complement that merely confuses a
+seeker that never saw one. The two are different objectives of different variables: when either
+is on, the hider's gradient is taken from the hider objective and the seeker's from the seeker
+objective (otherwise both from the one objective, as above). The seeker sees the complement once:
+its CE term is differentiated with respect to the seeker's variables only, where sg(y) and y are
+the same. The logs then hold ``masked_out_entropy``, the mean H on the complement. With REINFORCE
+the sampled mask carries no gradient, so W moves nothing.
 """
 from __future__ import annotations
 
@@ -58,6 +77,18 @@ def total_variation(y):
     """mean|y[:, i+1, j] - y[:, i, j]| + mean|y[:, i, j+1] - y[:, i, j]| over a batch of (n, H, W, C) masks."""
     return (ops.mean(ops.abs(y[:, 1:, :, :] - y[:, :-1, :, :]))
             + ops.mean(ops.abs(y[:, :, 1:, :] - y[:, :, :-1, :])))
+
+
+def entropy(logits):
+    """H(softmax(logits)) = -sum_c p_c log p_c per row of (n, classes) logits."""
+    log_p = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    return -ops.sum(ops.exp(log_p) * log_p, axis=-1)
+
+
+def masked_out_entropy(seeker, x, y, training=False):
+    """(per-image entropy H(softmax(seeker(x * (1 - y)))), the seeker's logits on the complement x * (1 - y))."""
+    logits = seeker(x * (1.0 - y), training=training)
+    return entropy(logits), logits
 
 
 def _check_hider(hider) -> None:
@@ -94,6 +125,8 @@ class HideAndSeek(keras.Model):
         min_keep_rate, random_mask_grid: the random masks of 'random-masks' (keep rates from
             U(min_keep_rate, 1); grid cells per side or None for pixels). seed: their seed.
         mask_smoothness: weight mu of the total-variation penalty.
+        masked_out_weight: W of the hider's entropy term on the complement x * (1 - y) (0: off).
+        seeker_masked_out: whether the seeker also learns the CE on the complement (see the module docstring).
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
@@ -111,7 +144,8 @@ class HideAndSeek(keras.Model):
                  alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
                  baseline: float | None = None, foreground_threshold: float = 0.1,
                  seeker_training: str = "joint", min_keep_rate: float = 0.01, random_mask_grid=None,
-                 mask_smoothness: float = 0.0, seed=None, **kwargs):
+                 mask_smoothness: float = 0.0, seed=None, masked_out_weight: float = 0.0,
+                 seeker_masked_out: bool = False, **kwargs):
         super().__init__(**kwargs)
         _check_hider(hider)
         if seeker_training not in SEEKER_TRAININGS:
@@ -121,6 +155,12 @@ class HideAndSeek(keras.Model):
         self.min_keep_rate, self.random_mask_grid, self.seed = float(min_keep_rate), random_mask_grid, seed
         if seeker_training == "frozen":
             seeker.trainable = False
+        if masked_out_weight < 0:
+            raise ValueError(f"masked_out_weight must be >= 0, got {masked_out_weight}")
+        if seeker_masked_out and seeker_training == "frozen":
+            raise ValueError("seeker_masked_out trains the seeker, which seeker_training='frozen' never updates")
+        self.masked_out_weight, self.seeker_masked_out = float(masked_out_weight), bool(seeker_masked_out)
+        self.masked_out = bool(self.masked_out_weight or self.seeker_masked_out)
         # Only where used, so that the weights files of the other trainings keep their layout.
         self.random_masks = (keras.random.SeedGenerator(seed, name="random_masks")
                              if seeker_training == "random-masks" else None)
@@ -131,6 +171,7 @@ class HideAndSeek(keras.Model):
         self.baseline, self.foreground_threshold = baseline, foreground_threshold
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
         names = ("loss", "classification_loss", "mask_loss", "hidden", "hidden_fg")
+        names += ("masked_out_entropy",) if self.masked_out else ()
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
@@ -144,7 +185,8 @@ class HideAndSeek(keras.Model):
                 "foreground_threshold": self.foreground_threshold,
                 "seeker_training": self.seeker_training,
                 "min_keep_rate": self.min_keep_rate, "random_mask_grid": self.random_mask_grid,
-                "mask_smoothness": self.mask_smoothness, "seed": self.seed}
+                "mask_smoothness": self.mask_smoothness, "seed": self.seed,
+                "masked_out_weight": self.masked_out_weight, "seeker_masked_out": self.seeker_masked_out}
 
     @classmethod
     def from_config(cls, config):
@@ -205,14 +247,18 @@ class HideAndSeek(keras.Model):
         alpha = ops.convert_to_tensor(self.alpha)
         per_sample = alpha * ce + (1.0 - alpha) * mask_size
         total = ops.mean(per_sample)
-        return dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size, per_sample=per_sample, total=total)
+        out = dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size, per_sample=per_sample, total=total)
+        if self.masked_out:
+            out["masked_out_entropy"], out["masked_out_logits"] = masked_out_entropy(
+                self.seeker, x, y, training=training and self.seeker.trainable)
+        return out
 
     def _bound_penalty(self, h):
         return self.logit_penalty * ops.mean(ops.square(ops.relu(ops.abs(h) - self.logit_bound)))
 
     def train_step(self, data):
         x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=self.masked_out) as tape:
             out = self._forward(x, labels, training=True)
             pathwise = self.neuron.pathwise
             # REINFORCE's sampled masks only score the hider; the seeker learns from y_eval.
@@ -233,13 +279,34 @@ class HideAndSeek(keras.Model):
                 s = self.neuron.surrogate(alpha * out["ce"], out["y"], out["h"])
                 s += (1.0 - alpha) * ops.mean(self.neuron.probability(out["h"]))
                 objective += s - ops.stop_gradient(s)
+            if self.masked_out:
+                hider_objective, seeker_objective = objective, objective
+                if self.masked_out_weight:
+                    hider_objective -= self.masked_out_weight * ops.mean(out["masked_out_entropy"])
+                if self.seeker_masked_out:
+                    seeker_objective += alpha * ops.mean(self.ce(labels, out["masked_out_logits"]))
             # Under tf.distribute gradients are summed over replicas: average them instead.
-            objective /= tf.distribute.get_strategy().num_replicas_in_sync
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            objective /= replicas
+            if self.masked_out:
+                hider_objective, seeker_objective = hider_objective / replicas, seeker_objective / replicas
         variables = self.trainable_variables
-        grads = tape.gradient(objective, variables)
+        if self.masked_out:
+            grads = self._split_gradients(tape, hider_objective, seeker_objective, variables)
+        else:
+            grads = tape.gradient(objective, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
         self._record_step(ops.stack([ops.mean(out["ce"]), out["total"]]))
         return self._update_metrics(x, labels, out)
+
+    def _split_gradients(self, tape, hider_objective, seeker_objective, variables):
+        """The gradients of `variables`: the hider's from the hider objective, every other's from the seeker's."""
+        hider_ids = {id(v) for v in self.hider.trainable_variables}
+        hider = [v for v in variables if id(v) in hider_ids]
+        others = [v for v in variables if id(v) not in hider_ids]
+        grads = dict(zip(map(id, hider), tape.gradient(hider_objective, hider)))
+        grads.update(zip(map(id, others), tape.gradient(seeker_objective, others)))
+        return [grads[id(v)] for v in variables]
 
     def _seeker_ce(self, x_masked, labels):
         """The seeker's mean cross-entropy on masked images (the evaluation-mask and random-mask terms)."""
@@ -268,6 +335,8 @@ class HideAndSeek(keras.Model):
         t["mask_loss"].update_state(ops.mean(out["mask_size"]))
         t["hidden"].update_state(hidden)
         t["hidden_fg"].update_state(hidden, sample_weight=foreground)
+        if self.masked_out:
+            t["masked_out_entropy"].update_state(ops.mean(out["masked_out_entropy"]))
         self.accuracy.update_state(labels, out["logits"])
         return self._logs()
 

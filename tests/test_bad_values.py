@@ -104,6 +104,9 @@ CASES = [
     ("pretrain_hider.py", ["--config_file", "grid.toml", "--config", "p"],
      "evalx_grid = 5 in preset [p] of grid.toml does not divide the image size 28"),
     ("pretrain_seeker.py", MW, "TF_CONFIG task index 2 is out of range"),
+    # 9. HideAndSeek's optional objectives where they cannot act (issue #21)
+    ("collaborative_training.py", ["--seeker_masked_out", "--seeker_training", "frozen"],
+     "--seeker_masked_out trains the seeker, which --seeker_training frozen never updates"),
 ]
 
 

@@ -190,6 +190,8 @@ def validate(cfg: Config) -> None:
           "the budget only goes down")
     check(cfg.mask_mode != "topk" or not cfg.stochastic,
           "--mask_mode topk is deterministic: drop --stochastic (or use --mask_mode threshold)")
+    check(not (cfg.seeker_masked_out and cfg.seeker_training == "frozen"),
+          "--seeker_masked_out trains the seeker, which --seeker_training frozen never updates: drop one")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
           "--no_ae and --gamma > 0 exclude each other: drop one")
     check(cfg.save_every is None or cfg.save_every <= cfg.max_iterations,

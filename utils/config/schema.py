@@ -184,6 +184,12 @@ class Config:
                                 "--final_budget).", group=HNS, choices=BUDGET_SCHEDULES)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
+    masked_out_weight: float = _opt(0.0, "Weight W of the masked-out objective (Phang et al. 2020): the hider also "
+                                    "maximises W x the seeker's entropy on the complement x * (1 - mask), so what it "
+                                    "hides tells the seeker nothing (0: off).", group=HNS, at_least=0)
+    seeker_masked_out: bool = _opt(False, "The seeker also learns alpha x its cross-entropy on the complement "
+                                   "x * (1 - mask), so the hider must remove the evidence rather than confuse a "
+                                   "seeker that never saw such images (not with --seeker_training frozen).", group=HNS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "

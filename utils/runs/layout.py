@@ -136,7 +136,7 @@ def _exact(value: float) -> str:
 
 # The flags hns_variant reads: a run is found again only with the same ones.
 VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
-                 "--mask_mode, --budget_schedule)")
+                 "--mask_mode, --budget_schedule, --masked_out_weight, --seeker_masked_out)")
 
 
 def hns_variant(cfg) -> str:
@@ -151,6 +151,10 @@ def hns_variant(cfg) -> str:
         parts.append(cfg.seeker_training)
     if cfg.mask_smoothness:
         parts.append(f"tv{_exact(cfg.mask_smoothness)}")
+    if cfg.masked_out_weight:
+        parts.append(f"out{_exact(cfg.masked_out_weight)}")
+    if cfg.seeker_masked_out:
+        parts.append("seeker-out")
     return "+".join(parts)
 
 

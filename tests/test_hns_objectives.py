@@ -1,0 +1,118 @@
+"""The optional objectives of HideAndSeek (issue #21): the masked-out objective, random masks shaped like the
+hider's, in-filling, CASM's area hinge. Each is checked against a case solved by hand or against the gradient
+it must add to one set of variables only."""
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from networks.binary import build_neuron
+from networks.hider import build_hider
+from networks.hns import HideAndSeek, masked_out_entropy
+from networks.seeker import build_seeker
+
+SHAPE = (8, 8, 1)
+
+
+def toy_seeker():
+    """A fixed linear classifier of 1 x 2 one-channel images: logits = [c1, c2] @ [[1, -1], [0.5, 0]]."""
+    seeker = keras.Sequential([keras.Input((1, 2, 1)), keras.layers.Flatten(),
+                               keras.layers.Dense(2, use_bias=False, name="toy_logits")])
+    seeker.get_layer("toy_logits").set_weights([np.array([[1.0, -1.0], [0.5, 0.0]], np.float32)])
+    return seeker
+
+
+def test_masked_out_entropy_and_its_gradient_on_a_toy_case_solved_by_hand():
+    # x = [1, 2], mask y = [1, 0]: the complement c = x * (1 - y) = [0, 2].
+    # logits l = c @ K = [0*1 + 2*0.5, 0*(-1) + 2*0] = [1, 0]; p = softmax(l) = [e/(1+e), 1/(1+e)]
+    #   = [0.7310586, 0.2689414]; H = log(1 + e) - p . l = 1.3132617 - 0.7310586 = 0.5822031.
+    # dH/dl_k = -p_k (l_k - p . l): [-0.7310586 * 0.2689414, +0.2689414 * 0.7310586] = [-0.1966119, 0.1966119];
+    # dH/dc = K @ dH/dl = [1 * -0.1966119 + (-1) * 0.1966119, 0.5 * -0.1966119 + 0] = [-0.3932239, -0.0983060];
+    # dH/dy_j = -x_j dH/dc_j = [0.3932239, 0.1966119].
+    x = tf.constant([[[[1.0], [2.0]]]])
+    y = tf.Variable([[[[1.0], [0.0]]]])
+    with tf.GradientTape() as tape:
+        h, logits = masked_out_entropy(toy_seeker(), x, y)
+    np.testing.assert_allclose(logits.numpy(), [[1.0, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(h.numpy(), [0.5822031], rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(h, y).numpy().ravel(), [0.3932239, 0.1966119], rtol=1e-5)
+
+
+def tiny_data(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, *SHAPE)).astype(np.float32), rng.integers(0, 3, n).astype(np.int32)
+
+
+def one_sgd_step(x, labels, **kw):
+    """(hider update, seeker update, logs) of one SGD(0.1) step of a freshly seeded tiny model."""
+    keras.utils.set_random_seed(0)
+    model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
+                        build_neuron(False, "st1", seed=0), alpha=0.4, **kw)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    h0 = [w.numpy().copy() for w in model.hider.trainable_weights]
+    s0 = [w.numpy().copy() for w in model.seeker.trainable_weights]
+    logs = model.train_on_batch(x, labels, return_dict=True)
+    return ([a.numpy() - b for a, b in zip(model.hider.trainable_weights, h0)],
+            [a.numpy() - b for a, b in zip(model.seeker.trainable_weights, s0)], logs)
+
+
+def fresh_pair():
+    keras.utils.set_random_seed(0)
+    return build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3)
+
+
+# The untrained seeker is near uniform on the complement, where H is at its maximum and its gradient small:
+# a large W makes the hider's share of the update large enough to see.
+@pytest.mark.parametrize("weight, seeker_out", [(1000.0, False), (0.0, True), (1000.0, True)])
+def test_masked_out_terms_reach_only_their_own_variables(weight, seeker_out):
+    """With SGD an update is -lr * gradient: the hider's moves by -lr * d/dhider(-W mean H) more than without
+    the options, the seeker's by -lr * d/dseeker(alpha mean CE(seeker(x * (1 - y)))) more."""
+    x, labels = tiny_data()
+    base_h, base_s, base_logs = one_sgd_step(x, labels)
+    new_h, new_s, logs = one_sgd_step(x, labels, masked_out_weight=weight, seeker_masked_out=seeker_out)
+    hider, seeker = fresh_pair()
+    neuron = build_neuron(False, "st1", seed=0)
+    with tf.GradientTape(persistent=True) as tape:
+        y = neuron(hider(x, training=True), training=True)
+        h, logits = masked_out_entropy(seeker, tf.constant(x), y, training=True)
+        hider_term = -weight * tf.reduce_mean(h)
+        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
+        seeker_term = 0.4 * ce if seeker_out else 0.0 * ce
+    g_h = tape.gradient(hider_term, hider.trainable_weights, unconnected_gradients="zero")
+    g_s = tape.gradient(seeker_term, seeker.trainable_weights, unconnected_gradients="zero")
+    for b, n, g in zip(base_h, new_h, g_h):
+        np.testing.assert_allclose(n - b, -0.1 * g.numpy(), atol=1e-6)
+    for b, n, g in zip(base_s, new_s, g_s):
+        np.testing.assert_allclose(n - b, -0.1 * g.numpy(), atol=1e-6)
+    moved = g_h if weight else g_s
+    assert any(0.1 * np.abs(g.numpy()).max() > 1e-4 for g in moved)
+    assert "masked_out_entropy" in logs and "masked_out_entropy" not in base_logs
+    assert np.isclose(logs["masked_out_entropy"], tf.reduce_mean(h).numpy(), rtol=1e-5)
+    assert np.isclose(logs["loss"], base_logs["loss"])   # not part of the reported total
+
+
+def test_masked_out_options_survive_the_config_round_trip_and_old_configs_load():
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, build_neuron(False, "st1"), masked_out_weight=1.5, seeker_masked_out=True)
+    config = model.get_config()
+    again = HideAndSeek.from_config(config)
+    assert (again.masked_out_weight, again.seeker_masked_out) == (1.5, True)
+    old = {k: v for k, v in model.get_config().items() if k not in ("masked_out_weight", "seeker_masked_out")}
+    assert not HideAndSeek.from_config(old).masked_out
+
+
+def test_a_frozen_seeker_cannot_learn_the_complement():
+    hider, seeker = fresh_pair()
+    with pytest.raises(ValueError, match="seeker_masked_out"):
+        HideAndSeek(hider, seeker, build_neuron(False, "st1"), seeker_training="frozen", seeker_masked_out=True)
+
+
+def test_run_folders_name_the_new_objectives():
+    from utils.config import Config, fill_dataset_defaults
+    from utils.runs import hns_model_type
+
+    base = fill_dataset_defaults(Config())
+    cfg = dataclasses.replace(base, masked_out_weight=10.0, seeker_masked_out=True)
+    assert hns_model_type(cfg) == "hns/deterministic+out10+seeker-out"
