@@ -27,6 +27,10 @@ can learn to read the class from the mask's *shape*, and the hider to write it t
   ``+ alpha * mean(CE(seeker(x * r)))`` with r ~ `networks.evalx.random_keep` (a keep rate
   U(min_keep_rate, 1) per image, Bernoulli per pixel or per cell of ``random_mask_grid``), so that the
   seeker must read whatever pixels it is shown rather than shapes.
+  With ``random_mask_shape='budget'`` (top-k masks only) r keeps instead exactly the budget's k
+  elements (pixels or the neuron's cells), chosen uniformly at random per image
+  (`networks.budget.TopKNeuron.random_mask`): the seeker learns masks of the size and cell shape
+  its hider gives it.
 - ``frozen`` (REAL-X, Jethani et al. 2021): the seeker comes trained on random masks
   (pretrain_seeker.py --random_masks) and is never updated; only the hider learns, against a
   classifier that never saw its masks during training.
@@ -68,7 +72,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from networks.choices import SEEKER_TRAININGS
+from networks.choices import RANDOM_MASK_SHAPES, SEEKER_TRAININGS
 from networks.evalx import random_keep
 from networks.metrics import fidelity, fii, fir, foreground_pixels
 
@@ -127,6 +131,8 @@ class HideAndSeek(keras.Model):
         mask_smoothness: weight mu of the total-variation penalty.
         masked_out_weight: W of the hider's entropy term on the complement x * (1 - y) (0: off).
         seeker_masked_out: whether the seeker also learns the CE on the complement (see the module docstring).
+        random_mask_shape: 'evalx' (`random_keep`) or 'budget' (k random cells of the top-k neuron) for the
+            random masks of 'random-masks'.
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
@@ -145,7 +151,7 @@ class HideAndSeek(keras.Model):
                  baseline: float | None = None, foreground_threshold: float = 0.1,
                  seeker_training: str = "joint", min_keep_rate: float = 0.01, random_mask_grid=None,
                  mask_smoothness: float = 0.0, seed=None, masked_out_weight: float = 0.0,
-                 seeker_masked_out: bool = False, **kwargs):
+                 seeker_masked_out: bool = False, random_mask_shape: str = "evalx", **kwargs):
         super().__init__(**kwargs)
         _check_hider(hider)
         if seeker_training not in SEEKER_TRAININGS:
@@ -161,6 +167,12 @@ class HideAndSeek(keras.Model):
             raise ValueError("seeker_masked_out trains the seeker, which seeker_training='frozen' never updates")
         self.masked_out_weight, self.seeker_masked_out = float(masked_out_weight), bool(seeker_masked_out)
         self.masked_out = bool(self.masked_out_weight or self.seeker_masked_out)
+        if random_mask_shape not in RANDOM_MASK_SHAPES:
+            raise ValueError(f"random_mask_shape must be one of {RANDOM_MASK_SHAPES}, got {random_mask_shape!r}")
+        if random_mask_shape == "budget" and (neuron.estimator != "topk" or seeker_training != "random-masks"):
+            raise ValueError("random_mask_shape='budget' draws the random masks of seeker_training='random-masks' "
+                             "with the budget of a top-k neuron (networks.budget.TopKNeuron)")
+        self.random_mask_shape = random_mask_shape
         # Only where used, so that the weights files of the other trainings keep their layout.
         self.random_masks = (keras.random.SeedGenerator(seed, name="random_masks")
                              if seeker_training == "random-masks" else None)
@@ -186,7 +198,8 @@ class HideAndSeek(keras.Model):
                 "seeker_training": self.seeker_training,
                 "min_keep_rate": self.min_keep_rate, "random_mask_grid": self.random_mask_grid,
                 "mask_smoothness": self.mask_smoothness, "seed": self.seed,
-                "masked_out_weight": self.masked_out_weight, "seeker_masked_out": self.seeker_masked_out}
+                "masked_out_weight": self.masked_out_weight, "seeker_masked_out": self.seeker_masked_out,
+                "random_mask_shape": self.random_mask_shape}
 
     @classmethod
     def from_config(cls, config):
@@ -269,7 +282,10 @@ class HideAndSeek(keras.Model):
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
                 objective += alpha * self._seeker_ce(x * y_eval, labels)
             if self.seeker_training == "random-masks":
-                r = random_keep(x, self.random_masks, self.min_keep_rate, self.random_mask_grid)
+                if self.random_mask_shape == "budget":
+                    r = self.neuron.random_mask(x, self.random_masks)
+                else:
+                    r = random_keep(x, self.random_masks, self.min_keep_rate, self.random_mask_grid)
                 objective += alpha * self._seeker_ce(x * r, labels)
             if self.mask_smoothness:
                 objective += self.mask_smoothness * total_variation(out["y"])

@@ -107,6 +107,10 @@ CASES = [
     # 9. HideAndSeek's optional objectives where they cannot act (issue #21)
     ("collaborative_training.py", ["--seeker_masked_out", "--seeker_training", "frozen"],
      "--seeker_masked_out trains the seeker, which --seeker_training frozen never updates"),
+    ("collaborative_training.py", ["--random_mask_shape", "budget", "--seeker_training", "random-masks"],
+     "--random_mask_shape budget draws masks of the top-k budget: it needs --mask_mode topk"),
+    ("collaborative_training.py", ["--random_mask_shape", "budget", "--mask_mode", "topk", "--seeker_training", "joint"],
+     "--random_mask_shape budget shapes the masks of --seeker_training random-masks: add it"),
 ]
 
 

@@ -116,3 +116,55 @@ def test_run_folders_name_the_new_objectives():
     base = fill_dataset_defaults(Config())
     cfg = dataclasses.replace(base, masked_out_weight=10.0, seeker_masked_out=True)
     assert hns_model_type(cfg) == "hns/deterministic+out10+seeker-out"
+    topk = dataclasses.replace(base, mask_mode="topk", seeker_training="random-masks", random_mask_shape="budget")
+    assert hns_model_type(topk) == "hns/topk/geometric+random-masks+rm-budget"
+
+
+@pytest.mark.parametrize("grid, cell", [(None, 1), (4, 2)])
+def test_budget_shaped_random_masks_keep_exactly_k_random_cells(grid, cell):
+    from networks.budget import TopKNeuron
+
+    neuron = TopKNeuron(0.25, grid=grid)
+    masks = neuron.random_mask(tf.zeros((6, *SHAPE)), keras.random.SeedGenerator(3)).numpy()[..., 0]
+    n = (SHAPE[0] // cell) ** 2
+    k = round(0.25 * n)
+    assert set(np.unique(masks)) == {0.0, 1.0}
+    cells = masks[:, ::cell, ::cell]
+    # every pixel of a cell carries the cell's value, and each image keeps exactly k cells
+    assert np.array_equal(np.repeat(np.repeat(cells, cell, 1), cell, 2), masks)
+    assert (cells.reshape(6, -1).sum(-1) == k).all()
+    assert len({m.tobytes() for m in cells}) == 6
+
+
+def test_budget_shaped_random_masks_are_what_the_seeker_learns():
+    """With SGD, random-masks minus joint is -lr * d/dseeker [alpha * mean CE(seeker(x * r))], r the budget's
+    random cells drawn by the model's seed."""
+    from networks.budget import TopKNeuron
+
+    x, labels = tiny_data()
+    updates = {}
+    for training in ("joint", "random-masks"):
+        keras.utils.set_random_seed(0)
+        shape = "budget" if training == "random-masks" else "evalx"
+        model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
+                            TopKNeuron(0.25, grid=4), alpha=0.4, seeker_training=training, seed=7,
+                            random_mask_shape=shape)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        before = [w.numpy().copy() for w in model.seeker.trainable_weights]
+        model.train_on_batch(x, labels)
+        updates[training] = [a.numpy() - b for a, b in zip(model.seeker.trainable_weights, before)]
+    _, seeker = fresh_pair()
+    r = TopKNeuron(0.25, grid=4).random_mask(tf.constant(x), keras.random.SeedGenerator(7, name="random_masks"))
+    with tf.GradientTape() as tape:
+        loss = 0.4 * keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, seeker(x * r, training=True))
+    grads = tape.gradient(loss, seeker.trainable_weights)
+    for joint, extra, g in zip(updates["joint"], updates["random-masks"], grads):
+        np.testing.assert_allclose(extra - joint, -0.1 * g.numpy(), atol=1e-6)
+    assert any(np.abs(g.numpy()).max() > 1e-4 for g in grads)
+
+
+def test_budget_shaped_random_masks_need_a_top_k_neuron_and_random_masks():
+    hider, seeker = fresh_pair()
+    with pytest.raises(ValueError, match="random_mask_shape='budget'"):
+        HideAndSeek(hider, seeker, build_neuron(False, "st1"), seeker_training="random-masks",
+                    random_mask_shape="budget")

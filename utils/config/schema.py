@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from networks.choices import DECODERS, ESTIMATORS, MASK_MODES, SEEKER_TRAININGS
+from networks.choices import DECODERS, ESTIMATORS, MASK_MODES, RANDOM_MASK_SHAPES, SEEKER_TRAININGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -190,6 +190,11 @@ class Config:
     seeker_masked_out: bool = _opt(False, "The seeker also learns alpha x its cross-entropy on the complement "
                                    "x * (1 - mask), so the hider must remove the evidence rather than confuse a "
                                    "seeker that never saw such images (not with --seeker_training frozen).", group=HNS)
+    random_mask_shape: str = _opt("evalx", "The seeker's random masks of --seeker_training random-masks: evalx (keep "
+                                  "rate U(--evalx_min_rate, 1), cells of --evalx_grid) or budget (--mask_mode topk: "
+                                  "exactly the current budget's k pixels, or --mask_grid cells, chosen uniformly at "
+                                  "random per image, the size and cells of the hider's masks).", group=HNS,
+                                  choices=RANDOM_MASK_SHAPES)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "

@@ -136,7 +136,8 @@ def _exact(value: float) -> str:
 
 # The flags hns_variant reads: a run is found again only with the same ones.
 VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
-                 "--mask_mode, --budget_schedule, --masked_out_weight, --seeker_masked_out)")
+                 "--mask_mode, --budget_schedule, --masked_out_weight, --seeker_masked_out, "
+                 "--random_mask_shape)")
 
 
 def hns_variant(cfg) -> str:
@@ -155,6 +156,8 @@ def hns_variant(cfg) -> str:
         parts.append(f"out{_exact(cfg.masked_out_weight)}")
     if cfg.seeker_masked_out:
         parts.append("seeker-out")
+    if cfg.random_mask_shape != "evalx":
+        parts.append(f"rm-{cfg.random_mask_shape}")
     return "+".join(parts)
 
 
