@@ -65,6 +65,14 @@ objective (otherwise both from the one objective, as above). The seeker sees the
 its CE term is differentiated with respect to the seeker's variables only, where sg(y) and y are
 the same. The logs then hold ``masked_out_entropy``, the mean H on the complement. With REINFORCE
 the sampled mask carries no gradient, so W moves nothing.
+
+In-filling (``mask_infill``): every masked image the model makes (masked-in, masked-out, the
+evaluation mask's and the random masks' terms, and `call`, so that evaluation scores what was
+trained) is ``x~ = x * z + (1 - z) * G(x, round(z))`` (`networks.infill.infill`, no gradient through
+G) with G zero (the original: exactly x * z), blur, local-mean or noise (`networks.infill`, FIDO's
+settings scaled to the image size), so that masked images stay closer to the training
+distribution than black holes do. The hider's gradient through the blend is x - G per kept
+element. The noise in-filler draws fresh noise every training step from the model's seed.
 """
 from __future__ import annotations
 
@@ -72,8 +80,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from networks.choices import RANDOM_MASK_SHAPES, SEEKER_TRAININGS
+from networks.choices import MASK_INFILLS, RANDOM_MASK_SHAPES, SEEKER_TRAININGS
 from networks.evalx import random_keep
+from networks.infill import Zero, data_free_infiller, infill
 from networks.metrics import fidelity, fii, fir, foreground_pixels
 
 
@@ -89,9 +98,10 @@ def entropy(logits):
     return -ops.sum(ops.exp(log_p) * log_p, axis=-1)
 
 
-def masked_out_entropy(seeker, x, y, training=False):
-    """(per-image entropy H(softmax(seeker(x * (1 - y)))), the seeker's logits on the complement x * (1 - y))."""
-    logits = seeker(x * (1.0 - y), training=training)
+def masked_out_entropy(seeker, x, y, training=False, infiller=None, seeds=None):
+    """(per-image entropy H(softmax(seeker(x~))), the seeker's logits on x~), x~ the complement x * (1 - y)
+    in-filled by `infiller` (`networks.infill.infill`; default zero: x~ = x * (1 - y))."""
+    logits = seeker(infill(x, 1.0 - y, infiller or Zero(), seeds), training=training)
     return entropy(logits), logits
 
 
@@ -133,6 +143,7 @@ class HideAndSeek(keras.Model):
         seeker_masked_out: whether the seeker also learns the CE on the complement (see the module docstring).
         random_mask_shape: 'evalx' (`random_keep`) or 'budget' (k random cells of the top-k neuron) for the
             random masks of 'random-masks'.
+        mask_infill: what masked images hold where the mask hides: 'zero', 'blur', 'local-mean' or 'noise'.
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
@@ -151,7 +162,8 @@ class HideAndSeek(keras.Model):
                  baseline: float | None = None, foreground_threshold: float = 0.1,
                  seeker_training: str = "joint", min_keep_rate: float = 0.01, random_mask_grid=None,
                  mask_smoothness: float = 0.0, seed=None, masked_out_weight: float = 0.0,
-                 seeker_masked_out: bool = False, random_mask_shape: str = "evalx", **kwargs):
+                 seeker_masked_out: bool = False, random_mask_shape: str = "evalx",
+                 mask_infill: str = "zero", **kwargs):
         super().__init__(**kwargs)
         _check_hider(hider)
         if seeker_training not in SEEKER_TRAININGS:
@@ -173,6 +185,11 @@ class HideAndSeek(keras.Model):
             raise ValueError("random_mask_shape='budget' draws the random masks of seeker_training='random-masks' "
                              "with the budget of a top-k neuron (networks.budget.TopKNeuron)")
         self.random_mask_shape = random_mask_shape
+        if mask_infill not in MASK_INFILLS:
+            raise ValueError(f"mask_infill must be one of {MASK_INFILLS}, got {mask_infill!r}")
+        self.mask_infill, self.infiller = mask_infill, data_free_infiller(mask_infill, hider.input_shape[1])
+        # Only where used, so that the weights files of the other fills keep their layout.
+        self.fill_noise = (keras.random.SeedGenerator(seed, name="fill_noise") if mask_infill == "noise" else None)
         # Only where used, so that the weights files of the other trainings keep their layout.
         self.random_masks = (keras.random.SeedGenerator(seed, name="random_masks")
                              if seeker_training == "random-masks" else None)
@@ -199,7 +216,7 @@ class HideAndSeek(keras.Model):
                 "min_keep_rate": self.min_keep_rate, "random_mask_grid": self.random_mask_grid,
                 "mask_smoothness": self.mask_smoothness, "seed": self.seed,
                 "masked_out_weight": self.masked_out_weight, "seeker_masked_out": self.seeker_masked_out,
-                "random_mask_shape": self.random_mask_shape}
+                "random_mask_shape": self.random_mask_shape, "mask_infill": self.mask_infill}
 
     @classmethod
     def from_config(cls, config):
@@ -244,15 +261,26 @@ class HideAndSeek(keras.Model):
         y = self.neuron(h, training=training, sample=sample)
         return y, self.neuron.probability(h), h
 
+    def fill(self, x, z, training=False):
+        """x in-filled where the keep mask z hides (`networks.infill.infill`): exactly x * z with zero fill.
+        Noise is fresh every training step and fixed per image position otherwise."""
+        return infill(x, z, self.infiller, self._fill_seeds(x, training))
+
+    def _fill_seeds(self, x, training):
+        """Per-image seeds of fresh noise for the noise fill in training (else None: the in-filler's own)."""
+        if not (training and self.fill_noise is not None):
+            return None
+        return keras.random.randint((ops.shape(x)[0],), 0, 2**31 - 1, seed=self.fill_noise, dtype="int32")
+
     def call(self, x, training=False):
         y, _, _ = self.mask(x, training=training)
-        return self.seeker(x * y, training=training)
+        return self.seeker(self.fill(x, y, training), training=training)
 
     # --- loss ----------------------------------------------------------------------------
     def _forward(self, x, labels, training):
         h = self.hider(x, training=training)
         y = self.neuron(h, training=training)
-        logits = self.seeker(x * y, training=training and self.seeker.trainable)
+        logits = self.seeker(self.fill(x, y, training), training=training and self.seeker.trainable)
         ce = self.ce(labels, logits)
         mask_size = ops.mean(ops.reshape(y, (ops.shape(y)[0], -1)), axis=-1)
         if self.neuron.estimator == "topk":
@@ -263,7 +291,7 @@ class HideAndSeek(keras.Model):
         out = dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size, per_sample=per_sample, total=total)
         if self.masked_out:
             out["masked_out_entropy"], out["masked_out_logits"] = masked_out_entropy(
-                self.seeker, x, y, training=training and self.seeker.trainable)
+                self.seeker, x, y, training and self.seeker.trainable, self.infiller, self._fill_seeds(x, training))
         return out
 
     def _bound_penalty(self, h):
@@ -280,13 +308,13 @@ class HideAndSeek(keras.Model):
             alpha = ops.convert_to_tensor(self.alpha)
             if self.neuron.stochastic and self.seeker_training != "frozen":
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
-                objective += alpha * self._seeker_ce(x * y_eval, labels)
+                objective += alpha * self._seeker_ce(self.fill(x, y_eval, True), labels)
             if self.seeker_training == "random-masks":
                 if self.random_mask_shape == "budget":
                     r = self.neuron.random_mask(x, self.random_masks)
                 else:
                     r = random_keep(x, self.random_masks, self.min_keep_rate, self.random_mask_grid)
-                objective += alpha * self._seeker_ce(x * r, labels)
+                objective += alpha * self._seeker_ce(self.fill(x, r, True), labels)
             if self.mask_smoothness:
                 objective += self.mask_smoothness * total_variation(out["y"])
             if not pathwise:

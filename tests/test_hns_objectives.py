@@ -118,6 +118,7 @@ def test_run_folders_name_the_new_objectives():
     assert hns_model_type(cfg) == "hns/deterministic+out10+seeker-out"
     topk = dataclasses.replace(base, mask_mode="topk", seeker_training="random-masks", random_mask_shape="budget")
     assert hns_model_type(topk) == "hns/topk/geometric+random-masks+rm-budget"
+    assert hns_model_type(dataclasses.replace(base, mask_infill="local-mean")) == "hns/deterministic+fill-local-mean"
 
 
 @pytest.mark.parametrize("grid, cell", [(None, 1), (4, 2)])
@@ -168,3 +169,56 @@ def test_budget_shaped_random_masks_need_a_top_k_neuron_and_random_masks():
     with pytest.raises(ValueError, match="random_mask_shape='budget'"):
         HideAndSeek(hider, seeker, build_neuron(False, "st1"), seeker_training="random-masks",
                     random_mask_shape="budget")
+
+
+def test_zero_fill_is_exactly_the_plain_product_with_the_same_gradient():
+    from networks.infill import Zero, infill
+
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.random((4, *SHAPE)).astype(np.float32))
+    z = tf.Variable(rng.random((4, *SHAPE)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        filled, product = infill(x, z, Zero()), x * z
+        loss_filled, loss_product = tf.reduce_sum(tf.sin(filled)), tf.reduce_sum(tf.sin(product))
+    assert np.array_equal(filled.numpy(), product.numpy())
+    assert np.array_equal(tape.gradient(loss_filled, z).numpy(), tape.gradient(loss_product, z).numpy())
+
+
+def test_blur_fill_is_what_the_seeker_sees_in_training_and_prediction():
+    from networks.infill import Blur, default_sigma, infill
+
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, build_neuron(False, "st1"), alpha=0.4, mask_infill="blur")
+    x, labels = tiny_data()
+    y, _, _ = model.mask(x)
+    expected = seeker(x * y + (1 - y) * Blur(default_sigma(SHAPE[0]))(tf.constant(x), y))
+    np.testing.assert_allclose(model(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    out = model._forward(tf.constant(x), tf.constant(labels), training=False)
+    np.testing.assert_allclose(out["logits"].numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected.numpy(), seeker(x * y).numpy())   # the fill changes what the seeker sees
+
+
+def test_noise_fill_is_fresh_in_every_training_step_and_fixed_in_prediction():
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, build_neuron(False, "st1"), mask_infill="noise", seed=3)
+    x = tf.constant(tiny_data()[0])
+    z = tf.zeros((8, *SHAPE[:2], 1))
+    a, b = model.fill(x, z, training=True), model.fill(x, z, training=True)
+    assert not np.allclose(a.numpy(), b.numpy())
+    assert np.array_equal(model.fill(x, z).numpy(), model.fill(x, z).numpy())
+    assert np.array_equal(model.fill(x, tf.ones_like(z), training=True).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("fill", ["blur", "local-mean", "noise"])
+def test_every_fill_trains_and_survives_the_config_round_trip(fill):
+    x, labels = tiny_data()
+    keras.utils.set_random_seed(0)
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, build_neuron(False, "st1"), alpha=0.5, mask_infill=fill, seed=1,
+                        seeker_training="random-masks", masked_out_weight=1.0, seeker_masked_out=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    logs = model.train_on_batch(x, labels, return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    assert HideAndSeek.from_config(model.get_config()).infiller.name == fill
+    old = {k: v for k, v in model.get_config().items() if k != "mask_infill"}
+    assert HideAndSeek.from_config(old).infiller.name == "zero"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from networks.choices import DECODERS, ESTIMATORS, MASK_MODES, RANDOM_MASK_SHAPES, SEEKER_TRAININGS
+from networks.choices import DECODERS, ESTIMATORS, MASK_INFILLS, MASK_MODES, RANDOM_MASK_SHAPES, SEEKER_TRAININGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -195,6 +195,10 @@ class Config:
                                   "exactly the current budget's k pixels, or --mask_grid cells, chosen uniformly at "
                                   "random per image, the size and cells of the hider's masks).", group=HNS,
                                   choices=RANDOM_MASK_SHAPES)
+    mask_infill: str = _opt("zero", "What HnS's masked images hold where the mask hides (masked-in, masked-out, "
+                            "random masks, prediction): zero (the original), blur, local-mean or noise (FIDO's "
+                            "in-fillers, settings scaled to the image size), closer to the training images than "
+                            "black holes.", group=HNS, choices=MASK_INFILLS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "
