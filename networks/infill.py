@@ -25,7 +25,7 @@ FIDO_SIZE, FIDO_WINDOW, FIDO_SIGMA = 224, 15, 10.0
 def infill(x, z, infiller, seeds=None, iteration=0):
     """x~ = x * z + (1 - z) * G(x, round(z)), with no gradient through G (exactly x * z with `Zero`)."""
     if isinstance(infiller, Zero):
-        return x * z
+        return tf.multiply(x, z)
     hard = tf.stop_gradient(tf.round(z))
     fill = tf.stop_gradient(infiller(x, hard, seeds, iteration))
     return x * z + (1.0 - z) * fill
