@@ -73,6 +73,16 @@ G) with G zero (the original: exactly x * z), blur, local-mean or noise (`networ
 settings scaled to the image size), so that masked images stay closer to the training
 distribution than black holes do. The hider's gradient through the blend is x - G per kept
 element. The noise in-filler draws fresh noise every training step from the model's seed.
+
+CASM's area hinge (``area_hinge``; Zolna, Geras & Cho 2020, "Classifier-agnostic saliency map
+extraction", CVIU; kondiz/casme): the mask-size term acts only on the images whose masked-in image
+the seeker already classifies correctly,
+
+    per image: alpha * CE_i + (1 - alpha) * sg(1[argmax seeker(x_i * y_i) = label_i]) * mean(y_i)
+
+so a mask that misses the evidence feels only the classification gradient and is not shrunk
+further while it is wrong (thresholded masks only: under a budget the size term is a constant).
+The reported total is this hinged loss; with REINFORCE the exact mask-term gradient is hinged alike.
 """
 from __future__ import annotations
 
@@ -141,6 +151,7 @@ class HideAndSeek(keras.Model):
         mask_smoothness: weight mu of the total-variation penalty.
         masked_out_weight: W of the hider's entropy term on the complement x * (1 - y) (0: off).
         seeker_masked_out: whether the seeker also learns the CE on the complement (see the module docstring).
+        area_hinge: whether the mask-size term counts only for correctly classified images (CASM).
         random_mask_shape: 'evalx' (`random_keep`) or 'budget' (k random cells of the top-k neuron) for the
             random masks of 'random-masks'.
         mask_infill: what masked images hold where the mask hides: 'zero', 'blur', 'local-mean' or 'noise'.
@@ -163,7 +174,7 @@ class HideAndSeek(keras.Model):
                  seeker_training: str = "joint", min_keep_rate: float = 0.01, random_mask_grid=None,
                  mask_smoothness: float = 0.0, seed=None, masked_out_weight: float = 0.0,
                  seeker_masked_out: bool = False, random_mask_shape: str = "evalx",
-                 mask_infill: str = "zero", **kwargs):
+                 mask_infill: str = "zero", area_hinge: bool = False, **kwargs):
         super().__init__(**kwargs)
         _check_hider(hider)
         if seeker_training not in SEEKER_TRAININGS:
@@ -187,6 +198,10 @@ class HideAndSeek(keras.Model):
         self.random_mask_shape = random_mask_shape
         if mask_infill not in MASK_INFILLS:
             raise ValueError(f"mask_infill must be one of {MASK_INFILLS}, got {mask_infill!r}")
+        if area_hinge and neuron.estimator == "topk":
+            raise ValueError("area_hinge hinges the mask-size penalty of thresholded masks; a top-k mask's size is "
+                             "its budget, a constant")
+        self.area_hinge = bool(area_hinge)
         self.mask_infill, self.infiller = mask_infill, data_free_infiller(mask_infill, hider.input_shape[1])
         # Only where used, so that the weights files of the other fills keep their layout.
         self.fill_noise = (keras.random.SeedGenerator(seed, name="fill_noise") if mask_infill == "noise" else None)
@@ -216,7 +231,8 @@ class HideAndSeek(keras.Model):
                 "min_keep_rate": self.min_keep_rate, "random_mask_grid": self.random_mask_grid,
                 "mask_smoothness": self.mask_smoothness, "seed": self.seed,
                 "masked_out_weight": self.masked_out_weight, "seeker_masked_out": self.seeker_masked_out,
-                "random_mask_shape": self.random_mask_shape, "mask_infill": self.mask_infill}
+                "random_mask_shape": self.random_mask_shape, "mask_infill": self.mask_infill,
+                "area_hinge": self.area_hinge}
 
     @classmethod
     def from_config(cls, config):
@@ -286,9 +302,16 @@ class HideAndSeek(keras.Model):
         if self.neuron.estimator == "topk":
             mask_size = ops.stop_gradient(mask_size)  # k / n: the budget, a constraint, not a cost
         alpha = ops.convert_to_tensor(self.alpha)
-        per_sample = alpha * ce + (1.0 - alpha) * mask_size
+        out = dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size)
+        if self.area_hinge:
+            out["correct"] = ops.stop_gradient(ops.cast(
+                ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), ops.cast(ops.reshape(labels, (-1,)), "int32")),
+                mask_size.dtype))
+            per_sample = alpha * ce + (1.0 - alpha) * out["correct"] * mask_size
+        else:
+            per_sample = alpha * ce + (1.0 - alpha) * mask_size
         total = ops.mean(per_sample)
-        out = dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size, per_sample=per_sample, total=total)
+        out.update(per_sample=per_sample, total=total)
         if self.masked_out:
             out["masked_out_entropy"], out["masked_out_logits"] = masked_out_entropy(
                 self.seeker, x, y, training and self.seeker.trainable, self.infiller, self._fill_seeds(x, training))
@@ -321,7 +344,12 @@ class HideAndSeek(keras.Model):
                 # Score function for the classification loss only: the mask term's expectation
                 # is known, E[(1 - alpha) mean(y)] = (1 - alpha) mean(p), so its gradient is exact.
                 s = self.neuron.surrogate(alpha * out["ce"], out["y"], out["h"])
-                s += (1.0 - alpha) * ops.mean(self.neuron.probability(out["h"]))
+                if self.area_hinge:
+                    p = self.neuron.probability(out["h"])
+                    p = ops.mean(ops.reshape(p, (ops.shape(p)[0], -1)), axis=-1)
+                    s += (1.0 - alpha) * ops.mean(out["correct"] * p)
+                else:
+                    s += (1.0 - alpha) * ops.mean(self.neuron.probability(out["h"]))
                 objective += s - ops.stop_gradient(s)
             if self.masked_out:
                 hider_objective, seeker_objective = objective, objective

@@ -111,6 +111,8 @@ CASES = [
      "--random_mask_shape budget draws masks of the top-k budget: it needs --mask_mode topk"),
     ("collaborative_training.py", ["--random_mask_shape", "budget", "--mask_mode", "topk", "--seeker_training", "joint"],
      "--random_mask_shape budget shapes the masks of --seeker_training random-masks: add it"),
+    ("collaborative_training.py", ["--area_hinge", "--mask_mode", "topk"],
+     "--area_hinge hinges the mask-size penalty of --mask_mode threshold"),
 ]
 
 

@@ -222,3 +222,59 @@ def test_every_fill_trains_and_survives_the_config_round_trip(fill):
     assert HideAndSeek.from_config(model.get_config()).infiller.name == fill
     old = {k: v for k, v in model.get_config().items() if k != "mask_infill"}
     assert HideAndSeek.from_config(old).infiller.name == "zero"
+
+
+def toy_hns(area_hinge):
+    """A 1 x 2 hider h = x - 1.5 (so y = 1[x > 1.5]) and the fixed linear seeker of `toy_seeker`."""
+    hider = keras.Sequential([keras.Input((1, 2, 1)), keras.layers.Conv2D(1, 1, name="hider_logits")])
+    hider.get_layer("hider_logits").set_weights([np.ones((1, 1, 1, 1), np.float32), np.array([-1.5], np.float32)])
+    return HideAndSeek(hider, toy_seeker(), build_neuron(False, "st1"), alpha=0.5, area_hinge=area_hinge)
+
+
+def test_area_hinge_on_a_toy_case_solved_by_hand():
+    # Image 0: x = [1, 2] -> y = [0, 1], mean(y) = 0.5, x * y = [0, 2], logits [1, 0]: class 0, its label (correct);
+    #   CE = log(1 + e^-1) = 0.3132617; per image 0.5 * 0.3132617 + 0.5 * 1 * 0.5 = 0.4066309.
+    # Image 1: x = [2, 1] -> y = [1, 0], x * y = [2, 0], logits [2, -2]: class 0, label 1 (wrong);
+    #   CE = log(e^2 + e^-2) + 2 = 4.0181499; per image 0.5 * 4.0181499 + 0.5 * 0 * 0.5 = 2.0090749
+    #   (without the hinge + 0.25: 2.2590749).
+    x = tf.constant([[[[1.0], [2.0]]], [[[2.0], [1.0]]]])
+    labels = tf.constant([0, 1])
+    for hinge, expected in ((True, [0.4066309, 2.0090749]), (False, [0.4066309, 2.2590749])):
+        model = toy_hns(hinge)
+        with tf.GradientTape(persistent=True) as tape:
+            out = model._forward(x, labels, training=True)
+            mask_1 = out["mask_size"][1]
+            rest = 0.5 * tf.reduce_mean(out["ce"]) + 0.25 * out["mask_size"][0]
+        np.testing.assert_allclose(out["per_sample"].numpy(), expected, rtol=1e-6)
+        # the wrong image's mask size reaches the hider only without the hinge
+        bias = model.hider.get_layer("hider_logits").bias
+        g_total = tape.gradient(out["total"], bias).numpy()
+        g_rest = tape.gradient(rest, bias).numpy()
+        g_mask_1 = tape.gradient(mask_1, bias).numpy()
+        assert np.abs(g_mask_1).max() > 0
+        np.testing.assert_allclose(g_total, g_rest + (0.0 if hinge else 0.25) * g_mask_1, rtol=1e-6, atol=1e-7)
+
+
+def test_area_hinge_is_refused_under_a_budget_and_named_in_the_run_folder():
+    from networks.budget import TopKNeuron
+    from utils.config import Config, fill_dataset_defaults
+    from utils.runs import hns_model_type
+
+    hider, seeker = fresh_pair()
+    with pytest.raises(ValueError, match="area_hinge"):
+        HideAndSeek(hider, seeker, TopKNeuron(0.5), area_hinge=True)
+    cfg = dataclasses.replace(fill_dataset_defaults(Config()), area_hinge=True, seeker_training="joint")
+    assert hns_model_type(cfg) == "hns/deterministic+hinge"
+    assert HideAndSeek.from_config(toy_hns(True).get_config()).area_hinge
+
+
+@pytest.mark.parametrize("estimator", ["st2", "reinforce"])
+def test_area_hinge_trains_with_stochastic_neurons(estimator):
+    x, labels = tiny_data()
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, build_neuron(True, estimator, seed=0), alpha=0.5, area_hinge=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = [w.numpy().copy() for w in model.hider.trainable_weights]
+    logs = model.train_on_batch(x, labels, return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    assert any(not np.allclose(b, a.numpy()) for b, a in zip(before, model.hider.trainable_weights))

@@ -199,6 +199,9 @@ class Config:
                             "random masks, prediction): zero (the original), blur, local-mean or noise (FIDO's "
                             "in-fillers, settings scaled to the image size), closer to the training images than "
                             "black holes.", group=HNS, choices=MASK_INFILLS)
+    area_hinge: bool = _opt(False, "CASM's area hinge (Zolna et al. 2020): the mask-size penalty counts only for "
+                            "images the seeker classifies correctly masked, so a mask that misses the evidence "
+                            "feels only the classification loss (--mask_mode threshold only).", group=HNS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "

@@ -137,7 +137,7 @@ def _exact(value: float) -> str:
 # The flags hns_variant reads: a run is found again only with the same ones.
 VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
                  "--mask_mode, --budget_schedule, --masked_out_weight, --seeker_masked_out, "
-                 "--random_mask_shape, --mask_infill)")
+                 "--random_mask_shape, --mask_infill, --area_hinge)")
 
 
 def hns_variant(cfg) -> str:
@@ -160,6 +160,8 @@ def hns_variant(cfg) -> str:
         parts.append(f"rm-{cfg.random_mask_shape}")
     if cfg.mask_infill != "zero":
         parts.append(f"fill-{cfg.mask_infill}")
+    if cfg.area_hinge:
+        parts.append("hinge")
     return "+".join(parts)
 
 
