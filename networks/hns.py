@@ -304,9 +304,9 @@ class HideAndSeek(keras.Model):
         alpha = ops.convert_to_tensor(self.alpha)
         out = dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size)
         if self.area_hinge:
-            out["correct"] = ops.stop_gradient(ops.cast(
-                ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), ops.cast(ops.reshape(labels, (-1,)), "int32")),
-                mask_size.dtype))
+            predicted = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            correct = ops.equal(predicted, ops.cast(ops.reshape(labels, (-1,)), "int32"))
+            out["correct"] = ops.stop_gradient(ops.cast(correct, mask_size.dtype))
             per_sample = alpha * ce + (1.0 - alpha) * out["correct"] * mask_size
         else:
             per_sample = alpha * ce + (1.0 - alpha) * mask_size

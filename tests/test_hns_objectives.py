@@ -278,3 +278,14 @@ def test_area_hinge_trains_with_stochastic_neurons(estimator):
     logs = model.train_on_batch(x, labels, return_dict=True)
     assert all(np.isfinite(v) for v in logs.values())
     assert any(not np.allclose(b, a.numpy()) for b, a in zip(before, model.hider.trainable_weights))
+
+
+def test_checkpoint_evaluation_scores_the_fill_the_model_was_trained_with():
+    from utils.evaluation.checkpoints import mask_predictor
+
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, build_neuron(False, "st1"), mask_infill="blur")
+    x = tf.constant(tiny_data()[0])
+    preds, kept, _ = mask_predictor(model, 0.1)(x)
+    assert np.array_equal(preds.numpy(), np.argmax(model(x).numpy(), -1))
+    assert np.array_equal(kept.numpy(), model.mask(x)[0].numpy()[..., 0] > 0.5)
