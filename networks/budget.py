@@ -21,6 +21,10 @@ as 1 / cell^2 of the cell's.
 ranking by it is ranking by h, the deterministic order the hard mask keeps.
 
 The same k and order hold in training, evaluation and prediction: nothing is sampled.
+
+``random_mask`` draws masks of the same size and cells that do not depend on the image: the top k of
+uniform noise per element, i.e. k of the n elements chosen uniformly at random per image (HideAndSeek's
+``random_mask_shape='budget'``: the seeker's random masks shaped like the hider's).
 """
 from __future__ import annotations
 
@@ -100,6 +104,15 @@ class TopKNeuron(keras.layers.Layer):
         flat, back = self._cells(h)
         y, _ = top_k_mask(flat, self.budget, self.temperature)
         return back(y)
+
+    def random_mask(self, x, seed_generator):
+        """(B, H, W, 1) masks of `x`'s size keeping exactly k uniformly random elements (pixels or cells) per
+        image, no gradient: the top k of uniform noise, whose order is a uniformly random permutation."""
+        noise = keras.random.uniform((ops.shape(x)[0], x.shape[1], x.shape[2], 1), seed=seed_generator)
+        flat, back = self._cells(noise)
+        y, _ = top_k_mask(flat, self.budget, self.temperature)
+        # y is y_hard + s - s, which may round to 1 - ulp: the mask itself is exactly 0 or 1
+        return back(ops.stop_gradient(ops.round(y)))
 
     def probability(self, h):
         flat, back = self._cells(h)

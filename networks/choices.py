@@ -5,3 +5,5 @@ DECODERS = ("transpose", "resize", "unet")              # networks.hider
 SEEKER_TRAININGS = ("joint", "random-masks", "frozen")  # networks.hns.HideAndSeek
 MASK_MODES = ("threshold", "topk")                      # networks.binary, networks.budget.TopKNeuron
 HIDER_FEATURES = ("none", "frozen", "live")              # networks.feature_hider
+RANDOM_MASK_SHAPES = ("evalx", "budget")                # networks.hns.HideAndSeek: the seeker's random masks
+MASK_INFILLS = ("zero", "blur", "local-mean", "noise")  # networks.infill: what a HideAndSeek mask puts in

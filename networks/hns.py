@@ -27,6 +27,10 @@ can learn to read the class from the mask's *shape*, and the hider to write it t
   ``+ alpha * mean(CE(seeker(x * r)))`` with r ~ `networks.evalx.random_keep` (a keep rate
   U(min_keep_rate, 1) per image, Bernoulli per pixel or per cell of ``random_mask_grid``), so that the
   seeker must read whatever pixels it is shown rather than shapes.
+  With ``random_mask_shape='budget'`` (top-k masks only) r keeps instead exactly the budget's k
+  elements (pixels or the neuron's cells), chosen uniformly at random per image
+  (`networks.budget.TopKNeuron.random_mask`): the seeker learns masks of the size and cell shape
+  its hider gives it.
 - ``frozen`` (REAL-X, Jethani et al. 2021): the seeker comes trained on random masks
   (pretrain_seeker.py --random_masks) and is never updated; only the hider learns, against a
   classifier that never saw its masks during training.
@@ -42,6 +46,43 @@ the schedule of `utils.training.budget` lowers b. Then mean(y) = k / n is the bu
 constant (no gradient): ``(1 - alpha) mean(y)`` moves nothing, and alpha only weights the
 classification loss against the other terms (the logit bound, smoothness, the random-mask term),
 so it is 1 unless given (no adaptive alpha). The logs hold ``budget`` beside ``alpha``.
+
+The masked-out objective (Phang, Park & Geras 2020, arXiv:2010.09750; their best setting is
+cross-entropy on the masked-in image plus entropy maximisation on the masked-out one, with the
+classifier trained on masked images too). With y the binary mask (straight-through, as in the
+masked-in term) and H(p) = -sum_c p_c log p_c, ``masked_out_weight`` W gives the hider
+
+    hider objective  = total + ... - W * mean_i H(softmax(seeker(x_i * (1 - y_i))))
+
+so that what the mask leaves out tells the seeker nothing; ``seeker_masked_out`` gives the seeker
+
+    seeker objective = total + ... + alpha * mean_i CE(seeker(x_i * (1 - sg(y_i))), label_i)
+
+so that the hider has to remove the evidence rather than make a complement that merely confuses a
+seeker that never saw one. The two are different objectives of different variables: when either
+is on, the hider's gradient is taken from the hider objective and the seeker's from the seeker
+objective (otherwise both from the one objective, as above). The seeker sees the complement once:
+its CE term is differentiated with respect to the seeker's variables only, where sg(y) and y are
+the same. The logs then hold ``masked_out_entropy``, the mean H on the complement. With REINFORCE
+the sampled mask carries no gradient, so W moves nothing.
+
+In-filling (``mask_infill``): every masked image the model makes (masked-in, masked-out, the
+evaluation mask's and the random masks' terms, and `call`, so that evaluation scores what was
+trained) is ``x~ = x * z + (1 - z) * G(x, round(z))`` (`networks.infill.infill`, no gradient through
+G) with G zero (the original: exactly x * z), blur, local-mean or noise (`networks.infill`, FIDO's
+settings scaled to the image size), so that masked images stay closer to the training
+distribution than black holes do. The hider's gradient through the blend is x - G per kept
+element. The noise in-filler draws fresh noise every training step from the model's seed.
+
+CASM's area hinge (``area_hinge``; Zolna, Geras & Cho 2020, "Classifier-agnostic saliency map
+extraction", CVIU; kondiz/casme): the mask-size term acts only on the images whose masked-in image
+the seeker already classifies correctly,
+
+    per image: alpha * CE_i + (1 - alpha) * sg(1[argmax seeker(x_i * y_i) = label_i]) * mean(y_i)
+
+so a mask that misses the evidence feels only the classification gradient and is not shrunk
+further while it is wrong (thresholded masks only: under a budget the size term is a constant).
+The reported total is this hinged loss; with REINFORCE the exact mask-term gradient is hinged alike.
 """
 from __future__ import annotations
 
@@ -49,8 +90,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from networks.choices import SEEKER_TRAININGS
+from networks.choices import MASK_INFILLS, RANDOM_MASK_SHAPES, SEEKER_TRAININGS
 from networks.evalx import random_keep
+from networks.infill import Zero, data_free_infiller, infill
 from networks.metrics import fidelity, fii, fir, foreground_pixels
 
 
@@ -58,6 +100,19 @@ def total_variation(y):
     """mean|y[:, i+1, j] - y[:, i, j]| + mean|y[:, i, j+1] - y[:, i, j]| over a batch of (n, H, W, C) masks."""
     return (ops.mean(ops.abs(y[:, 1:, :, :] - y[:, :-1, :, :]))
             + ops.mean(ops.abs(y[:, :, 1:, :] - y[:, :, :-1, :])))
+
+
+def entropy(logits):
+    """H(softmax(logits)) = -sum_c p_c log p_c per row of (n, classes) logits."""
+    log_p = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    return -ops.sum(ops.exp(log_p) * log_p, axis=-1)
+
+
+def masked_out_entropy(seeker, x, y, training=False, infiller=None, seeds=None):
+    """(per-image entropy H(softmax(seeker(x~))), the seeker's logits on x~), x~ the complement x * (1 - y)
+    in-filled by `infiller` (`networks.infill.infill`; default zero: x~ = x * (1 - y))."""
+    logits = seeker(infill(x, 1.0 - y, infiller or Zero(), seeds), training=training)
+    return entropy(logits), logits
 
 
 def _check_hider(hider) -> None:
@@ -94,6 +149,12 @@ class HideAndSeek(keras.Model):
         min_keep_rate, random_mask_grid: the random masks of 'random-masks' (keep rates from
             U(min_keep_rate, 1); grid cells per side or None for pixels). seed: their seed.
         mask_smoothness: weight mu of the total-variation penalty.
+        masked_out_weight: W of the hider's entropy term on the complement x * (1 - y) (0: off).
+        seeker_masked_out: whether the seeker also learns the CE on the complement (see the module docstring).
+        area_hinge: whether the mask-size term counts only for correctly classified images (CASM).
+        random_mask_shape: 'evalx' (`random_keep`) or 'budget' (k random cells of the top-k neuron) for the
+            random masks of 'random-masks'.
+        mask_infill: what masked images hold where the mask hides: 'zero', 'blur', 'local-mean' or 'noise'.
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
@@ -111,7 +172,9 @@ class HideAndSeek(keras.Model):
                  alpha: float = 1.0, logit_bound: float = 4.0, logit_penalty: float = 1.0,
                  baseline: float | None = None, foreground_threshold: float = 0.1,
                  seeker_training: str = "joint", min_keep_rate: float = 0.01, random_mask_grid=None,
-                 mask_smoothness: float = 0.0, seed=None, **kwargs):
+                 mask_smoothness: float = 0.0, seed=None, masked_out_weight: float = 0.0,
+                 seeker_masked_out: bool = False, random_mask_shape: str = "evalx",
+                 mask_infill: str = "zero", area_hinge: bool = False, **kwargs):
         super().__init__(**kwargs)
         _check_hider(hider)
         if seeker_training not in SEEKER_TRAININGS:
@@ -121,6 +184,27 @@ class HideAndSeek(keras.Model):
         self.min_keep_rate, self.random_mask_grid, self.seed = float(min_keep_rate), random_mask_grid, seed
         if seeker_training == "frozen":
             seeker.trainable = False
+        if masked_out_weight < 0:
+            raise ValueError(f"masked_out_weight must be >= 0, got {masked_out_weight}")
+        if seeker_masked_out and seeker_training == "frozen":
+            raise ValueError("seeker_masked_out trains the seeker, which seeker_training='frozen' never updates")
+        self.masked_out_weight, self.seeker_masked_out = float(masked_out_weight), bool(seeker_masked_out)
+        self.masked_out = bool(self.masked_out_weight or self.seeker_masked_out)
+        if random_mask_shape not in RANDOM_MASK_SHAPES:
+            raise ValueError(f"random_mask_shape must be one of {RANDOM_MASK_SHAPES}, got {random_mask_shape!r}")
+        if random_mask_shape == "budget" and (neuron.estimator != "topk" or seeker_training != "random-masks"):
+            raise ValueError("random_mask_shape='budget' draws the random masks of seeker_training='random-masks' "
+                             "with the budget of a top-k neuron (networks.budget.TopKNeuron)")
+        self.random_mask_shape = random_mask_shape
+        if mask_infill not in MASK_INFILLS:
+            raise ValueError(f"mask_infill must be one of {MASK_INFILLS}, got {mask_infill!r}")
+        if area_hinge and neuron.estimator == "topk":
+            raise ValueError("area_hinge hinges the mask-size penalty of thresholded masks; a top-k mask's size is "
+                             "its budget, a constant")
+        self.area_hinge = bool(area_hinge)
+        self.mask_infill, self.infiller = mask_infill, data_free_infiller(mask_infill, hider.input_shape[1])
+        # Only where used, so that the weights files of the other fills keep their layout.
+        self.fill_noise = (keras.random.SeedGenerator(seed, name="fill_noise") if mask_infill == "noise" else None)
         # Only where used, so that the weights files of the other trainings keep their layout.
         self.random_masks = (keras.random.SeedGenerator(seed, name="random_masks")
                              if seeker_training == "random-masks" else None)
@@ -131,6 +215,7 @@ class HideAndSeek(keras.Model):
         self.baseline, self.foreground_threshold = baseline, foreground_threshold
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
         names = ("loss", "classification_loss", "mask_loss", "hidden", "hidden_fg")
+        names += ("masked_out_entropy",) if self.masked_out else ()
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
@@ -144,7 +229,10 @@ class HideAndSeek(keras.Model):
                 "foreground_threshold": self.foreground_threshold,
                 "seeker_training": self.seeker_training,
                 "min_keep_rate": self.min_keep_rate, "random_mask_grid": self.random_mask_grid,
-                "mask_smoothness": self.mask_smoothness, "seed": self.seed}
+                "mask_smoothness": self.mask_smoothness, "seed": self.seed,
+                "masked_out_weight": self.masked_out_weight, "seeker_masked_out": self.seeker_masked_out,
+                "random_mask_shape": self.random_mask_shape, "mask_infill": self.mask_infill,
+                "area_hinge": self.area_hinge}
 
     @classmethod
     def from_config(cls, config):
@@ -189,30 +277,52 @@ class HideAndSeek(keras.Model):
         y = self.neuron(h, training=training, sample=sample)
         return y, self.neuron.probability(h), h
 
+    def fill(self, x, z, training=False):
+        """x in-filled where the keep mask z hides (`networks.infill.infill`): exactly x * z with zero fill.
+        Noise is fresh every training step and fixed per image position otherwise."""
+        return infill(x, z, self.infiller, self._fill_seeds(x, training))
+
+    def _fill_seeds(self, x, training):
+        """Per-image seeds of fresh noise for the noise fill in training (else None: the in-filler's own)."""
+        if not (training and self.fill_noise is not None):
+            return None
+        return keras.random.randint((ops.shape(x)[0],), 0, 2**31 - 1, seed=self.fill_noise, dtype="int32")
+
     def call(self, x, training=False):
         y, _, _ = self.mask(x, training=training)
-        return self.seeker(x * y, training=training)
+        return self.seeker(self.fill(x, y, training), training=training)
 
     # --- loss ----------------------------------------------------------------------------
     def _forward(self, x, labels, training):
         h = self.hider(x, training=training)
         y = self.neuron(h, training=training)
-        logits = self.seeker(x * y, training=training and self.seeker.trainable)
+        logits = self.seeker(self.fill(x, y, training), training=training and self.seeker.trainable)
         ce = self.ce(labels, logits)
         mask_size = ops.mean(ops.reshape(y, (ops.shape(y)[0], -1)), axis=-1)
         if self.neuron.estimator == "topk":
             mask_size = ops.stop_gradient(mask_size)  # k / n: the budget, a constraint, not a cost
         alpha = ops.convert_to_tensor(self.alpha)
-        per_sample = alpha * ce + (1.0 - alpha) * mask_size
+        out = dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size)
+        if self.area_hinge:
+            predicted = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            correct = ops.equal(predicted, ops.cast(ops.reshape(labels, (-1,)), "int32"))
+            out["correct"] = ops.stop_gradient(ops.cast(correct, mask_size.dtype))
+            per_sample = alpha * ce + (1.0 - alpha) * out["correct"] * mask_size
+        else:
+            per_sample = alpha * ce + (1.0 - alpha) * mask_size
         total = ops.mean(per_sample)
-        return dict(h=h, y=y, logits=logits, ce=ce, mask_size=mask_size, per_sample=per_sample, total=total)
+        out.update(per_sample=per_sample, total=total)
+        if self.masked_out:
+            out["masked_out_entropy"], out["masked_out_logits"] = masked_out_entropy(
+                self.seeker, x, y, training and self.seeker.trainable, self.infiller, self._fill_seeds(x, training))
+        return out
 
     def _bound_penalty(self, h):
         return self.logit_penalty * ops.mean(ops.square(ops.relu(ops.abs(h) - self.logit_bound)))
 
     def train_step(self, data):
         x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=self.masked_out) as tape:
             out = self._forward(x, labels, training=True)
             pathwise = self.neuron.pathwise
             # REINFORCE's sampled masks only score the hider; the seeker learns from y_eval.
@@ -221,25 +331,54 @@ class HideAndSeek(keras.Model):
             alpha = ops.convert_to_tensor(self.alpha)
             if self.neuron.stochastic and self.seeker_training != "frozen":
                 y_eval = ops.stop_gradient(ops.cast(self.neuron.probability(out["h"]) > 0.5, x.dtype))
-                objective += alpha * self._seeker_ce(x * y_eval, labels)
+                objective += alpha * self._seeker_ce(self.fill(x, y_eval, True), labels)
             if self.seeker_training == "random-masks":
-                r = random_keep(x, self.random_masks, self.min_keep_rate, self.random_mask_grid)
-                objective += alpha * self._seeker_ce(x * r, labels)
+                if self.random_mask_shape == "budget":
+                    r = self.neuron.random_mask(x, self.random_masks)
+                else:
+                    r = random_keep(x, self.random_masks, self.min_keep_rate, self.random_mask_grid)
+                objective += alpha * self._seeker_ce(self.fill(x, r, True), labels)
             if self.mask_smoothness:
                 objective += self.mask_smoothness * total_variation(out["y"])
             if not pathwise:
                 # Score function for the classification loss only: the mask term's expectation
                 # is known, E[(1 - alpha) mean(y)] = (1 - alpha) mean(p), so its gradient is exact.
                 s = self.neuron.surrogate(alpha * out["ce"], out["y"], out["h"])
-                s += (1.0 - alpha) * ops.mean(self.neuron.probability(out["h"]))
+                if self.area_hinge:
+                    p = self.neuron.probability(out["h"])
+                    p = ops.mean(ops.reshape(p, (ops.shape(p)[0], -1)), axis=-1)
+                    s += (1.0 - alpha) * ops.mean(out["correct"] * p)
+                else:
+                    s += (1.0 - alpha) * ops.mean(self.neuron.probability(out["h"]))
                 objective += s - ops.stop_gradient(s)
+            if self.masked_out:
+                hider_objective, seeker_objective = objective, objective
+                if self.masked_out_weight:
+                    hider_objective -= self.masked_out_weight * ops.mean(out["masked_out_entropy"])
+                if self.seeker_masked_out:
+                    seeker_objective += alpha * ops.mean(self.ce(labels, out["masked_out_logits"]))
             # Under tf.distribute gradients are summed over replicas: average them instead.
-            objective /= tf.distribute.get_strategy().num_replicas_in_sync
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            objective /= replicas
+            if self.masked_out:
+                hider_objective, seeker_objective = hider_objective / replicas, seeker_objective / replicas
         variables = self.trainable_variables
-        grads = tape.gradient(objective, variables)
+        if self.masked_out:
+            grads = self._split_gradients(tape, hider_objective, seeker_objective, variables)
+        else:
+            grads = tape.gradient(objective, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
         self._record_step(ops.stack([ops.mean(out["ce"]), out["total"]]))
         return self._update_metrics(x, labels, out)
+
+    def _split_gradients(self, tape, hider_objective, seeker_objective, variables):
+        """The gradients of `variables`: the hider's from the hider objective, every other's from the seeker's."""
+        hider_ids = {id(v) for v in self.hider.trainable_variables}
+        hider = [v for v in variables if id(v) in hider_ids]
+        others = [v for v in variables if id(v) not in hider_ids]
+        grads = dict(zip(map(id, hider), tape.gradient(hider_objective, hider)))
+        grads.update(zip(map(id, others), tape.gradient(seeker_objective, others)))
+        return [grads[id(v)] for v in variables]
 
     def _seeker_ce(self, x_masked, labels):
         """The seeker's mean cross-entropy on masked images (the evaluation-mask and random-mask terms)."""
@@ -268,6 +407,8 @@ class HideAndSeek(keras.Model):
         t["mask_loss"].update_state(ops.mean(out["mask_size"]))
         t["hidden"].update_state(hidden)
         t["hidden_fg"].update_state(hidden, sample_weight=foreground)
+        if self.masked_out:
+            t["masked_out_entropy"].update_state(ops.mean(out["masked_out_entropy"]))
         self.accuracy.update_state(labels, out["logits"])
         return self._logs()
 

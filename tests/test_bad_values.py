@@ -104,6 +104,15 @@ CASES = [
     ("pretrain_hider.py", ["--config_file", "grid.toml", "--config", "p"],
      "evalx_grid = 5 in preset [p] of grid.toml does not divide the image size 28"),
     ("pretrain_seeker.py", MW, "TF_CONFIG task index 2 is out of range"),
+    # 9. HideAndSeek's optional objectives where they cannot act (issue #21)
+    ("collaborative_training.py", ["--seeker_masked_out", "--seeker_training", "frozen"],
+     "--seeker_masked_out trains the seeker, which --seeker_training frozen never updates"),
+    ("collaborative_training.py", ["--random_mask_shape", "budget", "--seeker_training", "random-masks"],
+     "--random_mask_shape budget draws masks of the top-k budget: it needs --mask_mode topk"),
+    ("collaborative_training.py", ["--random_mask_shape", "budget", "--mask_mode", "topk", "--seeker_training", "joint"],
+     "--random_mask_shape budget shapes the masks of --seeker_training random-masks: add it"),
+    ("collaborative_training.py", ["--area_hinge", "--mask_mode", "topk"],
+     "--area_hinge hinges the mask-size penalty of --mask_mode threshold"),
 ]
 
 

@@ -201,6 +201,15 @@ def validate(cfg: Config) -> None:
           f"{set_to(cfg, 'hider_decoder', 'transpose')}")
     check(cfg.mask_mode != "topk" or not cfg.stochastic,
           "--mask_mode topk is deterministic: drop --stochastic (or use --mask_mode threshold)")
+    check(not (cfg.seeker_masked_out and cfg.seeker_training == "frozen"),
+          "--seeker_masked_out trains the seeker, which --seeker_training frozen never updates: drop one")
+    check(cfg.random_mask_shape != "budget" or cfg.mask_mode == "topk",
+          "--random_mask_shape budget draws masks of the top-k budget: it needs --mask_mode topk")
+    check(cfg.random_mask_shape != "budget" or cfg.seeker_training == "random-masks",
+          "--random_mask_shape budget shapes the masks of --seeker_training random-masks: add it")
+    check(not (cfg.area_hinge and cfg.mask_mode == "topk"),
+          "--area_hinge hinges the mask-size penalty of --mask_mode threshold; a top-k mask's size is its budget: "
+          "drop one")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
           "--no_ae and --gamma > 0 exclude each other: drop one")
     check(cfg.save_every is None or cfg.save_every <= cfg.max_iterations,

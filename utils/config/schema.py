@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_MODES, SEEKER_TRAININGS
+from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_INFILLS, MASK_MODES, RANDOM_MASK_SHAPES, \
+    SEEKER_TRAININGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -190,6 +191,24 @@ class Config:
                                choices=HIDER_FEATURES)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
+    masked_out_weight: float = _opt(0.0, "Weight W of the masked-out objective (Phang et al. 2020): the hider also "
+                                    "maximises W x the seeker's entropy on the complement x * (1 - mask), so what it "
+                                    "hides tells the seeker nothing (0: off).", group=HNS, at_least=0)
+    seeker_masked_out: bool = _opt(False, "The seeker also learns alpha x its cross-entropy on the complement "
+                                   "x * (1 - mask), so the hider must remove the evidence rather than confuse a "
+                                   "seeker that never saw such images (not with --seeker_training frozen).", group=HNS)
+    random_mask_shape: str = _opt("evalx", "The seeker's random masks of --seeker_training random-masks: evalx (keep "
+                                  "rate U(--evalx_min_rate, 1), cells of --evalx_grid) or budget (--mask_mode topk: "
+                                  "exactly the current budget's k pixels, or --mask_grid cells, chosen uniformly at "
+                                  "random per image, the size and cells of the hider's masks).", group=HNS,
+                                  choices=RANDOM_MASK_SHAPES)
+    mask_infill: str = _opt("zero", "What HnS's masked images hold where the mask hides (masked-in, masked-out, "
+                            "random masks, prediction): zero (the original), blur, local-mean or noise (FIDO's "
+                            "in-fillers, settings scaled to the image size), closer to the training images than "
+                            "black holes.", group=HNS, choices=MASK_INFILLS)
+    area_hinge: bool = _opt(False, "CASM's area hinge (Zolna et al. 2020): the mask-size penalty counts only for "
+                            "images the seeker classifies correctly masked, so a mask that misses the evidence "
+                            "feels only the classification loss (--mask_mode threshold only).", group=HNS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "

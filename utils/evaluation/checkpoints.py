@@ -43,7 +43,7 @@ def mask_predictor(model, threshold: float):
     @tf.function(reduce_retracing=True)
     def infer(x):
         y, _, _ = model.mask(x, training=False)
-        preds = tf.argmax(model.seeker(x * y, training=False), axis=-1)
+        preds = tf.argmax(model.seeker(model.fill(x, y), training=False), axis=-1)  # the fill it was trained with
         return preds, y[..., 0] > 0.5, foreground_pixels(x, threshold)
 
     return infer

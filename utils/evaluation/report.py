@@ -162,7 +162,7 @@ def example_views(model, rows, recommended: int, data, n: int = 8) -> list[Examp
     @tf.function(reduce_retracing=True)
     def views(x):
         y, p, _ = model.mask(x, training=False)
-        return y, p, tf.argmax(model.seeker(x * y, training=False), -1)
+        return y, p, tf.argmax(model.seeker(model.fill(x, y), training=False), -1)
 
     x = as_float_images(data.test.x[:n])
     out = []

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+# The per-image noise lives with the noise in-filler, in networks.infill.
+from networks.infill import per_image_normal, per_image_uniform  # noqa: F401
+
 OUTPUTS = ("logits", "probabilities")
 
 
@@ -130,34 +133,6 @@ class Explainer:
     def target_output(self, x, targets):
         """The model's output for the target class: its logit, or its probability for a softmax model."""
         return pick(tf.cast(self.model(x, training=False), tf.float32), targets)
-
-
-def _per_image(draw, seeds, iteration, shape, stream: int):
-    iteration = tf.cast(iteration, tf.int32)
-
-    def one(s):
-        key = tf.stack([s, iteration])
-        if stream:
-            key = tf.random.experimental.stateless_fold_in(key, stream)
-        return draw(shape, seed=key)
-
-    return tf.vectorized_map(one, seeds, fallback_to_while_loop=True, warn=False)
-
-
-def per_image_uniform(seeds, iteration, shape, stream: int = 0):
-    """U(0, 1) noise of `shape` per image, drawn from (seed of the image, iteration, stream) alone
-    (stateless).
-
-    Each image's noise does not depend on the rest of the batch, so batched and one-at-a-time
-    explanations agree. Different `stream`s are independent draws for the same (seed, iteration):
-    the concrete sampler uses stream 0, the noise in-filler streams 1 (colour) and 2 (noise).
-    """
-    return _per_image(tf.random.stateless_uniform, seeds, iteration, shape, stream)
-
-
-def per_image_normal(seeds, iteration, shape, stream: int = 0):
-    """N(0, 1) noise of `shape` per image, as `per_image_uniform`."""
-    return _per_image(tf.random.stateless_normal, seeds, iteration, shape, stream)
 
 
 def channel_sum(a):

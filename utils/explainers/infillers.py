@@ -34,23 +34,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from networks.infill import Infiller, Zero, infill
+# The in-fillers that need no data and no model live in networks.infill, where HideAndSeek can use them.
+from networks.infill import (FIDO_SIGMA, FIDO_SIZE, FIDO_WINDOW, Blur, Infiller, LocalMean, Noise, Zero,  # noqa: F401
+                             default_sigma, default_window, infill)
 from utils.config.schema import INFILLERS
-from utils.explainers.base import per_image_normal, per_image_uniform
-
-# FIDO's settings for 224-pixel images, scaled to the image size.
-FIDO_SIZE, FIDO_WINDOW, FIDO_SIGMA = 224, 15, 10.0
-
-
-def default_window(image_size: int) -> int:
-    """FIDO's 15 x 15 window at 224 pixels, scaled to `image_size` and made odd (at least 3)."""
-    w = max(3, int(round(FIDO_WINDOW * image_size / FIDO_SIZE)))
-    return w if w % 2 else w + 1
-
-
-def default_sigma(image_size: int) -> float:
-    """FIDO's blur sigma (10 at 224 pixels), scaled to `image_size`."""
-    return FIDO_SIGMA * image_size / FIDO_SIZE
 
 
 class Mean(Infiller):
@@ -71,76 +58,6 @@ class Mean(Infiller):
 
     def settings(self) -> dict:
         return {"infiller": self.name, "mean": self.mean.tolist()}
-
-
-def _box(x, window: int):
-    """Sum over a window x window box around each pixel (zero outside the image), per channel."""
-    kernel = tf.ones((window, window, x.shape[-1], 1), x.dtype)
-    return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
-
-
-class LocalMean(Infiller):
-    name = "local-mean"
-
-    def __init__(self, window: int, mean=0.0):
-        if window < 1 or window % 2 == 0:
-            raise ValueError(f"the local-mean window must be an odd number of pixels >= 1, got {window}")
-        self.window, self.mean = int(window), np.atleast_1d(np.asarray(mean, np.float32))
-
-    def __call__(self, x, z, seeds=None, iteration=0):
-        z = tf.broadcast_to(z, tf.shape(x))
-        total, count = _box(x * z, self.window), _box(z, self.window)
-        fallback = tf.zeros_like(x) + tf.constant(self.mean)
-        return tf.where(count > 0.5, total / tf.maximum(count, 1.0), fallback)
-
-    def settings(self) -> dict:
-        return {"infiller": self.name, "window": self.window, "mean": self.mean.tolist()}
-
-
-class Blur(Infiller):
-    name = "blur"
-
-    def __init__(self, sigma: float):
-        if not sigma > 0:
-            raise ValueError(f"the blur sigma must be > 0, got {sigma}")
-        self.sigma = float(sigma)
-        radius = max(1, int(np.ceil(3 * self.sigma)))
-        t = np.arange(-radius, radius + 1, dtype=np.float32)
-        g = np.exp(-0.5 * (t / self.sigma) ** 2)
-        self.taps = (g / g.sum()).astype(np.float32)
-
-    def _blur(self, x):
-        channels = x.shape[-1]
-        k = tf.constant(self.taps)
-        rows = tf.tile(tf.reshape(k, (-1, 1, 1, 1)), [1, 1, channels, 1])
-        cols = tf.tile(tf.reshape(k, (1, -1, 1, 1)), [1, 1, channels, 1])
-        x = tf.nn.depthwise_conv2d(x, rows, [1, 1, 1, 1], "SAME")
-        return tf.nn.depthwise_conv2d(x, cols, [1, 1, 1, 1], "SAME")
-
-    def __call__(self, x, z, seeds=None, iteration=0):
-        return self._blur(x) / self._blur(tf.ones_like(x[:1]))
-
-    def settings(self) -> dict:
-        return {"infiller": self.name, "sigma": self.sigma}
-
-
-class Noise(Infiller):
-    name = "noise"
-
-    def __init__(self, std: float = 0.2):
-        self.std = float(std)
-
-    def __call__(self, x, z, seeds=None, iteration=0):
-        n = tf.shape(x)[0]
-        if seeds is None:
-            seeds = tf.range(n, dtype=tf.int32)
-        shape = x.shape[1:]
-        colour = per_image_uniform(seeds, iteration, (1, 1, shape[-1]), stream=1)  # not the sampler's stream 0
-        noise = per_image_normal(seeds, iteration, shape, stream=2)
-        return tf.clip_by_value(colour + self.std * noise, 0.0, 1.0)
-
-    def settings(self) -> dict:
-        return {"infiller": self.name, "std": self.std}
 
 
 class Autoencoder(Infiller):

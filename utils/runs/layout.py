@@ -136,12 +136,14 @@ def _exact(value: float) -> str:
 
 # The flags hns_variant reads: a run is found again only with the same ones.
 VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
-                 "--mask_mode, --budget_schedule, --hider_features)")
+                  "--mask_mode, --budget_schedule, --hider_features, --masked_out_weight, --seeker_masked_out, "
+                  "--random_mask_shape, --mask_infill, --area_hinge)")
 
 
 def hns_variant(cfg) -> str:
     """What sets a run apart from the original HnS: '+'-joined decoder, mask grid, seeker training,
-    smoothness and hider features where they are not the original's ('' for the original)."""
+    smoothness, hider features and the objectives' options where they are not the original's ('' for the
+    original)."""
     parts = []
     if cfg.hider_decoder != "transpose":
         parts.append(cfg.hider_decoder)
@@ -153,6 +155,16 @@ def hns_variant(cfg) -> str:
         parts.append(f"tv{_exact(cfg.mask_smoothness)}")
     if cfg.hider_features != "none":
         parts.append(f"features-{cfg.hider_features}")
+    if cfg.masked_out_weight:
+        parts.append(f"out{_exact(cfg.masked_out_weight)}")
+    if cfg.seeker_masked_out:
+        parts.append("seeker-out")
+    if cfg.random_mask_shape != "evalx":
+        parts.append(f"rm-{cfg.random_mask_shape}")
+    if cfg.mask_infill != "zero":
+        parts.append(f"fill-{cfg.mask_infill}")
+    if cfg.area_hinge:
+        parts.append("hinge")
     return "+".join(parts)
 
 
