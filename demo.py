@@ -1,6 +1,6 @@
 """The whole pipeline on the embedded MNIST digits, in one go (what `make demo` runs).
 
-    python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N]
+    python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N] [--data_dir DIR]
 
 Stages: pretrain seeker -> baseline -> pretrain hider [-> pretrain a seeker on random masks, for
 --seeker_training frozen] -> collaborative training (adaptive alpha, deterministic neurons,
@@ -50,8 +50,9 @@ class Stage:
     run: RunPaths | None = None      # a training run, which can resume
 
 
-def stages(config: str, identifier: str, seed: int | None = None) -> list[Stage]:
+def stages(config: str, identifier: str, seed: int | None = None, data_dir: str | None = None) -> list[Stage]:
     common = ["--config", config, "--identifier", identifier] + ([] if seed is None else ["--seed", str(seed)])
+    common += [] if data_dir is None else ["--data_dir", data_dir]
     cfg = parse_config(common, "demo.py", __doc__, groups=(COMMON, HNS))
     seeker, hider = run_paths(cfg, seeker_model_type(cfg)), run_paths(cfg, hider_model_type(cfg))
     hns = run_paths(cfg, hns_model_type(cfg))
@@ -101,8 +102,10 @@ def main(argv) -> int:
                         help=f"run name (default '{defaults.identifier}')")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of every stage (default: the preset's); use a new --identifier per seed")
+    parser.add_argument("--data_dir", default=None,
+                        help="your image folder, for --config example (train/<class>/, test/<class>/, optionally val/)")
     args = parser.parse_args(argv)
-    plan = stages(args.config, args.identifier, args.seed)
+    plan = stages(args.config, args.identifier, args.seed, args.data_dir)
     timings = []
     total = time.perf_counter()
     for stage in plan:
