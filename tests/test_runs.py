@@ -197,3 +197,15 @@ def test_demo_reuses_continues_or_restarts_each_stage(tmp_path):
     assert demo.how(stage("absent"), force=False) == []
     assert demo.how(stage("finished"), force=True) == ["--overwrite"]
     assert demo.how(demo.Stage("evaluation", "e.py", [], Path(tmp_path / "none.json")), force=False) == []
+
+
+def test_demo_passes_a_users_image_folder_to_every_stage(tmp_path):
+    import demo
+
+    plan = demo.stages("example", "mine", data_dir=str(tmp_path))
+    assert [s.name for s in plan][:3] == ["pretrain seeker", "baseline", "pretrain hider"]
+    for stage in plan:
+        assert stage.argv[stage.argv.index("--data_dir") + 1] == str(tmp_path), stage.name
+    # The preset's pixel budget: the HnS stage writes into the topk run folder of the example config.
+    assert "example/hns/topk/" in str(plan[-3].done)
+    assert "--data_dir" not in demo.stages("mnist-5k", "default")[0].argv
