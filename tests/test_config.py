@@ -151,5 +151,9 @@ def test_example_folder_preset_has_the_settings_that_work(tmp_path):
     seeker, hns = example("pretrain_seeker.py"), example("collaborative_training.py")
     assert (seeker.seeker_training, seeker.augment_shift, seeker.shift_fill, seeker.evalx_grid) == \
         ("random-masks", 4, "edge", 16)
-    assert (hns.learning_rate, hns.patience, hns.max_epochs) == (5e-4, 150, 200)
+    assert (hns.learning_rate, hns.max_epochs) == (5e-4, 24)
+    # the pixel budget of patches, where the evidence is one small object anywhere in the image
+    assert (hns.mask_mode, hns.start_budget, hns.final_budget, hns.budget_epochs, hns.hider_decoder) == \
+        ("topk", 0.5, 0.03, 20, "unet")
+    assert (hns.masked_out_weight, hns.seeker_masked_out) == (1.0, True)
     assert example("pretrain_hider.py").max_epochs == 15
