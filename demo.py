@@ -2,7 +2,8 @@
 
     python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N] [--data_dir DIR]
 
-Stages: pretrain seeker -> baseline -> pretrain hider [-> pretrain a seeker on random masks, for
+Stages: pretrain seeker -> baseline -> pretrain hider (not for a hider on the seeker's features)
+[-> pretrain a seeker on random masks, for
 --seeker_training frozen] -> collaborative training (adaptive alpha, deterministic neurons,
 pretrained start; on mnist-5k the seeker also learns from random masks, the preset's
 seeker_training) -> evaluation -> faithfulness benchmark (the recommended checkpoint's masks against
@@ -58,14 +59,14 @@ def stages(config: str, identifier: str, seed: int | None = None, data_dir: str 
     hns = run_paths(cfg, hns_model_type(cfg))
     baseline = default_baseline(cfg)
     plan = [Stage("pretrain seeker", "pretrain_seeker.py", common, seeker.final, seeker),
-            Stage("baseline", "baseline.py", common, baseline),
-            Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider)]
+            Stage("baseline", "baseline.py", common, baseline)]
+    if cfg.hider_features == "none":   # a hider on the seeker's features has no autoencoder to pretrain
+        plan.append(Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider))
     start = seeker
     if cfg.seeker_training == "frozen":   # REAL-X: HnS trains against a seeker pretrained on random masks
         start = run_paths(cfg, seeker_model_type(cfg, random_masks=True))
         plan.append(Stage("pretrain random-mask seeker", "pretrain_seeker.py", common + ["--random_masks"],
                           start.final, start))
-    # A hider on the seeker's features (a preset's --hider_features) has no autoencoder to start from.
     start_hider = ["--hider_weights", str(hider.best)] if cfg.hider_features == "none" else []
     return plan + [
         Stage("collaborative training", "collaborative_training.py",

@@ -153,7 +153,7 @@ def test_example_folder_preset_has_the_settings_that_work(tmp_path):
         ("random-masks", 4, "edge", 16)
     assert (hns.learning_rate, hns.max_epochs) == (5e-4, 24)
     # the pixel budget of patches, where the evidence is one small object anywhere in the image
-    assert (hns.mask_mode, hns.start_budget, hns.final_budget, hns.budget_epochs, hns.hider_decoder) == \
-        ("topk", 0.5, 0.03, 20, "unet")
+    assert (hns.mask_mode, hns.start_budget, hns.final_budget, hns.budget_epochs, hns.hider_features) == \
+        ("topk", 0.5, 0.03, 20, "live")
     assert (hns.masked_out_weight, hns.seeker_masked_out) == (1.0, True)
     assert example("pretrain_hider.py").max_epochs == 15

@@ -203,9 +203,12 @@ def test_demo_passes_a_users_image_folder_to_every_stage(tmp_path):
     import demo
 
     plan = demo.stages("example", "mine", data_dir=str(tmp_path))
-    assert [s.name for s in plan][:3] == ["pretrain seeker", "baseline", "pretrain hider"]
+    # the preset's hider reads the seeker's features: no autoencoder to pretrain, none to start from
+    assert [s.name for s in plan][:3] == ["pretrain seeker", "baseline", "collaborative training"]
+    assert "--hider_weights" not in plan[2].argv
     for stage in plan:
         assert stage.argv[stage.argv.index("--data_dir") + 1] == str(tmp_path), stage.name
     # The preset's pixel budget: the HnS stage writes into the topk run folder of the example config.
     assert "example/hns/topk/" in str(plan[-3].done)
-    assert "--data_dir" not in demo.stages("mnist-5k", "default")[0].argv
+    mnist = demo.stages("mnist-5k", "default")
+    assert "--data_dir" not in mnist[0].argv and mnist[2].name == "pretrain hider"
