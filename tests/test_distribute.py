@@ -139,7 +139,7 @@ def test_two_workers_train_together_and_only_the_chief_writes(tmp_path, start_we
     assert alpha_steps(chief_out) == alpha_steps(worker_out) != "[]"
     assert tree(worker) == {}
     files = tree(chief)
-    run = "mnist-5k/hns/deterministic+random-masks/mw"
+    run = "mnist-5k/hns/deterministic+random-masks+hinge/mw"
     assert {f.split("/", 1)[0] for f in files} == {"weights", "results", "logs"}
     assert all(f.startswith(tuple(f"{kind}/{run}/" for kind in ("weights", "results", "logs"))) for f in files)
     weights = sorted(f.rsplit("/", 1)[1] for f in files if f.startswith("weights/"))
@@ -178,7 +178,7 @@ def test_a_killed_worker_stops_the_chief_with_one_line_and_the_run_resumes(tmp_p
     assert seconds < 60  # measured: 1.7-16 s (a closed socket at once, missed heartbeats after 10 s)
 
     # Nothing half-written: the resume state of epoch 1 and the logs, no final weights, no lock, no temporaries.
-    run = "mnist-5k/hns/deterministic+random-masks/mw"
+    run = "mnist-5k/hns/deterministic+random-masks+hinge/mw"
     files = tree(chief)
     assert sorted(f for f in files if not f.startswith("logs/")) == [f"weights/{run}/resume_state.npz"]
     assert not [f for f in files if re.search(r"(^|/)\.[^/]*\.tmp", f)]

@@ -56,18 +56,18 @@ def test_pretraining_and_baseline_files(pipeline_dir):
 
 
 def test_collaborative_training_writes_per_alpha_checkpoints(pipeline_dir):
-    w = pipeline_dir / "weights/mnist-5k/hns/deterministic+random-masks/t"
+    w = pipeline_dir / "weights/mnist-5k/hns/deterministic+random-masks+hinge/t"
     names = sorted(p.name for p in w.iterdir())
     assert "final.weights.h5" in names and "alpha_1.00.weights.h5" in names
-    logs = pipeline_dir / "logs/mnist-5k/hns/deterministic+random-masks/t"
+    logs = pipeline_dir / "logs/mnist-5k/hns/deterministic+random-masks+hinge/t"
     assert any(logs.joinpath("hparams").rglob("events.out.tfevents*"))
     assert any(logs.joinpath("images").rglob("events.out.tfevents*"))
 
 
 def test_evaluation_report(pipeline_dir):
-    r = pipeline_dir / "results/mnist-5k/hns/deterministic+random-masks/t"
+    r = pipeline_dir / "results/mnist-5k/hns/deterministic+random-masks+hinge/t"
     report = json.loads((r / "evaluation.json").read_text())
-    checkpoints = sorted(p.name for p in (pipeline_dir / "weights/mnist-5k/hns/deterministic+random-masks/t").iterdir())
+    checkpoints = sorted(p.name for p in (pipeline_dir / "weights/mnist-5k/hns/deterministic+random-masks+hinge/t").iterdir())
     assert sorted(c["checkpoint"] for c in report["checkpoints"]) == checkpoints
     for row in report["checkpoints"]:
         assert row["test"]["images"] == 200 and 0 <= row["test"]["I_fg"] <= 1 and 0 <= row["leakage"] <= 1
@@ -131,7 +131,7 @@ def faithfulness_run(pipeline_dir):
 
 
 def test_faithfulness_report(pipeline_dir, faithfulness_run):
-    r = pipeline_dir / "results/mnist-5k/hns/deterministic+random-masks/t"
+    r = pipeline_dir / "results/mnist-5k/hns/deterministic+random-masks+hinge/t"
     report = json.loads((r / "faithfulness.json").read_text())
     assert report["images"] == 24 and set(report["methods"]) == {"hns", "hns-ranked", "random-foreground",
                                                                  "gradient", "bbmp-ssr"}
@@ -182,11 +182,11 @@ def test_mirrored_strategy_on_two_logical_cpus(pipeline_dir):
     d = pipeline_dir
     ok(run_script("collaborative_training.py", *SMALL, *HNS, "--identifier", "mirrored",
                   "--strategy", "mirrored", cwd=d, env={"HNS_CPU_DEVICES": "2"}))
-    w = d / "weights/mnist-5k/hns/deterministic+random-masks/mirrored"
+    w = d / "weights/mnist-5k/hns/deterministic+random-masks+hinge/mirrored"
     names = sorted(p.name for p in w.iterdir())
-    assert names == sorted(p.name for p in (d / "weights/mnist-5k/hns/deterministic+random-masks/t").iterdir())
-    mirrored = json.loads((d / "results/mnist-5k/hns/deterministic+random-masks/mirrored/history.json").read_text())
-    single = json.loads((d / "results/mnist-5k/hns/deterministic+random-masks/t/history.json").read_text())
+    assert names == sorted(p.name for p in (d / "weights/mnist-5k/hns/deterministic+random-masks+hinge/t").iterdir())
+    mirrored = json.loads((d / "results/mnist-5k/hns/deterministic+random-masks+hinge/mirrored/history.json").read_text())
+    single = json.loads((d / "results/mnist-5k/hns/deterministic+random-masks+hinge/t/history.json").read_text())
     assert mirrored["alpha_steps"] and all(np.isfinite(e["loss"]) for e in mirrored["epochs"])
     assert mirrored["alpha_steps"][0] == single["alpha_steps"][0]
     assert np.isclose(mirrored["epochs"][0]["loss"], single["epochs"][0]["loss"], rtol=0.02)

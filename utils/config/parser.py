@@ -38,7 +38,7 @@ def build_parser(script: str, description: str, groups=(COMMON,)) -> argparse.Ar
         help_text = f.metadata["help"] + ("" if f.default in (None, False) else f" (default: {f.default})")
         kw = {"help": help_text, "default": argparse.SUPPRESS}
         if kind is bool:
-            kw["action"] = "store_true"
+            kw["action"] = argparse.BooleanOptionalAction   # --no-<flag> undoes a preset's true
         else:
             kw["type"] = kind
             kw["metavar"] = f.metadata.get("metavar", f.name.upper())
