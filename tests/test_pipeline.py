@@ -163,7 +163,7 @@ def test_the_judges_never_load_the_hns_weights(faithfulness_run):
 @pytest.mark.parametrize("argv, match", [
     (["--evaluator_weights", "weights/mnist-5k/hider/t/best.weights.h5"], "does not fit model 'seeker_small'"),
     (["--checkpoint", "alpha_0.33.weights.h5"], "--checkpoint alpha_0.33.weights.h5: no such file"),
-    (["--identifier", "absent"], r"no checkpoint in weights/mnist-5k/hns/deterministic\+random-masks/absent"),
+    (["--identifier", "absent"], r"no checkpoint in weights/mnist-5k/hns/deterministic\+random-masks\+hinge/absent"),
 ])
 def test_faithfulness_bad_input(pipeline_dir, faithfulness_run, monkeypatch, argv, match):
     import faithfulness
@@ -217,14 +217,14 @@ def test_realx_pipeline_with_a_unet_hider_and_an_independent_judge(pipeline_dir,
     ok(run_script("pretrain_hider.py", *SMALL, "--hider_decoder", "unet", "--max_epochs", "1", cwd=d))
     hns = [*HNS[4:], "--hider_weights", "weights/mnist-5k/hider-unet/t/best.weights.h5", "--seeker_weights", realx]
     ok(run_script("collaborative_training.py", *SMALL, *variant, *hns, cwd=d))
-    w = d / "weights/mnist-5k/hns/deterministic+unet+frozen/t"
+    w = d / "weights/mnist-5k/hns/deterministic+unet+frozen+hinge/t"
     start, final = read_weights(d / realx), read_weights(w / "final.weights.h5")
     assert all(np.array_equal(start[k][i], final[f"seeker_small/{k}"][i]) for k in start for i in range(len(start[k])))
     monkeypatch.chdir(d)
     with pytest.raises(UsageError, match="is the frozen seeker the hider was trained against"):
         faithfulness.main([*FAITH, *variant, "--methods", "hns", "--evaluator_weights", realx])
     faithfulness.main([*FAITH, *variant, "--methods", "hns,random-foreground", "--faith_split", "validation"])
-    report = json.loads((d / "results/mnist-5k/hns/deterministic+unet+frozen/t/faithfulness.json").read_text())
+    report = json.loads((d / "results/mnist-5k/hns/deterministic+unet+frozen+hinge/t/faithfulness.json").read_text())
     assert report["split"] == "validation" and report["images"] == 24
     assert report["evaluator"]["weights"].endswith("evalx/t-seed1/best.weights.h5")
     assert any("frozen random-mask seeker" in note for note in report["notes"])

@@ -159,7 +159,7 @@ HNS = [*TINY, "--stochastic", "--estimator", "sa", "--rate", "0.2", "--patience"
 
 
 def hns_dir(cwd, identifier, kind="weights"):
-    return cwd / kind / "mnist-5k" / "hns" / "stochastic" / "sa" / "rate_0.2+random-masks" / identifier
+    return cwd / kind / "mnist-5k" / "hns" / "stochastic" / "sa" / "rate_0.2+random-masks+hinge" / identifier
 
 
 def start(cwd, identifier):
