@@ -155,5 +155,5 @@ def test_example_folder_preset_has_the_settings_that_work(tmp_path):
     # the pixel budget of patches, where the evidence is one small object anywhere in the image
     assert (hns.mask_mode, hns.start_budget, hns.final_budget, hns.budget_epochs, hns.hider_features) == \
         ("topk", 0.5, 0.03, 20, "live")
-    assert (hns.masked_out_weight, hns.seeker_masked_out) == (1.0, True)
+    assert (hns.masked_out_weight, hns.seeker_masked_out, hns.mask_infill) == (1.0, True, "blur")
     assert example("pretrain_hider.py").max_epochs == 15
