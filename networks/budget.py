@@ -42,6 +42,7 @@ def keep_count(budget, n: int):
 def top_k_mask(h, budget, temperature: float = 1.0):
     """(hard mask y, soft mask s) of (B, n) logits `h`: exactly k = keep_count(budget, n) ones per row.
 
+    `budget` is a scalar (one k for every row) or a (B,) tensor (row i keeps k_i = keep_count(budget_i, n)).
     y is exactly the hard top-k mask in the forward pass and has the gradient of s in the backward
     pass (see the module docstring).
     """
@@ -50,8 +51,13 @@ def top_k_mask(h, budget, temperature: float = 1.0):
     # tf.argsort is stable: among equal logits the lower index comes first.
     order = tf.argsort(h, axis=-1, direction="DESCENDING", stable=True)
     ranks = tf.argsort(order, axis=-1, stable=True)
-    y_hard = tf.cast(ranks < k, h.dtype)
-    h_k = tf.gather(tf.gather(h, order, batch_dims=1), k - 1, axis=-1)[:, None]
+    ordered = tf.gather(h, order, batch_dims=1)
+    if k.shape.rank:  # one k per row
+        y_hard = tf.cast(ranks < k[:, None], h.dtype)
+        h_k = tf.gather(ordered, k - 1, batch_dims=1)[:, None]
+    else:
+        y_hard = tf.cast(ranks < k, h.dtype)
+        h_k = tf.gather(ordered, k - 1, axis=-1)[:, None]
     s = tf.sigmoid((h - tf.stop_gradient(h_k)) / temperature)
     return y_hard + s - tf.stop_gradient(s), s
 
@@ -103,6 +109,13 @@ class TopKNeuron(keras.layers.Layer):
     def call(self, h, training=None, sample=None):
         flat, back = self._cells(h)
         y, _ = top_k_mask(flat, self.budget, self.temperature)
+        return back(y)
+
+    def nested(self, h, fraction):
+        """(B, H, W, 1) mask of image i keeping its top round(fraction_i x budget x n) elements (at least one):
+        a prefix of the same ranking as the full mask, so it lies inside it (HideAndSeek's ``nested_budget``)."""
+        flat, back = self._cells(h)
+        y, _ = top_k_mask(flat, self.budget * fraction, self.temperature)
         return back(y)
 
     def random_mask(self, x, seed_generator):

@@ -83,6 +83,19 @@ the seeker already classifies correctly,
 so a mask that misses the evidence feels only the classification gradient and is not shrunk
 further while it is wrong (thresholded masks only: under a budget the size term is a constant).
 The reported total is this hinged loss; with REINFORCE the exact mask-term gradient is hinged alike.
+
+Nested budgets (``nested_budget`` F in (0, 1), top-k masks only), after nested dropout (Rippel,
+Gelbart & Adams 2014, "Learning ordered representations with nested dropout", ICML): a top-k mask's
+straight-through gradient acts only around the k-th logit, so nothing orders the pixels inside the
+mask. Every training step each image i also draws a fraction u_i = F^v_i, v_i ~ U(0, 1) (log-uniform
+on [F, 1]), and the seeker classifies the image shown only the top k_i = max(1, round(u_i b n)) of
+the same ranking, a prefix of the mask and inside it:
+
+    objective += alpha * mean_i CE(seeker(fill(x_i, y_i^(k_i))), label_i)
+
+Hider and seeker both learn this term (the seeker has to read the smaller masks, the hider to put the
+pixels that decide the class first), so the hider's ranking, not only its cut at k, carries the
+evidence. The logs then hold ``nested_classification_loss``; evaluation and prediction are unchanged.
 """
 from __future__ import annotations
 
@@ -155,6 +168,7 @@ class HideAndSeek(keras.Model):
         random_mask_shape: 'evalx' (`random_keep`) or 'budget' (k random cells of the top-k neuron) for the
             random masks of 'random-masks'.
         mask_infill: what masked images hold where the mask hides: 'zero', 'blur', 'local-mean' or 'noise'.
+        nested_budget: F of the nested-budget term (top-k masks; 0: off; see the module docstring).
 
     Logs: ``loss`` (the total without the penalty), ``classification_loss``, ``mask_loss``,
     ``accuracy``, ``hidden`` (share of mask elements hidden), ``hidden_fg``, ``alpha``, and with a
@@ -174,7 +188,7 @@ class HideAndSeek(keras.Model):
                  seeker_training: str = "joint", min_keep_rate: float = 0.01, random_mask_grid=None,
                  mask_smoothness: float = 0.0, seed=None, masked_out_weight: float = 0.0,
                  seeker_masked_out: bool = False, random_mask_shape: str = "evalx",
-                 mask_infill: str = "zero", area_hinge: bool = False, **kwargs):
+                 mask_infill: str = "zero", area_hinge: bool = False, nested_budget: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         _check_hider(hider)
         if seeker_training not in SEEKER_TRAININGS:
@@ -202,6 +216,14 @@ class HideAndSeek(keras.Model):
             raise ValueError("area_hinge hinges the mask-size penalty of thresholded masks; a top-k mask's size is "
                              "its budget, a constant")
         self.area_hinge = bool(area_hinge)
+        if not 0 <= nested_budget < 1:
+            raise ValueError(f"nested_budget must be in [0, 1), got {nested_budget}")
+        if nested_budget and neuron.estimator != "topk":
+            raise ValueError("nested_budget cuts a top-k mask's ranking lower (networks.budget.TopKNeuron); a "
+                             "thresholded mask has no ranking to cut")
+        self.nested_budget = float(nested_budget)
+        # Only where used, so that the weights files of the other trainings keep their layout.
+        self.nested_draws = (keras.random.SeedGenerator(seed, name="nested_draws") if nested_budget else None)
         self.mask_infill, self.infiller = mask_infill, data_free_infiller(mask_infill, hider.input_shape[1])
         # Only where used, so that the weights files of the other fills keep their layout.
         self.fill_noise = (keras.random.SeedGenerator(seed, name="fill_noise") if mask_infill == "noise" else None)
@@ -216,6 +238,7 @@ class HideAndSeek(keras.Model):
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
         names = ("loss", "classification_loss", "mask_loss", "hidden", "hidden_fg")
         names += ("masked_out_entropy",) if self.masked_out else ()
+        names += ("nested_classification_loss",) if self.nested_budget else ()
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
@@ -232,7 +255,7 @@ class HideAndSeek(keras.Model):
                 "mask_smoothness": self.mask_smoothness, "seed": self.seed,
                 "masked_out_weight": self.masked_out_weight, "seeker_masked_out": self.seeker_masked_out,
                 "random_mask_shape": self.random_mask_shape, "mask_infill": self.mask_infill,
-                "area_hinge": self.area_hinge}
+                "area_hinge": self.area_hinge, "nested_budget": self.nested_budget}
 
     @classmethod
     def from_config(cls, config):
@@ -315,7 +338,15 @@ class HideAndSeek(keras.Model):
         if self.masked_out:
             out["masked_out_entropy"], out["masked_out_logits"] = masked_out_entropy(
                 self.seeker, x, y, training and self.seeker.trainable, self.infiller, self._fill_seeds(x, training))
+        if training and self.nested_budget:
+            out["nested_ce"] = self.ce(labels, self.seeker(self.fill(x, self._nested_mask(x, h), training),
+                                                           training=self.seeker.trainable))
         return out
+
+    def _nested_mask(self, x, h):
+        """The top k_i of each image's ranking, k_i = round(u_i b n) with u_i log-uniform on [nested_budget, 1]."""
+        v = keras.random.uniform((ops.shape(x)[0],), seed=self.nested_draws)
+        return self.neuron.nested(h, ops.power(self.nested_budget, v))
 
     def _bound_penalty(self, h):
         return self.logit_penalty * ops.mean(ops.square(ops.relu(ops.abs(h) - self.logit_bound)))
@@ -340,6 +371,8 @@ class HideAndSeek(keras.Model):
                 objective += alpha * self._seeker_ce(self.fill(x, r, True), labels)
             if self.mask_smoothness:
                 objective += self.mask_smoothness * total_variation(out["y"])
+            if self.nested_budget:
+                objective += alpha * ops.mean(out["nested_ce"])
             if not pathwise:
                 # Score function for the classification loss only: the mask term's expectation
                 # is known, E[(1 - alpha) mean(y)] = (1 - alpha) mean(p), so its gradient is exact.
@@ -409,6 +442,8 @@ class HideAndSeek(keras.Model):
         t["hidden_fg"].update_state(hidden, sample_weight=foreground)
         if self.masked_out:
             t["masked_out_entropy"].update_state(ops.mean(out["masked_out_entropy"]))
+        if "nested_ce" in out:
+            t["nested_classification_loss"].update_state(ops.mean(out["nested_ce"]))
         self.accuracy.update_state(labels, out["logits"])
         return self._logs()
 

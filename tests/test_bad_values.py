@@ -113,6 +113,9 @@ CASES = [
      "--random_mask_shape budget shapes the masks of --seeker_training random-masks: add it"),
     ("collaborative_training.py", ["--area_hinge", "--mask_mode", "topk"],
      "--area_hinge hinges the mask-size penalty of --mask_mode threshold"),
+    ("collaborative_training.py", ["--nested_budget", "0.3"],
+     "--nested_budget 0.3 cuts the ranking of a top-k mask lower; a thresholded mask has none"),
+    ("collaborative_training.py", ["--nested_budget", "1", "--mask_mode", "topk"], "--nested_budget"),
 ]
 
 

@@ -151,9 +151,10 @@ def test_example_folder_preset_has_the_settings_that_work(tmp_path):
     seeker, hns = example("pretrain_seeker.py"), example("collaborative_training.py")
     assert (seeker.seeker_training, seeker.augment_shift, seeker.shift_fill, seeker.evalx_grid) == \
         ("random-masks", 4, "edge", 16)
-    assert (hns.learning_rate, hns.max_epochs) == (5e-4, 24)
+    assert (hns.learning_rate, hns.max_epochs) == (5e-4, 30)
     # the pixel budget of patches, where the evidence is one small object anywhere in the image
     assert (hns.mask_mode, hns.start_budget, hns.final_budget, hns.budget_epochs, hns.hider_features) == \
         ("topk", 0.5, 0.03, 20, "live")
-    assert (hns.masked_out_weight, hns.seeker_masked_out, hns.mask_infill) == (1.0, True, "blur")
+    assert (hns.masked_out_weight, hns.seeker_masked_out, hns.mask_infill, hns.nested_budget) == \
+        (1.0, True, "blur", 0.25)
     assert example("pretrain_hider.py").max_epochs == 15

@@ -289,3 +289,21 @@ def test_checkpoint_evaluation_scores_the_fill_the_model_was_trained_with():
     preds, kept, _ = mask_predictor(model, 0.1)(x)
     assert np.array_equal(preds.numpy(), np.argmax(model(x).numpy(), -1))
     assert np.array_equal(kept.numpy(), model.mask(x)[0].numpy()[..., 0] > 0.5)
+
+
+def test_tensorboard_mask_images_show_the_fill_the_seeker_sees(tmp_path, monkeypatch):
+    from networks.budget import TopKNeuron
+    from utils.training.callbacks import MaskImages
+
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, TopKNeuron(0.25), mask_infill="blur")
+    x = tf.constant(tiny_data(3)[0])
+    drawn = {}
+    monkeypatch.setattr(tf.summary, "image", lambda name, grid, **kw: drawn.setdefault("grid", grid.numpy()))
+    callback = MaskImages(tmp_path, x)
+    callback.set_model(model)
+    callback.on_epoch_end(0)
+    y, _, _ = model.mask(x)
+    width = SHAPE[1]
+    np.testing.assert_allclose(drawn["grid"][:, :, 2 * width:], model.fill(x, y).numpy(), atol=1e-6)
+    assert not np.allclose(drawn["grid"][:, :, 2 * width:], (x * y).numpy())   # the blur, not black holes

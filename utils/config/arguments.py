@@ -29,7 +29,7 @@ def hns_arguments(cfg, seed: int | None = None, start_weights: bool = True) -> d
                 hider_features=cfg.hider_features,
                 masked_out_weight=cfg.masked_out_weight, seeker_masked_out=cfg.seeker_masked_out,
                 random_mask_shape=cfg.random_mask_shape, mask_infill=cfg.mask_infill,
-                area_hinge=cfg.area_hinge)
+                area_hinge=cfg.area_hinge, nested_budget=cfg.nested_budget)
 
 
 def method_learning_rate(cfg, method: str) -> float:

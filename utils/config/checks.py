@@ -210,6 +210,9 @@ def validate(cfg: Config) -> None:
     check(not (cfg.area_hinge and cfg.mask_mode == "topk"),
           "--area_hinge hinges the mask-size penalty of --mask_mode threshold; a top-k mask's size is its budget: "
           "drop one")
+    check(not (cfg.nested_budget and cfg.mask_mode != "topk"),
+          f"{origin(cfg, 'nested_budget', cfg.nested_budget)} cuts the ranking of a top-k mask lower; a thresholded "
+          "mask has none: add --mask_mode topk or drop it")
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
           "--no_ae and --gamma > 0 exclude each other: drop one")
     check(cfg.save_every is None or cfg.save_every <= cfg.max_iterations,

@@ -209,6 +209,11 @@ class Config:
     area_hinge: bool = _opt(False, "CASM's area hinge (Zolna et al. 2020): the mask-size penalty counts only for "
                             "images the seeker classifies correctly masked, so a mask that misses the evidence "
                             "feels only the classification loss (--mask_mode threshold only).", group=HNS)
+    nested_budget: float = _opt(0.0, "Nested budgets (after nested dropout, Rippel et al. 2014; --mask_mode topk): "
+                                "every step the seeker also classifies each image from only the top u x k "
+                                "pixels of the hider's ranking, u log-uniform on [F, 1], and both networks learn "
+                                "it, so the ranking inside the mask puts the evidence first (0: off).", group=HNS,
+                                at_least=0, below=1)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "

@@ -137,7 +137,7 @@ def _exact(value: float) -> str:
 # The flags hns_variant reads: a run is found again only with the same ones.
 VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
                   "--mask_mode, --budget_schedule, --hider_features, --masked_out_weight, --seeker_masked_out, "
-                  "--random_mask_shape, --mask_infill, --area_hinge)")
+                  "--random_mask_shape, --mask_infill, --area_hinge, --nested_budget)")
 
 
 def hns_variant(cfg) -> str:
@@ -165,6 +165,8 @@ def hns_variant(cfg) -> str:
         parts.append(f"fill-{cfg.mask_infill}")
     if cfg.area_hinge:
         parts.append("hinge")
+    if cfg.nested_budget:
+        parts.append(f"nested{_exact(cfg.nested_budget)}")
     return "+".join(parts)
 
 

@@ -107,7 +107,8 @@ class TensorBoard(keras.callbacks.TensorBoard):
 
 
 class MaskImages(keras.callbacks.Callback):
-    """Each epoch, a TensorBoard image of fixed validation images: input | mask | masked input."""
+    """Each epoch, a TensorBoard image of fixed validation images: input | mask | masked input, the masked
+    input as the seeker sees it (in-filled with the model's ``mask_infill``)."""
 
     def __init__(self, log_dir, images):
         super().__init__()
@@ -117,8 +118,8 @@ class MaskImages(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         x = self.images
         y, _, _ = self.model.mask(x, training=False)
-        y = tf.broadcast_to(y, tf.shape(x))
-        grid = tf.concat([x, y, x * y], axis=2)
+        masked = self.model.fill(x, y)
+        grid = tf.concat([x, tf.broadcast_to(y, tf.shape(x)), masked], axis=2)
         with self.writer.as_default():
             tf.summary.image("input | mask | masked input", grid, step=epoch, max_outputs=len(x))
         self.writer.flush()

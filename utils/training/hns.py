@@ -22,7 +22,7 @@ HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "mon
            "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed", "hider_decoder", "mask_grid",
            "seeker_training", "mask_smoothness", "mask_mode", "start_budget", "final_budget", "budget_epochs",
            "budget_schedule", "hider_features", "masked_out_weight", "seeker_masked_out", "random_mask_shape",
-           "mask_infill", "area_hinge")
+           "mask_infill", "area_hinge", "nested_budget")
 
 
 @dataclass
