@@ -2,7 +2,8 @@
 
     python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N] [--data_dir DIR]
 
-Stages: pretrain seeker -> baseline -> pretrain hider (not for a hider on the seeker's features)
+Stages: pretrain seeker -> baseline -> pretrain hider (the autoencoder: the hider's start, except for a
+hider on the seeker's features, and CEM's reconstruction term in the benchmark)
 [-> pretrain a seeker on random masks, for
 --seeker_training frozen] -> collaborative training (adaptive alpha, deterministic neurons,
 pretrained start; on mnist-5k the seeker also learns from random masks, the preset's
@@ -60,8 +61,9 @@ def stages(config: str, identifier: str, seed: int | None = None, data_dir: str 
     baseline = default_baseline(cfg)
     plan = [Stage("pretrain seeker", "pretrain_seeker.py", common, seeker.final, seeker),
             Stage("baseline", "baseline.py", common, baseline)]
-    if cfg.hider_features == "none":   # a hider on the seeker's features has no autoencoder to pretrain
-        plan.append(Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider))
+    # The autoencoder starts the hider (not one on the seeker's features, which has its own decoder) and
+    # is CEM's reconstruction term in the faithfulness benchmark, so every preset pretrains it.
+    plan.append(Stage("pretrain hider", "pretrain_hider.py", common, hider.final, hider))
     start = seeker
     if cfg.seeker_training == "frozen":   # REAL-X: HnS trains against a seeker pretrained on random masks
         start = run_paths(cfg, seeker_model_type(cfg, random_masks=True))

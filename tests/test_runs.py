@@ -203,9 +203,12 @@ def test_demo_passes_a_users_image_folder_to_every_stage(tmp_path):
     import demo
 
     plan = demo.stages("example", "mine", data_dir=str(tmp_path))
-    # the preset's hider reads the seeker's features: no autoencoder to pretrain, none to start from
-    assert [s.name for s in plan][:3] == ["pretrain seeker", "baseline", "collaborative training"]
-    assert "--hider_weights" not in plan[2].argv
+    # the preset's hider reads the seeker's features, so it does not start from the autoencoder; the
+    # autoencoder is still pretrained, for CEM's reconstruction term in the faithfulness stage
+    names = [s.name for s in plan]
+    assert names[:4] == ["pretrain seeker", "baseline", "pretrain hider", "collaborative training"]
+    assert "--hider_weights" not in plan[3].argv
+    assert "faithfulness" in names and plan[2].done.name == "final.weights.h5"
     for stage in plan:
         assert stage.argv[stage.argv.index("--data_dir") + 1] == str(tmp_path), stage.name
     # The preset's pixel budget: the HnS stage writes into the topk run folder of the example config.
