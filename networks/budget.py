@@ -47,17 +47,12 @@ def top_k_mask(h, budget, temperature: float = 1.0):
     pass (see the module docstring).
     """
     n = h.shape[-1]
-    k = keep_count(budget, n)
+    k = tf.broadcast_to(keep_count(budget, n), tf.shape(h)[:1])   # one k per row
     # tf.argsort is stable: among equal logits the lower index comes first.
     order = tf.argsort(h, axis=-1, direction="DESCENDING", stable=True)
     ranks = tf.argsort(order, axis=-1, stable=True)
-    ordered = tf.gather(h, order, batch_dims=1)
-    if k.shape.rank:  # one k per row
-        y_hard = tf.cast(ranks < k[:, None], h.dtype)
-        h_k = tf.gather(ordered, k - 1, batch_dims=1)[:, None]
-    else:
-        y_hard = tf.cast(ranks < k, h.dtype)
-        h_k = tf.gather(ordered, k - 1, axis=-1)[:, None]
+    y_hard = tf.cast(ranks < k[:, None], h.dtype)
+    h_k = tf.gather(tf.gather(h, order, batch_dims=1), k - 1, batch_dims=1)[:, None]
     s = tf.sigmoid((h - tf.stop_gradient(h_k)) / temperature)
     return y_hard + s - tf.stop_gradient(s), s
 
