@@ -197,6 +197,15 @@ def test_a_tiny_topk_fit_writes_one_checkpoint_per_budget(tmp_path, monkeypatch,
     assert [r["budget"] for r in rows] == [0.5, 0.25, 0.125, 0.125]  # the final weights too
     best, rule = recommend(rows, 0.0, True)
     assert rows[best]["budget"] == 0.125 and "smallest budget" in rule
+    # where the splits know their evidence, every row says where the masks lie
+    for split in (data.val, data.test):
+        split.evidence = np.zeros((len(split), 8, 8), bool)
+        split.evidence[:, :2, :2] = True
+    rows = evaluate_run(model, checkpoints(paths.weights)[-1:], data, leakage_epochs=0, log=lambda *a: None)
+    for figures in (rows[0]["test"], rows[0]["val"]):
+        assert 0 <= figures["tpr"] <= 1 and figures["pointing"] in np.arange(17) / 16
+        # the final mask keeps 8 of 64 pixels: at most 4 of them on the 4 evidence pixels
+        assert figures["mask_fdr"] >= 0.5 and figures["mask_tpr"] <= 1
 
 
 def test_threshold_mode_is_untouched_by_the_budget_flags():

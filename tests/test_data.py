@@ -147,6 +147,69 @@ def test_a_validation_folder_is_the_validation_split(tmp_path, name):
         load_data(**data_arguments(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)))
 
 
+def _write_evidence(root, split, classes=("cat", "dog"), n=4, size=(20, 12)):
+    """Masks for `split`: image i of class c marks the rectangle rows 0..i, columns 0..c (0/255)."""
+    for label, c in enumerate(classes):
+        d = root / "evidence" / split / c
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            mask = np.zeros(size[::-1], np.uint8)
+            mask[:i + 1, :label + 1] = 255
+            Image.fromarray(mask).save(d / f"{i}.png")
+
+
+def test_evidence_masks_follow_their_images_through_the_splits(tmp_path):
+    _write_folder(tmp_path, size=(20, 12))
+    _write_evidence(tmp_path, "train")
+    _write_evidence(tmp_path, "test")
+    data = load_data(**data_arguments(Config(dataset="folder", data_dir=str(tmp_path), image_size=24, channels=1)))
+    for split in (data.train, data.val, data.test):
+        assert split.evidence.shape == (len(split), 24, 24) and split.evidence.dtype == bool
+        for x, y, e in zip(split.x, split.y, split.evidence):
+            # image i is grey 40 i; its mask, rows 0..i of 12 and columns 0..y of 20, nearest-resized to 24 x 24
+            i = int(x[0, 0, 0]) // 40
+            rows, cols = np.flatnonzero(e.any(axis=1)), np.flatnonzero(e.any(axis=0))
+            assert rows.tolist() == list(range(2 * (i + 1))) and len(cols) == round(24 * (y + 1) / 20)
+    assert len(data.train) + len(data.val) == 8
+
+
+def test_a_split_without_an_evidence_folder_has_none(tmp_path):
+    _write_folder(tmp_path)
+    _write_evidence(tmp_path, "test")
+    data = load_data(**data_arguments(Config(dataset="folder", data_dir=str(tmp_path), image_size=16, channels=1)))
+    assert data.train.evidence is None and data.val.evidence is None and data.test.evidence.shape == (8, 16, 16)
+
+
+def _load(root):
+    return load_data(**data_arguments(Config(dataset="folder", data_dir=str(root), image_size=16, channels=1)))
+
+
+def test_bad_evidence_masks_are_refused_with_the_fix(tmp_path):
+    _write_folder(tmp_path)
+    _write_evidence(tmp_path, "test")
+    (tmp_path / "evidence" / "test" / "dog" / "3.png").unlink()
+    with pytest.raises(UsageError, match=r"no evidence mask for 1 of the 8 images .* add one per image"):
+        _load(tmp_path)
+    Image.fromarray(np.zeros((12, 20), np.uint8)).save(tmp_path / "evidence" / "test" / "dog" / "3.png")
+    with pytest.raises(UsageError, match="3.png marks no pixel at 16 x 16"):
+        _load(tmp_path)
+    Image.fromarray(np.full((20, 20), 255, np.uint8)).save(tmp_path / "evidence" / "test" / "dog" / "3.png")
+    with pytest.raises(UsageError, match="is 20 x 20 but its image .* is 20 x 12"):
+        _load(tmp_path)
+    Image.fromarray(np.full((12, 20), 255, np.uint8)).save(tmp_path / "evidence" / "test" / "dog" / "3.jpg")
+    with pytest.raises(UsageError, match="holds 2 masks for image"):
+        _load(tmp_path)
+    (tmp_path / "evidence" / "test" / "dog" / "3.jpg").write_bytes(b"not an image")
+    (tmp_path / "evidence" / "test" / "dog" / "3.png").unlink()
+    with pytest.raises(UsageError, match="cannot decode evidence mask"):
+        _load(tmp_path)
+    (tmp_path / "evidence" / "test" / "dog" / "3.jpg").unlink()
+    _write_evidence(tmp_path, "test")
+    (tmp_path / "evidence" / "tset").mkdir()
+    with pytest.raises(UsageError, match="no split of .*: tset; name them after the splits"):
+        _load(tmp_path)
+
+
 def test_folder_errors(tmp_path):
     (tmp_path / "train" / "only").mkdir(parents=True)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "train" / "only" / "a.png")

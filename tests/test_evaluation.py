@@ -30,6 +30,20 @@ def test_figures_on_hand_made_masks():
     assert "F" not in figures_of_merit(preds, labels, masks, fg, baseline=None)
 
 
+def test_figures_where_the_evidence_is_known():
+    masks = np.array([[[1, 0], [0, 0]], [[1, 1], [0, 0]]], bool)
+    fg = np.ones((2, 2, 2), bool)
+    evidence = np.array([[[1, 1], [0, 0]], [[0, 0], [0, 1]]], bool)    # |E| = 2 and 1
+    scores = np.array([[[0.9, 0.1], [0.5, 0.0]], [[0.2, 0.8], [0.1, 0.3]]])
+    out = figures_of_merit(np.zeros(2), np.zeros(2), masks, fg, 0.8, evidence, scores)
+    # top-2 of image 0: (0,0), (1,0): 1 of 2 on E; top-1 of image 1: (0,1), not E
+    assert out["tpr"] == pytest.approx((1 / 2 + 0) / 2)
+    assert out["pointing"] == pytest.approx(0.5)             # image 0's top pixel (0,0) is E, image 1's is not
+    assert out["mask_tpr"] == pytest.approx((1 / 2 + 0) / 2)  # the masks keep (0,0) of E_0 and none of E_1
+    assert out["mask_fdr"] == pytest.approx((0 + 1) / 2)      # all of mask 0 on E, none of mask 1
+    assert "tpr" not in figures_of_merit(np.zeros(2), np.zeros(2), masks, fg, 0.8)
+
+
 def test_mask_agreement_tells_a_fixed_mask_from_masks_that_follow_their_image():
     from utils.evaluation.metrics import fixed_mask_warning, mask_agreement
 

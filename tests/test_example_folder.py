@@ -28,13 +28,14 @@ def ok(result):
 
 def test_the_fixture_writes_class_folders_with_evidence(tmp_path):
     evidence = write_image_folder(tmp_path, {"train": 2, "val": 1, "test": 0})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence.npz", "train", "val"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence", "train", "val"]
     assert sorted(p.name for p in (tmp_path / "train").iterdir()) == sorted(patches.CLASSES)
     assert len(evidence) == 3 * len(patches.CLASSES)
     for path, mask in evidence.items():
         image = np.asarray(Image.open(tmp_path / path))
         assert image.shape == (32, 32, 3) and mask.shape == (32, 32)
         assert path.split("/")[1] in patches.CLASSES and mask.sum() > 0   # one glyph of its class
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "evidence" / path)) > 0, mask)
 
 
 @pytest.mark.slow
@@ -60,4 +61,6 @@ def test_example_preset_trains_and_explains_a_colour_folder(tmp_path):
     assert report["settings"]["shift_fill"] == "edge"
     test = report["checkpoints"][0]["test"]
     assert 0 < test["fg_share"] < 0.95          # the textured background is not all foreground
+    # the folder's evidence masks (evidence/<split>/...) reach the report: where the masks lie
+    assert {"tpr", "pointing", "mask_tpr", "mask_fdr"} <= set(test) and 0 <= test["pointing"] <= 1
     assert any(p.name.startswith("masks_") and p.suffix == ".png" for p in results.iterdir())

@@ -286,7 +286,7 @@ def test_checkpoint_evaluation_scores_the_fill_the_model_was_trained_with():
     hider, seeker = fresh_pair()
     model = HideAndSeek(hider, seeker, build_neuron(False, "st1"), mask_infill="blur")
     x = tf.constant(tiny_data()[0])
-    preds, kept, _ = mask_predictor(model, 0.1)(x)
+    preds, kept, _, _ = mask_predictor(model, 0.1)(x)
     assert np.array_equal(preds.numpy(), np.argmax(model(x).numpy(), -1))
     assert np.array_equal(kept.numpy(), model.mask(x)[0].numpy()[..., 0] > 0.5)
 

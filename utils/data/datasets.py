@@ -10,6 +10,11 @@ Images are held as uint8 arrays (N, H, W, C) at the configured size and channels
 - ``folder``: ``data_dir/train/<class>/*`` and ``data_dir/test/<class>/*`` (png, jpg, jpeg,
   bmp in any case), and ``data_dir/val/<class>/*`` (or ``validation/``) when the user has a
   validation set of their own: it is then the validation split, instead of one drawn from train/.
+  Where the evidence of each image is known (a segmentation, the object's pixels), a mask per image
+  in ``data_dir/evidence/<split>/<class>/<image's name>.png`` (any image format; non-zero pixels are
+  evidence, resized to the image's size by nearest neighbour) gives the split its evidence, and the
+  evaluation scores the masks against it (TPR, pointing). A split either has a mask for every image
+  or no ``evidence/<split>`` folder.
 - ``patches``: generated colour images whose class evidence is known (`utils.data.patches`):
   6,000 train and 1,000 test, the same for every run; splits carry the evidence masks.
 
@@ -131,10 +136,63 @@ def _decode_files(files: list[Path], size: int, channels: int) -> np.ndarray:
 
 
 VALIDATION_FOLDERS = ("val", "validation")
+EVIDENCE_FOLDER = "evidence"
+
+
+def _evidence_files(root: Path, split: Path, files: list[Path]) -> list[Path] | None:
+    """The evidence mask of every image of `split` (``root/evidence/<split>/<class>/<stem>.*``), or None
+    where the split has no evidence folder; a UsageError when some image has none, or two."""
+    base = root / EVIDENCE_FOLDER / split.name
+    if not base.is_dir():
+        return None
+    found: dict[tuple[str, str], list[Path]] = {}
+    for d in (d for d in base.iterdir() if d.is_dir()):
+        for f in d.iterdir():
+            if f.suffix.lower() in IMAGE_EXTENSIONS:
+                found.setdefault((d.name, f.stem), []).append(f)
+    masks, missing = [], []
+    for f in files:
+        hits = found.get((f.parent.name, f.stem), [])
+        if len(hits) > 1:
+            raise UsageError(f"{hits[0].parent} holds {len(hits)} masks for image {f} "
+                             f"({', '.join(sorted(h.name for h in hits))}): keep one")
+        (masks.append(hits[0]) if hits else missing.append(f))
+    if missing:
+        raise UsageError(f"{base} has no evidence mask for {len(missing)} of the {len(files)} images of {split} "
+                         f"(first: {base / missing[0].parent.name / missing[0].stem}.png): add one per image, or "
+                         f"remove {base}")
+    return masks
+
+
+def _decode_masks(masks: list[Path], images: list[Path], size: int) -> np.ndarray:
+    """bool (N, size, size): the non-zero pixels of each mask, resized (nearest) as its image is."""
+    from PIL import Image, UnidentifiedImageError
+
+    out = np.empty((len(masks), size, size), bool)
+    for i, (m, f) in enumerate(zip(masks, images)):
+        try:
+            with Image.open(m) as im, Image.open(f) as image:
+                if im.size != image.size:
+                    raise UsageError(f"evidence mask {m} is {im.size[0]} x {im.size[1]} but its image {f} is "
+                                     f"{image.size[0]} x {image.size[1]}: give the mask its image's size")
+                out[i] = np.asarray(im.convert("L").resize((size, size), Image.NEAREST)) > 0
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            raise UsageError(f"cannot decode evidence mask {m} ({type(e).__name__}): fix or remove the file") from e
+        if not out[i].any():
+            raise UsageError(f"evidence mask {m} marks no pixel at {size} x {size} (non-zero pixels are evidence): "
+                             f"mark the evidence of {f}, or remove the evidence folder")
+    return out
+
+
+def _folder_split(root: Path, split: Path, files: list[Path], labels: np.ndarray, cfg) -> Split:
+    """The images `files` of folder `split` (with their evidence, where the folder has masks)."""
+    masks = _evidence_files(root, split, files)
+    return Split(_decode_files(files, cfg.image_size, cfg.channels), labels.astype(np.int32),
+                 None if masks is None else _decode_masks(masks, files, cfg.image_size))
 
 
 def _load_folder(cfg):
-    """((train files, labels), (test files, labels), (validation files, labels) or None), classes."""
+    """((train files, labels), (test files, labels), (validation folder, files, labels) or None), classes."""
     root = Path(cfg.data_dir)
     tr_files, tr_y, classes = _list_folder(root / "train", None)
     if len(classes) < 2:
@@ -143,7 +201,13 @@ def _load_folder(cfg):
     found = [root / name for name in VALIDATION_FOLDERS if (root / name).is_dir()]
     if len(found) > 1:
         raise UsageError(f"{root} holds both val/ and validation/: keep one validation folder")
-    val = _list_folder(found[0], classes)[:2] if found else None
+    val = (found[0], *_list_folder(found[0], classes)[:2]) if found else None
+    if (root / EVIDENCE_FOLDER).is_dir():
+        splits = {"train", "test", *(f.name for f in found)}
+        stray = sorted(d.name for d in (root / EVIDENCE_FOLDER).iterdir() if d.is_dir() and d.name not in splits)
+        if stray:
+            raise UsageError(f"{root / EVIDENCE_FOLDER} has folders that are no split of {root}: {', '.join(stray)}; "
+                             f"name them after the splits ({', '.join(sorted(splits))})")
     return ((tr_files, tr_y), (te_files, te_y), val), classes
 
 
@@ -214,10 +278,11 @@ def _load(cfg: DataSettings) -> Data:
         # Cap before decoding: no need to read images that would be thrown away.
         tr_keep = stratified_subset(tr_y, cfg.train_images or len(tr_y), cfg.seed)
         te_keep = stratified_subset(te_y, cfg.test_images or len(te_y), cfg.seed + 1)
-        train = Split(_decode_files([tr_files[i] for i in tr_keep], cfg.image_size, cfg.channels), tr_y[tr_keep])
-        test = Split(_decode_files([te_files[i] for i in te_keep], cfg.image_size, cfg.channels), te_y[te_keep])
+        root = Path(cfg.data_dir)
+        train = _folder_split(root, root / "train", [tr_files[i] for i in tr_keep], tr_y[tr_keep], cfg)
+        test = _folder_split(root, root / "test", [te_files[i] for i in te_keep], te_y[te_keep], cfg)
         if val_files is not None:
-            val = Split(_decode_files(val_files[0], cfg.image_size, cfg.channels), val_files[1].astype(np.int32))
+            val = _folder_split(root, *val_files, cfg)
     else:
         if cfg.dataset == "mnist-5k":
             (xtr, ytr), (xte, yte) = _load_mnist5k(cfg.seed)

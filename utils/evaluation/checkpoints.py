@@ -34,17 +34,18 @@ class MaskedPredictions:
     preds: np.ndarray   # (N,) predicted classes
     masks: np.ndarray   # (N, H, W) bool, True = kept
     foreground: np.ndarray  # (N, H, W) bool
+    scores: np.ndarray  # (N, H, W) float32: the hider's keep probability, its ranking of the pixels
 
 
 def mask_predictor(model, threshold: float):
-    """Compiled (images -> predicted class, kept pixels, foreground) of an HnS `model`."""
+    """Compiled (images -> predicted class, kept pixels, foreground, keep probability) of an HnS `model`."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
     def infer(x):
-        y, _, _ = model.mask(x, training=False)
+        y, probability, _ = model.mask(x, training=False)
         preds = tf.argmax(model.seeker(model.fill(x, y), training=False), axis=-1)  # the fill it was trained with
-        return preds, y[..., 0] > 0.5, foreground_pixels(x, threshold)
+        return preds, y[..., 0] > 0.5, foreground_pixels(x, threshold), probability[..., 0]
 
     return infer
 
@@ -102,7 +103,8 @@ def aggregate_runs(runs: list[list[dict]]) -> list[dict]:
     return out
 
 
-FIGURE_KEYS = ("accuracy", "F", "I", "I_fg", "FIR", "FII", "FII_fg", "kept_pixels", "all_fg_hidden")
+FIGURE_KEYS = ("accuracy", "F", "I", "I_fg", "FIR", "FII", "FII_fg", "kept_pixels", "all_fg_hidden",
+               "tpr", "pointing", "mask_tpr", "mask_fdr")   # the last four where the evidence is known
 
 
 def evaluate_run(model, checkpoints: list[Path], data, seed: int = 0, threshold: float = 0.1, baseline=None,
@@ -119,8 +121,10 @@ def evaluate_run(model, checkpoints: list[Path], data, seed: int = 0, threshold:
             "checkpoint": path.name, "alpha": checkpoint_alpha(path), "path": str(path),
             # a top-k run's weights carry their budget (networks.budget), the final ones too
             "budget": float(model.neuron.budget.numpy()) if model.neuron.estimator == "topk" else None,
-            "test": figures_of_merit(test.preds, data.test.y, test.masks, test.foreground, baseline),
-            "val": figures_of_merit(val.preds, data.val.y, val.masks, val.foreground, val_baseline),
+            "test": figures_of_merit(test.preds, data.test.y, test.masks, test.foreground, baseline,
+                                     data.test.evidence, test.scores),
+            "val": figures_of_merit(val.preds, data.val.y, val.masks, val.foreground, val_baseline,
+                                    data.val.evidence, val.scores),
         }
         if probe is not None:
             train = masked_predictions(predictor, data.train.x)

@@ -17,6 +17,14 @@ of the Hide-and-Seek model and base that of the seeker trained alone on the same
     mask_agreement  mean IoU of the kept pixels of different images (`mask_agreement`): near 1, the
                   hider writes the same mask whatever the image, a failure (`fixed_mask_warning`)
 
+Where the split knows each image's evidence E (`patches`; a folder with evidence masks), with the
+hider's keep probability as its ranking and k = |E| (`utils.evaluation.faithfulness.ground_truth`):
+
+    tpr           |top-k pixels & E| / |E|, mean over images (random pixels: |E| / pixels)
+    pointing      share of images whose top-ranked pixel lies in E
+    mask_tpr      share of E inside the binary mask, |y & E| / |E|, mean over images
+    mask_fdr      share of the binary mask outside E, |y \\ E| / |y|, mean over images
+
 `fidelity`, `fir` and `fii` live with the model (`networks.metrics`), which logs them during
 training with the same formulas.
 """
@@ -27,8 +35,9 @@ import numpy as np
 from networks.metrics import fidelity, fii, fir, foreground_pixels
 
 
-def figures_of_merit(preds, labels, masks, foreground, baseline: float | None) -> dict:
-    """All per-checkpoint figures (see the module docstring) from predictions and binary masks."""
+def figures_of_merit(preds, labels, masks, foreground, baseline: float | None, evidence=None, scores=None) -> dict:
+    """All per-checkpoint figures (see the module docstring) from predictions and binary masks; with the
+    `evidence` (bool (N, H, W)) and the hider's `scores` (its ranking), also where the masks lie."""
     preds, labels = np.asarray(preds), np.asarray(labels)
     masks, foreground = np.asarray(masks, bool), np.asarray(foreground, bool)
     n = len(labels)
@@ -53,6 +62,12 @@ def figures_of_merit(preds, labels, masks, foreground, baseline: float | None) -
         out.update(F=f, FIR=fir(f, hidden), FII=fii(f, hidden), FII_fg=fii(f, hidden_fg))
     else:
         out["acc_x_I_fg"] = accuracy * hidden_fg
+    if evidence is not None:
+        from utils.evaluation.faithfulness import ground_truth, mask_ground_truth
+
+        ranked, own = ground_truth(scores, evidence), mask_ground_truth(masks, evidence)
+        out.update(tpr=float(np.mean(ranked["tpr"])), pointing=float(np.mean(ranked["pointing"])),
+                   mask_tpr=float(np.mean(own["tpr"])), mask_fdr=float(np.mean(own["fdr"])))
     return out
 
 

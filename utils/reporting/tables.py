@@ -42,5 +42,5 @@ def evaluation_csv(rows: list[dict], settings: dict) -> str:
     return csv_text(["checkpoint", "alpha", "test_images"] + [f"test_{k}" for k in keys]
                     + [f"val_{k}" for k in keys] + extra + setting_keys,
                     [[r["checkpoint"], r["alpha"], r["test"]["images"]] + [r["test"][k] for k in keys]
-                     + [r["val"][k] for k in keys] + [r[k] for k in extra] + [settings[k] for k in setting_keys]
+                     + [r["val"].get(k) for k in keys] + [r[k] for k in extra] + [settings[k] for k in setting_keys]
                      for r in rows])
