@@ -8,7 +8,9 @@ integrated gradients 50 steps; SmoothGrad 50 samples; occlusion 4 x 4 patches at
 runs a short search (--cem_iterations x --cem_c_steps; its default is 1000 x 10, see
 bench_contrastive.py for CEM's own benchmark). The Hide-and-Seek mask is one forward pass of the
 hider (float32, as the model runs), timed on --n images and on --hns_batch images at once (the
-amortised cost); times are medians of repeated calls after a warm-up.
+amortised cost); times are medians of repeated calls after a warm-up. Last, it counts the
+multiply-adds of the hider and of the seeker: a per-image optimiser's cost over the mask's can
+only pass the ratio of their arithmetic where one runs less efficiently than the other.
 
     .venv/bin/python benchmarks/bench_explainers.py [--n 100] [--json out.json]
 
@@ -63,6 +65,20 @@ def timed(fn, repeats: int = 1) -> float:
     return float(np.median(times))
 
 
+def multiply_adds(model) -> int:
+    """Multiply-adds of one image through `model`'s Conv2D, Conv2DTranspose and Dense layers (the rest is
+    elementwise): a convolution's output pixels x kernel size, a transposed one's input pixels x kernel size."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            total += int(np.prod(layer.input.shape[1:3]) * np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Conv2D):
+            total += int(np.prod(layer.output.shape[1:3]) * np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="test images explained at once (default 100)")
@@ -108,12 +124,23 @@ def main():
         ratio = r.get("x_hns_amortised")
         print(f"{r['method']:34s} {r['seconds']:10.3f} {r['ms_per_image']:11.3f} "
               f"{r['images'] / r['seconds']:11.1f} {'' if ratio is None else f'{ratio:10.0f}'}")
+    # What the ratio can be: BBMP / FIDO spend each iteration on the seeker forward and its input gradient
+    # (about one more forward's multiply-adds); the HnS mask is one hider forward.
+    hider_macs, seeker_macs = multiply_adds(hider), multiply_adds(seeker)
+    bound = cfg.epochs * 2 * seeker_macs / hider_macs
+    print(f"\nmultiply-adds per image: hider {hider_macs / 1e6:.2f} M, seeker {seeker_macs / 1e6:.2f} M; "
+          f"{cfg.epochs} iterations of seeker forward + input gradient (~2 seeker passes) against one hider pass: "
+          f"~{bound:.0f} times the arithmetic of the HnS mask")
+    for r in rows[:2]:
+        r["multiply_adds"] = hider_macs
     fido = next((r for r in rows if r["method"] == "fido-ssr"), None)
     if fido:
         print(f"\nFIDO-SSR on {args.n} images: {fido['seconds']:.1f} s (target < 20 s for 100); the amortised HnS "
               f"mask is {fido['x_hns_amortised']:.0f} times cheaper per image (target >= 1000)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"seeker": origin, "n": args.n, "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"seeker": origin, "n": args.n, "rows": rows, "hider_multiply_adds":
+                                               hider_macs, "seeker_multiply_adds": seeker_macs,
+                                               "arithmetic_ratio_bound": bound}, indent=2))
 
 
 if __name__ == "__main__":
