@@ -160,3 +160,28 @@ def test_one_evaluator_judges_every_run_of_a_series():
     judge = evaluator_config(Config(config="mnist-5k", identifier="t", seed=4, num_trainings=3))
     (run,) = series(judge, "evalx")
     assert run.index is None and run.seed == 5 and run.paths.weights.name == "t-seed5"
+
+
+def test_the_judge_is_checked_on_its_own_cells_and_on_the_evidence_alone():
+    from types import SimpleNamespace
+
+    from utils.data import Split
+    from utils.evaluation.benchmark import evaluator_accuracy
+    from utils.explainers.infillers import build_infiller
+
+    # 8 images of 8 x 8: image i is bright (255) in its evidence, pixel (i, i), and black elsewhere
+    x = np.zeros((8, 8, 8, 1), np.uint8)
+    evidence = np.zeros((8, 8, 8), bool)
+    for i in range(8):
+        x[i, i, i], evidence[i, i, i] = 255, True
+    y = np.arange(8) % 2
+    judge = SimpleNamespace(correct=lambda images, labels: images.reshape(len(images), -1).max(axis=1) > 0.5)
+    data = SimpleNamespace(test=Split(x, y, evidence))
+    out = evaluator_accuracy(judge, data, build_infiller("zero", 8), seed=0, grid=4)
+    assert out["whole"][0] == 1.0 and out["evidence_only"][0] == 1.0   # the evidence alone keeps every image
+    # random cells of 2 x 2 pixels at rate r keep image i's one bright pixel where its cell is kept
+    for rate in (0.03, 0.1, 0.3):
+        cells = np.random.default_rng(0).random((8, 4, 4)) < rate
+        assert out[f"cells4_{rate:g}"][0] == pytest.approx(np.mean([cells[i, i // 2, i // 2] for i in range(8)]))
+    data.test.evidence = None
+    assert "evidence_only" not in evaluator_accuracy(judge, data, build_infiller("zero", 8), seed=0)

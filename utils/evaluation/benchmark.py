@@ -126,16 +126,27 @@ def evaluator_classifier(cfg, inputs: Inputs, data, infiller):
     return load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.evaluator_weights)
 
 
-def evaluator_accuracy(judge, data, infiller, seed: int) -> dict:
-    """The evaluator's test accuracy on whole images and on images with random 3%, 10%, 30% of pixels."""
+def evaluator_accuracy(judge, data, infiller, seed: int, grid: int | None = None) -> dict:
+    """The evaluator's test accuracy on whole images, on images with random 3%, 10%, 30% of pixels kept,
+    the same on cells of its training `grid` (what it learnt to read), and, where the test split knows
+    its evidence, on images shown only their evidence: a judge that cannot read those cannot judge
+    whether a mask found the evidence."""
     from utils.evaluation.faithfulness import fill, mean_se
     from utils.evaluation.prediction import as_float_images
 
     x, y = as_float_images(data.test.x), data.test.y
+    n, size = len(x), x.shape[1]
     out = {"whole": mean_se(judge.correct(x, y))}
     for rate in (0.03, 0.1, 0.3):
         keep = np.random.default_rng(seed).random(x.shape[:3]) < rate
-        out[f"random_{rate:g}"] = mean_se(judge.correct(fill(x, keep, infiller, np.arange(len(x))), y))
+        out[f"random_{rate:g}"] = mean_se(judge.correct(fill(x, keep, infiller, np.arange(n)), y))
+    if grid and size % grid == 0:
+        for rate in (0.03, 0.1, 0.3):
+            cells = np.random.default_rng(seed).random((n, grid, grid)) < rate
+            keep = cells.repeat(size // grid, axis=1).repeat(size // grid, axis=2)
+            out[f"cells{grid}_{rate:g}"] = mean_se(judge.correct(fill(x, keep, infiller, np.arange(n)), y))
+    if data.test.evidence is not None:
+        out["evidence_only"] = mean_se(judge.correct(fill(x, data.test.evidence, infiller, np.arange(n)), y))
     return out
 
 
@@ -199,7 +210,8 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
               "split": cfg.faith_split,
               "checkpoint": str(inputs.checkpoint), "notes": inputs.notes, "seeker": str(inputs.seeker),
               "evaluator": {"weights": str(inputs.evaluator_weights),
-                            "accuracy": evaluator_accuracy(judges[0], data, judge_infiller, cfg.seed)},
+                            "accuracy": evaluator_accuracy(judges[0], data, judge_infiller, cfg.seed,
+                                                            cfg.evalx_grid)},
               "budgets": inputs.budgets, "methods": {}, "rows": []}
     print(f"evaluator {inputs.evaluator_weights}: " + ", ".join(
         f"{k} {v[0]:.3f}" for k, v in report["evaluator"]["accuracy"].items()))
