@@ -185,3 +185,14 @@ def test_the_judge_is_checked_on_its_own_cells_and_on_the_evidence_alone():
         assert out[f"cells4_{rate:g}"][0] == pytest.approx(np.mean([cells[i, i // 2, i // 2] for i in range(8)]))
     data.test.evidence = None
     assert "evidence_only" not in evaluator_accuracy(judge, data, build_infiller("zero", 8), seed=0)
+
+
+def test_a_judge_is_refused_unless_it_beats_chance_by_three_standard_errors():
+    from utils.errors import UsageError
+    from utils.evaluation.benchmark import refuse_a_judge_at_chance
+
+    # 10 classes, 100 images: chance 0.1, SE sqrt(0.1 * 0.9 / 100) = 0.03, floor 0.19
+    refuse_a_judge_at_chance(0.191, 100, 10, "w.h5")
+    for accuracy in (0.189, 0.1, float("nan")):
+        with pytest.raises(UsageError, match=r"judge w.h5 reads .* no better than chance \(0.100; floor 0.190\)"):
+            refuse_a_judge_at_chance(accuracy, 100, 10, "w.h5")

@@ -103,7 +103,7 @@ def test_debug_writes_nothing(tmp_path, monkeypatch, capsys):
 
 
 FAITH = [*SMALL, "--faith_images", "24", "--methods", "hns,hns-ranked,random-foreground,gradient,bbmp-ssr",
-         "--budgets", "0.05,0.2", "--max_epochs", "1", "--epochs", "5", "--probe_epochs", "5", "--leakage_folds", "2"]
+         "--budgets", "0.05,0.2", "--max_epochs", "3", "--epochs", "5", "--probe_epochs", "5", "--leakage_folds", "2"]
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +173,23 @@ def test_faithfulness_bad_input(pipeline_dir, faithfulness_run, monkeypatch, arg
     before = tree(pipeline_dir)
     with pytest.raises(UsageError, match=match):
         faithfulness.main([*FAITH, *argv])
+    assert tree(pipeline_dir) == before
+
+
+def test_a_judge_at_chance_is_refused_before_anything_is_written(pipeline_dir, faithfulness_run, monkeypatch):
+    import faithfulness
+    from networks.seeker import build_seeker
+    from networks.weights import save_weights
+    from utils.errors import UsageError
+
+    monkeypatch.chdir(pipeline_dir)
+    judge = build_seeker("small", (28, 28, 1), 10)
+    kernel, bias = judge.get_layer("seeker_logits").get_weights()
+    judge.get_layer("seeker_logits").set_weights([np.zeros_like(kernel), np.eye(10, dtype=bias.dtype)[0]])
+    save_weights(judge, "constant.weights.h5")   # names class 0 whatever the image: 0.1 of stratified images
+    before = tree(pipeline_dir)
+    with pytest.raises(UsageError, match=r"reads 0.100 of the whole test images, no better than chance \(0.100"):
+        faithfulness.main([*FAITH, "--evaluator_weights", "constant.weights.h5"])
     assert tree(pipeline_dir) == before
 
 

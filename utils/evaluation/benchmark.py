@@ -150,6 +150,18 @@ def evaluator_accuracy(judge, data, infiller, seed: int, grid: int | None = None
     return out
 
 
+def refuse_a_judge_at_chance(accuracy: float, n: int, classes: int, weights) -> None:
+    """A UsageError unless the judge's accuracy on n whole images lies above chance (1 / classes) by more
+    than 3 binomial standard errors, sqrt(c (1 - c) / n): a judge that never learnt judges nothing
+    (trained from scratch on masked images, EVAL-X can stay at chance for many epochs)."""
+    chance = 1.0 / classes
+    floor = chance + 3.0 * np.sqrt(chance * (1.0 - chance) / max(n, 1))
+    if not accuracy > floor:
+        raise UsageError(f"the EVAL-X judge {weights} reads {accuracy:.3f} of the whole test images, no better than "
+                         f"chance ({chance:.3f}; floor {floor:.3f}): it never learnt; train a new one with more "
+                         f"epochs (--max_epochs) or larger cells (--evalx_grid) under a new --evaluator NAME")
+
+
 def hns_scores(hns, x) -> dict:
     """(scores (n, H, W), seconds per image, binary mask) of "hns" (the mask) and "hns-ranked" (the keep
     probability) on images x, from one pass of the hider."""
@@ -215,6 +227,8 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
               "budgets": inputs.budgets, "methods": {}, "rows": []}
     print(f"evaluator {inputs.evaluator_weights}: " + ", ".join(
         f"{k} {v[0]:.3f}" for k, v in report["evaluator"]["accuracy"].items()))
+    refuse_a_judge_at_chance(report["evaluator"]["accuracy"]["whole"][0], len(data.test), data.num_classes,
+                             inputs.evaluator_weights)
     views = {"x": x, "labels": labels, "masks": {}}
     probe = LeakageProbe(x.shape[1:3], data.num_classes, epochs=1, seed=cfg.seed)
     own_scores = hns_scores(hns, x)
