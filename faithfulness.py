@@ -8,8 +8,10 @@ Scores the HnS run of the usual flags (its recommended checkpoint from evaluatio
 --budgets sweep, under two judges that never made a mask (an EVAL-X evaluator trained on random
 masks, at weights/<config>/evalx/<evaluator>/, trained here with --max_epochs when missing, and
 the frozen pretrained seeker); insertion and deletion areas with ROAD imputation; mask-only
-leakage; seconds per image; on data with known evidence (the patches preset) TPR, FDR and the
-pointing game. Writes faithfulness.json/.csv and two figures to the HnS run's results folder.
+leakage; seconds per image; on data with known evidence (the patches preset, a folder with
+evidence masks) TPR, FDR and the pointing game. The judge is checked first, on whole images, random
+pixels, random cells of its grid and, where known, the evidence alone; one no better than chance on
+whole images is refused. Writes faithfulness.json/.csv and two figures to the HnS run's results folder.
 Definitions: utils/evaluation/faithfulness.py.
 """
 from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run, start_process
