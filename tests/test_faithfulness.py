@@ -1,4 +1,6 @@
 """Faithfulness: ROAD imputation, judges' metrics, ground truth, the patches data set, the EVAL-X evaluator."""
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -196,3 +198,31 @@ def test_a_judge_is_refused_unless_it_beats_chance_by_three_standard_errors():
     for accuracy in (0.189, 0.1, float("nan")):
         with pytest.raises(UsageError, match=r"judge w.h5 reads .* no better than chance \(0.100; floor 0.190\)"):
             refuse_a_judge_at_chance(accuracy, 100, 10, "w.h5")
+
+
+def test_a_judge_started_from_the_seeker_is_another_run_and_starts_from_its_weights(tmp_path, monkeypatch):
+    from networks.seeker import build_seeker
+    from networks.weights import read_weights, save_weights
+    from utils.config import fill_dataset_defaults
+    from utils.config.schema import Config
+    from utils.data.splits import Data, Split
+    from utils.explainers.infillers import Zero
+    from utils.runs.layout import series
+    from utils.training.evaluator import evaluator_config, train_evaluator
+
+    monkeypatch.chdir(tmp_path)
+    scratch = evaluator_config(Config(config="mnist-5k", identifier="t", seed=4))
+    judge = evaluator_config(Config(config="mnist-5k", identifier="t", seed=4, evaluator_start="seeker"))
+    assert (scratch.identifier, judge.identifier) == ("t-seed5", "t-seed5-from-seeker")
+    seeker = build_seeker("small", (8, 8, 1), 3)
+    save_weights(seeker, "seeker.weights.h5")
+    rng = np.random.default_rng(0)
+    split = Split(rng.integers(0, 256, (16, 8, 8, 1)).astype(np.uint8), (np.arange(16) % 3).astype(np.int32))
+    cfg = fill_dataset_defaults(dataclasses.replace(judge, dataset="mnist", image_size=8, channels=1, num_classes=3,
+                                                    batch_size=8, max_epochs=1, learning_rate=0.0, quiet=True))
+    (run,) = series(cfg, "evalx")
+    trained = train_evaluator(cfg, Data(split, split, split, 3), run, Zero(), start="seeker.weights.h5")
+    start = read_weights("seeker.weights.h5")
+    # a learning rate of 0: the judge's weights are the seeker's it started from, and its run saved them
+    assert all(np.array_equal(start[k][i], v) for k in start for i, v in enumerate(read_weights(run.paths.best)[k]))
+    assert trained.name == seeker.name

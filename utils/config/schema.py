@@ -299,6 +299,10 @@ class Config:
                                          group=FAITH, at_least=0, at_most=MAX_SEED)
     evaluator_weights: Optional[str] = _opt(None, "EVAL-X weights file to judge with instead of the evaluator run.",
                                             group=FAITH)
+    evaluator_start: str = _opt("scratch", "Where the EVAL-X judge starts: 'scratch' (random weights, as in "
+                                "Jethani et al. 2021) or 'seeker' (the pretrained seeker's weights, then trained on "
+                                "random masks; its run is named <evaluator>-from-seeker).", group=FAITH,
+                                choices=("scratch", "seeker"))
     evalx_min_rate: float = _opt(0.01, "EVAL-X random masks: keep rates are drawn from U(rate, 1).", group=EVALX,
                                  above=0, below=1)
     evalx_grid: Optional[int] = _opt(None, "EVAL-X random masks: cells of a grid with this many per side "

@@ -117,9 +117,11 @@ def evaluator_classifier(cfg, inputs: Inputs, data, infiller):
     from utils.training.evaluator import evaluator_config, train_evaluator
 
     if inputs.evaluator is not None and inputs.evaluator.paths.status() != "finished":
-        print(f"training the EVAL-X evaluator in {inputs.evaluator.paths.weights} ({cfg.max_epochs} epochs)")
+        print(f"training the EVAL-X evaluator in {inputs.evaluator.paths.weights} ({cfg.max_epochs} epochs"
+              + (f", from the pretrained seeker {inputs.seeker})" if cfg.evaluator_start == "seeker" else ")"))
         ecfg = evaluator_config(cfg)
-        train_evaluator(ecfg, data, inputs.evaluator, infiller)
+        train_evaluator(ecfg, data, inputs.evaluator, infiller,
+                        start=inputs.seeker if cfg.evaluator_start == "seeker" else None)
         if ecfg.debug:
             raise UsageError("--debug trains an evaluator but keeps nothing to judge with: drop --debug, or pass "
                              "--evaluator_weights")

@@ -14,6 +14,7 @@ import keras
 
 from networks.evalx import RandomMaskClassifier
 from networks.seeker import build_seeker
+from networks.weights import load_weights
 from utils.config.arguments import fit_arguments
 from utils.data import Data, epoch_pipeline, pipeline, steps_per_epoch
 from utils.runs import EVALUATOR, Run, claimed
@@ -28,19 +29,24 @@ def evaluator_config(cfg):
     --evaluator (default <identifier>-seed<that seed>). One evaluator judges every run of a
     --num_trainings series, so it is a lone run."""
     seed = cfg.seed + 1 if cfg.evaluator_seed is None else cfg.evaluator_seed
-    return dataclasses.replace(cfg, identifier=cfg.evaluator or f"{cfg.identifier}-seed{seed}", seed=seed,
-                               overwrite=False, resume=False, num_trainings=1)
+    name = cfg.evaluator or f"{cfg.identifier}-seed{seed}"
+    if getattr(cfg, "evaluator_start", "scratch") == "seeker":   # another network: never the scratch judge's run
+        name += "-from-seeker"
+    return dataclasses.replace(cfg, identifier=name, seed=seed, overwrite=False, resume=False, num_trainings=1)
 
 
-def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = EVALUATOR) -> keras.Model:
-    """Train (or continue) the random-mask classifier of `run`; returns the trained classifier."""
+def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = EVALUATOR, start=None) -> keras.Model:
+    """Train (or continue) the random-mask classifier of `run`; returns the trained classifier. `start`: a
+    weights file of the seeker architecture to start from (a warm start; default random weights)."""
     seed_everything(run.seed)
     with distributed(cfg) as cfg:
-        return _train(cfg, data, run, infiller, model_type)
+        return _train(cfg, data, run, infiller, model_type, start)
 
 
-def _train(cfg, data: Data, run: Run, infiller, model_type: str) -> keras.Model:
+def _train(cfg, data: Data, run: Run, infiller, model_type: str, start=None) -> keras.Model:
     classifier = build_seeker(cfg.model, data.image_shape, data.num_classes)
+    if start is not None:
+        load_weights(classifier, start)   # a resumed run then loads its own state over these
     # masks in float32 (utils.training.precision)
     model = RandomMaskClassifier(classifier, infiller, min_keep_rate=cfg.evalx_min_rate, grid=cfg.evalx_grid,
                                  seed=run.seed, name="evalx", dtype="float32")
