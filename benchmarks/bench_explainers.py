@@ -131,8 +131,6 @@ def main():
     print(f"\nmultiply-adds per image: hider {hider_macs / 1e6:.2f} M, seeker {seeker_macs / 1e6:.2f} M; "
           f"{cfg.epochs} iterations of seeker forward + input gradient (~2 seeker passes) against one hider pass: "
           f"~{bound:.0f} times the arithmetic of the HnS mask")
-    for r in rows[:2]:
-        r["multiply_adds"] = hider_macs
     fido = next((r for r in rows if r["method"] == "fido-ssr"), None)
     if fido:
         print(f"\nFIDO-SSR on {args.n} images: {fido['seconds']:.1f} s (target < 20 s for 100); the amortised HnS "

@@ -117,11 +117,11 @@ def evaluator_classifier(cfg, inputs: Inputs, data, infiller):
     from utils.training.evaluator import evaluator_config, train_evaluator
 
     if inputs.evaluator is not None and inputs.evaluator.paths.status() != "finished":
+        start = inputs.seeker if cfg.evaluator_start == "seeker" else None
         print(f"training the EVAL-X evaluator in {inputs.evaluator.paths.weights} ({cfg.max_epochs} epochs"
-              + (f", from the pretrained seeker {inputs.seeker})" if cfg.evaluator_start == "seeker" else ")"))
+              + (f", from the pretrained seeker {start})" if start else ")"))
         ecfg = evaluator_config(cfg)
-        train_evaluator(ecfg, data, inputs.evaluator, infiller,
-                        start=inputs.seeker if cfg.evaluator_start == "seeker" else None)
+        train_evaluator(ecfg, data, inputs.evaluator, infiller, start=start)
         if ecfg.debug:
             raise UsageError("--debug trains an evaluator but keeps nothing to judge with: drop --debug, or pass "
                              "--evaluator_weights")
@@ -138,17 +138,18 @@ def evaluator_accuracy(judge, data, infiller, seed: int, grid: int | None = None
 
     x, y = as_float_images(data.test.x), data.test.y
     n, size = len(x), x.shape[1]
+
+    def kept(keep):
+        return mean_se(judge.correct(fill(x, keep, infiller, np.arange(n)), y))
+
     out = {"whole": mean_se(judge.correct(x, y))}
-    for rate in (0.03, 0.1, 0.3):
-        keep = np.random.default_rng(seed).random(x.shape[:3]) < rate
-        out[f"random_{rate:g}"] = mean_se(judge.correct(fill(x, keep, infiller, np.arange(n)), y))
-    if grid and size % grid == 0:
+    cells = {"random": 1} | ({f"cells{grid}": size // grid} if grid and size % grid == 0 else {})
+    for name, cell in cells.items():   # random pixels, then random cells of `cell` x `cell` pixels
         for rate in (0.03, 0.1, 0.3):
-            cells = np.random.default_rng(seed).random((n, grid, grid)) < rate
-            keep = cells.repeat(size // grid, axis=1).repeat(size // grid, axis=2)
-            out[f"cells{grid}_{rate:g}"] = mean_se(judge.correct(fill(x, keep, infiller, np.arange(n)), y))
+            keep = np.random.default_rng(seed).random((n, size // cell, size // cell)) < rate
+            out[f"{name}_{rate:g}"] = kept(keep.repeat(cell, axis=1).repeat(cell, axis=2))
     if data.test.evidence is not None:
-        out["evidence_only"] = mean_se(judge.correct(fill(x, data.test.evidence, infiller, np.arange(n)), y))
+        out["evidence_only"] = kept(data.test.evidence)
     return out
 
 

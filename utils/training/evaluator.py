@@ -30,7 +30,7 @@ def evaluator_config(cfg):
     --num_trainings series, so it is a lone run."""
     seed = cfg.seed + 1 if cfg.evaluator_seed is None else cfg.evaluator_seed
     name = cfg.evaluator or f"{cfg.identifier}-seed{seed}"
-    if getattr(cfg, "evaluator_start", "scratch") == "seeker":   # another network: never the scratch judge's run
+    if cfg.evaluator_start == "seeker":   # another network: never the scratch judge's run
         name += "-from-seeker"
     return dataclasses.replace(cfg, identifier=name, seed=seed, overwrite=False, resume=False, num_trainings=1)
 
