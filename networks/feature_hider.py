@@ -127,3 +127,20 @@ def build_feature_hider(seeker: keras.Model, image_shape, features: str, width: 
     x = layers.Conv2D(1, 1, name="hider_logits", dtype="float32")(x)
     x = grid_head(x, image_shape[0], mask_grid)
     return keras.Model(inputs, x, name=f"hider_features_{features}")
+
+
+def live_recipe(hider: keras.Model) -> dict | None:
+    """The `build_feature_hider` arguments (but the seeker) that rebuild `hider`, if it is a ``live`` feature
+    hider; else None.
+
+    A live hider reads another model's convolutions (`SeekerFeatures`), which Keras cannot serialise as a
+    part of the hider: `networks.hns.HideAndSeek.get_config` stores this recipe instead, and ``from_config``
+    rebuilds the hider on the restored seeker. Everything is read from the hider's own layers.
+    """
+    names = {layer.name: layer for layer in hider.layers}
+    if "hider_seeker_features" not in names:
+        return None
+    image_shape = tuple(int(d) for d in hider.input_shape[1:])
+    pool = names.get("hider_grid_pool")
+    return {"image_shape": list(image_shape), "features": "live", "width": int(names["hider_feat1"].filters),
+            "mask_grid": None if pool is None else image_shape[0] // int(pool.pool_size[0])}

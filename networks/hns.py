@@ -105,6 +105,7 @@ from keras import ops
 
 from networks.choices import MASK_INFILLS, RANDOM_MASK_SHAPES, SEEKER_TRAININGS
 from networks.evalx import random_keep
+from networks.feature_hider import build_feature_hider, live_recipe
 from networks.infill import Zero, data_free_infiller, infill
 from networks.metrics import fidelity, fii, fir, foreground_pixels
 
@@ -243,8 +244,12 @@ class HideAndSeek(keras.Model):
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
     def get_config(self):
+        # A live feature hider reads the seeker's convolutions, which Keras cannot serialise inside it: its
+        # recipe stands in, and from_config builds it again on the restored seeker.
+        recipe = live_recipe(self.hider)
         return {**super().get_config(),
-                "hider": keras.saving.serialize_keras_object(self.hider),
+                "hider": keras.saving.serialize_keras_object(self.hider) if recipe is None else None,
+                "live_feature_hider": recipe,
                 "seeker": keras.saving.serialize_keras_object(self.seeker),
                 "neuron": keras.saving.serialize_keras_object(self.neuron),
                 "alpha": float(self.alpha.numpy()), "logit_bound": self.logit_bound,
@@ -265,8 +270,11 @@ class HideAndSeek(keras.Model):
         # Configs saved before the keep rate had one name across the library.
         if "random_mask_rate" in config:
             config["min_keep_rate"] = config.pop("random_mask_rate")
-        for key in ("hider", "seeker", "neuron"):
+        recipe = config.pop("live_feature_hider", None)
+        for key in ("seeker", "neuron") if recipe else ("hider", "seeker", "neuron"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
+        if recipe:
+            config["hider"] = build_feature_hider(config["seeker"], **recipe)
         return cls(**config)
 
     def compile(self, *args, **kwargs):
@@ -284,6 +292,25 @@ class HideAndSeek(keras.Model):
         # Per-step values of the losses the adaptive schedule may watch: classification, total.
         self.step_buffer = keras.Variable(tf.zeros((rows, 2)), trainable=False, dtype="float32",
                                           name="step_buffer", aggregation="only_first_replica")
+
+    def compile_from_config(self, config):
+        """Compile as the saved model was, when Keras loads a ``.keras`` file (Keras skips a custom compile).
+
+        Keras builds the loaded model first and admits no new variable after that, but this compile makes
+        ``step_buffer``; nothing has been traced yet, so the buffer is made with the state unlocked.
+        """
+        config = keras.saving.deserialize_keras_object(config)
+        built, locked = self.built, self._tracker.locked
+        self.built = False
+        self._tracker.unlock()
+        try:
+            self.compile(**config)
+        finally:
+            self.built = built
+            if locked:
+                self._lock_state()
+        if built:
+            self.optimizer.build(self.trainable_variables)
 
     def build(self, input_shape):
         # The hider and seeker are functional models, built when they were made.

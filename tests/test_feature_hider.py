@@ -113,6 +113,35 @@ def test_weights_and_resume_state_round_trip(features, pretrained, tmp_path):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+
+@pytest.mark.parametrize("features", ["none", "frozen", "live"])
+@pytest.mark.parametrize("mask_grid", [None, 4])
+def test_the_whole_model_saves_as_keras_and_loads_back(features, mask_grid, tmp_path):
+    # Keras skips a custom compile when it loads a model (the step buffer was then missing), and it cannot
+    # serialise the live hider's reference to the seeker's convolutions: HideAndSeek stores the hider's
+    # recipe instead and rebuilds it on the loaded seeker (a thresholded mask keeps the hider's grid head,
+    # so the recipe must carry the grid too).
+    import keras
+
+    trained = build_hns(SHAPE, CLASSES, hider_features=features, mask_grid=mask_grid, seed=0, alpha=0.5)
+    x, y = batch()
+    trained.train_on_batch(x, y)
+    path = tmp_path / "hns.keras"
+    trained.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.hider.get_layer("hider_logits")) is keras.layers.Conv2D
+    assert [layer.name for layer in loaded.hider.layers] == [layer.name for layer in trained.hider.layers]
+    for a, b in zip(loaded.mask(x), trained.mask(x)):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(loaded(x).numpy(), trained(x).numpy())
+    assert float(loaded.alpha.numpy()) == 0.5
+    assert int(loaded.optimizer.iterations.numpy()) == int(trained.optimizer.iterations.numpy()) == 1
+    loaded.train_on_batch(x, y)  # and it trains on
+    if features == "live":  # the rebuilt hider reads the loaded seeker's convolutions, not copies of them
+        loaded.seeker.get_layer("seeker_conv1").kernel.assign_add(tf.ones_like(loaded.seeker.get_layer(
+            "seeker_conv1").kernel))
+        assert not np.array_equal(loaded.mask(x)[2].numpy(), trained.mask(x)[2].numpy())
+
 def test_the_flag_reaches_the_model_and_names_the_run(pretrained):
     from utils.config import parse_config
     from utils.config.arguments import hns_arguments
