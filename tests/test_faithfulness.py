@@ -226,3 +226,22 @@ def test_a_judge_started_from_the_seeker_is_another_run_and_starts_from_its_weig
     # a learning rate of 0: the judge's weights are the seeker's it started from, and its run saved them
     assert all(np.array_equal(start[k][i], v) for k in start for i, v in enumerate(read_weights(run.paths.best)[k]))
     assert trained.name == seeker.name
+
+
+def test_the_random_mask_seeker_starts_from_seeker_weights_when_given(tmp_path, monkeypatch):
+    # pretrain_seeker.py --random_masks --seeker_weights W: a warm start from W, as the plain seeker's (it
+    # was ignored, and a random-mask seeker from scratch can stay at chance for many epochs).
+    from networks.seeker import build_seeker
+    from networks.weights import read_weights, save_weights
+    from utils.config import fill_dataset_defaults
+    from utils.config.schema import Config
+    from utils.training.pretraining import pretrain_random_masks
+
+    monkeypatch.chdir(tmp_path)
+    save_weights(build_seeker("small", (28, 28, 1), 10), "seeker.weights.h5")
+    cfg = fill_dataset_defaults(Config(train_images=64, test_images=32, batch_size=32, max_epochs=1,
+                                       learning_rate=0.0, seeker_weights="seeker.weights.h5", quiet=True))
+    _, _, paths = pretrain_random_masks(cfg)
+    start, best = read_weights("seeker.weights.h5"), read_weights(paths.best)
+    assert start.keys() == best.keys()
+    assert all(np.array_equal(a, b) for k in start for a, b in zip(start[k], best[k]))  # learning rate 0

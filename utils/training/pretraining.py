@@ -72,10 +72,11 @@ def _pretrain(cfg, kind: str, data: Data):
 
 def pretrain_random_masks(cfg) -> tuple[keras.Model, Data, object]:
     """Train the seeker on randomly masked images (EVAL-X, zero in-fill) into seeker-random/<identifier>:
-    the frozen seeker of REAL-X training. Returns (classifier, data, run paths)."""
+    the frozen seeker of REAL-X training; from --seeker_weights where given (a warm start, as the plain
+    seeker's). Returns (classifier, data, run paths)."""
     from utils.training.evaluator import train_evaluator
 
     model_type = seeker_model_type(cfg, random_masks=True)
     data = load_data(**data_arguments(cfg))
     (run,) = series(cfg, model_type)
-    return train_evaluator(cfg, data, run, Zero(), model_type), data, run.paths
+    return train_evaluator(cfg, data, run, Zero(), model_type, start=cfg.seeker_weights), data, run.paths
