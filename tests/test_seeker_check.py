@@ -54,8 +54,10 @@ def test_collaborative_training_refuses_a_seeker_at_chance_before_touching_a_run
     cfg = _cfg(path)
     assert require_trained_seeker(cfg.seeker_weights, cfg.model, data(right=True), cfg.batch_size, cfg.config) == 1.0
     # Without --debug: a refusal after the run was claimed would leave logs/, weights/ or results/ behind.
-    with pytest.raises(UsageError, match="validation accuracy 0.000 is at chance"):
-        train_series(cfg, data(right=False))
+    wrong = data(right=False)
+    with pytest.raises(UsageError, match="validation accuracy 0.000 is at chance") as refused:
+        train_series(cfg, wrong)
+    assert f"or more than its {len(wrong.train)} training images" in str(refused.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.weights.h5"]
     # The override trains from it anyway (--debug: nothing written).
     (result,) = train_series(_cfg(path, "--debug", "--allow_weak_seeker", "--alpha", "0.5", "--max_epochs", "1",

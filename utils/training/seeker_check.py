@@ -17,14 +17,17 @@ from utils.errors import UsageError
 CHANCE_FACTOR = 1.5
 
 
-def check_seeker_accuracy(accuracy: float, num_classes: int, path: str, config: str) -> None:
-    """A UsageError when `accuracy` (on validation) is within CHANCE_FACTOR of chance, 1 / num_classes."""
+def check_seeker_accuracy(accuracy: float, num_classes: int, path: str, config: str,
+                          train_images: int | None = None) -> None:
+    """A UsageError when `accuracy` (on validation) is within CHANCE_FACTOR of chance, 1 / num_classes.
+    `train_images`, where known, is named in the error: with few of them no number of epochs helps."""
     chance = 1.0 / num_classes
     if accuracy <= CHANCE_FACTOR * chance:
+        data = "" if train_images is None else f", or more than its {train_images} training images"
         raise UsageError(
             f"--seeker_weights {path}: validation accuracy {accuracy:.3f} is at chance (1/{num_classes} = "
             f"{chance:.3f}), so the hider would learn nothing from it: retrain it with pretrain_seeker.py "
-            f"--config {config} --overwrite and more --max_epochs (or a lower --learning_rate), "
+            f"--config {config} --overwrite and more --max_epochs (or a lower --learning_rate{data}), "
             "or pass --allow_weak_seeker to start from it anyway")
 
 
@@ -36,5 +39,5 @@ def require_trained_seeker(path: str, model: str, data, batch_size: int, config:
 
     seeker = load_seeker(model, data.image_shape, data.num_classes, path)
     accuracy = float(np.mean(predict_classes(seeker, data.val.x, batch_size=batch_size) == data.val.y))
-    check_seeker_accuracy(accuracy, data.num_classes, path, config)
+    check_seeker_accuracy(accuracy, data.num_classes, path, config, len(data.train))
     return accuracy
