@@ -27,6 +27,22 @@ def tree(path):
             for p in sorted(path.rglob("*")) if p.is_file()}
 
 
+def die_after_epoch(monkeypatch, epochs: int):
+    """Make every fit in this test raise RuntimeError("killed") right after epoch `epochs` (1-based) wrote
+    its resume state, as a process killed then would; returns the real `ResumeState.on_epoch_end`."""
+    from utils.training.resume import ResumeState
+
+    save = ResumeState.on_epoch_end
+
+    def dies(self, epoch, logs=None):
+        save(self, epoch, logs)
+        if epoch == epochs - 1:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(ResumeState, "on_epoch_end", dies)
+    return save
+
+
 @pytest.fixture
 def workdir(tmp_path):
     return tmp_path

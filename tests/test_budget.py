@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import die_after_epoch
 
 from networks.budget import TopKNeuron, keep_count, top_k_mask
 from utils.config import Config, fill_dataset_defaults
@@ -281,14 +282,7 @@ def test_a_killed_topk_run_with_every_patches_option_resumes_exactly(tmp_path, m
 
     ref_paths, ref = train("ref")
     assert len(ref.alpha_history) >= 2  # the budget moved during the run, so its schedule state matters
-    save = ResumeState.on_epoch_end
-
-    def dies_after_epoch_2(self, epoch, logs=None):
-        save(self, epoch, logs)
-        if epoch == 1:
-            raise RuntimeError("killed")
-
-    monkeypatch.setattr(ResumeState, "on_epoch_end", dies_after_epoch_2)
+    save = die_after_epoch(monkeypatch, 2)
     with pytest.raises(RuntimeError, match="killed"):
         train("killed")
     epochs = []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_script, tree
+from conftest import ROOT, die_after_epoch, run_script, tree
 
 pytestmark = pytest.mark.slow
 TINY = ["--train_images", "300", "--test_images", "100", "--batch_size", "32", "--quiet"]
@@ -274,14 +274,7 @@ def test_pretraining_resumes_exactly(tmp_path, monkeypatch):
     args = ["--train_images", "500", "--test_images", "100", "--batch_size", "32", "--quiet", "--max_epochs", "5",
             "--seed", "1"]
     pretrain(parse_config([*args, "--identifier", "ref"], "pretrain_seeker.py", ""), "seeker")
-    save = ResumeState.on_epoch_end
-
-    def dies_after_epoch_2(self, epoch, logs=None):
-        save(self, epoch, logs)
-        if epoch == 1:
-            raise RuntimeError("killed")
-
-    monkeypatch.setattr(ResumeState, "on_epoch_end", dies_after_epoch_2)
+    save = die_after_epoch(monkeypatch, 2)
     cfg = parse_config([*args, "--identifier", "killed"], "pretrain_seeker.py", "")
     with pytest.raises(RuntimeError, match="killed"):
         pretrain(cfg, "seeker")
