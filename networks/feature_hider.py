@@ -140,7 +140,7 @@ def live_recipe(hider: keras.Model) -> dict | None:
     names = {layer.name: layer for layer in hider.layers}
     if "hider_seeker_features" not in names:
         return None
-    image_shape = tuple(int(d) for d in hider.input_shape[1:])
+    image_shape = [int(d) for d in hider.input_shape[1:]]
     pool = names.get("hider_grid_pool")
-    return {"image_shape": list(image_shape), "features": "live", "width": int(names["hider_feat1"].filters),
+    return {"image_shape": image_shape, "features": "live", "width": int(names["hider_feat1"].filters),
             "mask_grid": None if pool is None else image_shape[0] // int(pool.pool_size[0])}

@@ -113,7 +113,6 @@ def test_weights_and_resume_state_round_trip(features, pretrained, tmp_path):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-
 @pytest.mark.parametrize("features", ["none", "frozen", "live"])
 @pytest.mark.parametrize("mask_grid", [None, 4])
 def test_the_whole_model_saves_as_keras_and_loads_back(features, mask_grid, tmp_path):
@@ -141,6 +140,7 @@ def test_the_whole_model_saves_as_keras_and_loads_back(features, mask_grid, tmp_
         loaded.seeker.get_layer("seeker_conv1").kernel.assign_add(tf.ones_like(loaded.seeker.get_layer(
             "seeker_conv1").kernel))
         assert not np.array_equal(loaded.mask(x)[2].numpy(), trained.mask(x)[2].numpy())
+
 
 def test_the_flag_reaches_the_model_and_names_the_run(pretrained):
     from utils.config import parse_config

