@@ -21,7 +21,7 @@ def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str 
               stochastic: bool = False, estimator: str = "st1", learning_rate: float = 1e-3,
               steps_per_execution: int = 1, hider_weights=None, seeker_weights=None, seed: int | None = None,
               mask_mode: str = "threshold", start_budget: float = 0.5, hider_features: str = "none",
-              **hns) -> HideAndSeek:
+              hider_head_layers: int = 0, **hns) -> HideAndSeek:
     """The HnS model, compiled with Adam(`learning_rate`); the hider and seeker from their weights files, if given.
 
     `model`, `decoder` and `mask_grid` choose the networks (`networks.hider`, `networks.seeker`),
@@ -34,7 +34,8 @@ def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str 
 
     `hider_features` 'frozen' or 'live' replaces the hider by one that reads the seeker's features
     (`networks.feature_hider`; `decoder` does not apply), built after the seeker has its weights, so
-    that a frozen copy holds those of `seeker_weights`.
+    that a frozen copy holds those of `seeker_weights`; `hider_head_layers` more full-resolution convolutions
+    before its logits.
     """
     topk = mask_mode == "topk"
     # A top-k mask picks whole cells itself (networks.budget); the hider's grid smoothing is for thresholds.
@@ -51,7 +52,8 @@ def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str 
     if seeker_weights:
         load_weights(seeker, seeker_weights)
     if hider_features != "none":
-        hider = build_feature_hider(seeker, image_shape, hider_features, FEATURE_WIDTH[model], mask_grid=grid)
+        hider = build_feature_hider(seeker, image_shape, hider_features, FEATURE_WIDTH[model], mask_grid=grid,
+                                    head_layers=hider_head_layers)
     neuron = (TopKNeuron(start_budget, grid=mask_grid, name="binary_neuron", dtype="float32") if topk
               else build_neuron(stochastic, estimator, seed=seed))
     hns_model = HideAndSeek(hider, seeker, neuron, seed=seed, name="hide_and_seek",

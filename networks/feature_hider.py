@@ -15,12 +15,16 @@ rounded up as 'same' padding does):
     d_N = p_N
     d_i = relu(conv3x3([up2(d_{i+1}), p_i]))        for i = N-1 .. 1     (hider_upconv<N-i>)
     d_0 = relu(conv3x3([up2(d_1), x]))                                   (hider_upconv<N>)
-    h   = conv1x1(d_0)                                                   (hider_logits: float32, one channel)
+    e_j = relu(conv3x3(e_{j-1})), e_0 = d_0          for j = 1 .. L      (hider_head<j>, L = ``head_layers``)
+    h   = conv1x1(e_L)                                                   (hider_logits: float32, one channel)
 
 up2 is nearest-neighbour upsampling by 2, cropped by one row or column where the finer stage is odd;
 [a, b] is concatenation along the channels. The image itself enters the last stage, as in the ``unet``
-decoder of `networks.hider`, so that the mask can follow single pixels. As every hider it ends in one
-channel of logits, optionally averaged over the cells of ``mask_grid`` (`networks.hider.grid_head`).
+decoder of `networks.hider`, so that the mask can follow single pixels. Without head layers (L = 0) one
+3x3 convolution decides every pixel from the image and from features that are constant over each 2 x 2
+block (up2), so a stroke and the unlit pixel beside it in one block are told apart by that layer alone;
+the L head layers give the decision more depth and a (2L + 3)-pixel field at full resolution. As every
+hider it ends in one channel of logits, optionally averaged over the cells of ``mask_grid`` (`networks.hider.grid_head`).
 
 Where f_i comes from (``features``):
 
@@ -95,11 +99,12 @@ def _up(x, i: int, size_from: int, size_to: int):
 
 
 def build_feature_hider(seeker: keras.Model, image_shape, features: str, width: int = 16,
-                        mask_grid=None) -> keras.Model:
+                        mask_grid=None, head_layers: int = 0) -> keras.Model:
     """The hider of the module docstring on `seeker`'s convolutions, `features` 'frozen' or 'live'.
 
     With 'frozen' the copy takes `seeker`'s weights as they are now: load the pretrained seeker first.
-    `width`: channels of each projection and decoder stage. Square images only (as the data pipeline's).
+    `width`: channels of each projection and decoder stage; `head_layers`: the L of the module docstring.
+    Square images only (as the data pipeline's).
     """
     if features not in ("frozen", "live"):
         raise ValueError(f"features must be 'frozen' or 'live', got {features!r}")
@@ -124,6 +129,8 @@ def build_feature_hider(seeker: keras.Model, image_shape, features: str, width: 
         x = _up(x, j, sizes[stage], sizes[stage - 1])
         x = layers.Concatenate(name=f"hider_skip{j}")([x, skips[stage - 1]])
         x = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"hider_upconv{j}")(x)
+    for k in range(1, head_layers + 1):
+        x = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"hider_head{k}")(x)
     x = layers.Conv2D(1, 1, name="hider_logits", dtype="float32")(x)
     x = grid_head(x, image_shape[0], mask_grid)
     return keras.Model(inputs, x, name=f"hider_features_{features}")
@@ -143,4 +150,5 @@ def live_recipe(hider: keras.Model) -> dict | None:
     image_shape = [int(d) for d in hider.input_shape[1:]]
     pool = names.get("hider_grid_pool")
     return {"image_shape": image_shape, "features": "live", "width": int(names["hider_feat1"].filters),
-            "mask_grid": None if pool is None else image_shape[0] // int(pool.pool_size[0])}
+            "mask_grid": None if pool is None else image_shape[0] // int(pool.pool_size[0]),
+            "head_layers": sum(name.startswith("hider_head") for name in names)}

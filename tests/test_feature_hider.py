@@ -17,9 +17,9 @@ def batch(shape=SHAPE, n=8, seed=0):
     return rng.random((n, *shape)).astype(np.float32), rng.integers(0, CLASSES, n).astype(np.int32)
 
 
-def model(features, seeker_weights=None, seed=0, shape=SHAPE):
+def model(features, seeker_weights=None, seed=0, shape=SHAPE, head_layers=0):
     return build_hns(shape, CLASSES, hider_features=features, seeker_weights=seeker_weights, seed=seed,
-                     mask_mode="topk", start_budget=0.5, alpha=1.0)
+                     mask_mode="topk", start_budget=0.5, alpha=1.0, hider_head_layers=head_layers)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,21 @@ def test_one_channel_of_float32_logits_at_the_image_size(features, shape):
     h = hns.hider(batch(shape)[0])
     assert tuple(h.shape) == (8, *shape[:2], 1) and h.dtype == tf.float32
     assert hns.hider.get_layer("hider_logits").activation.__name__ == "linear"
+
+
+@pytest.mark.parametrize("head_layers", [0, 2])
+def test_head_layers_are_full_resolution_convolutions_before_the_logits(head_layers):
+    hns = model("live", head_layers=head_layers)
+    names = [layer.name for layer in hns.hider.layers]
+    heads = [name for name in names if name.startswith("hider_head")]
+    assert heads == [f"hider_head{k}" for k in range(1, head_layers + 1)]
+    last = f"hider_head{head_layers}" if head_layers else "hider_upconv3"  # the small seeker's three stages
+    assert names.index(last) == names.index("hider_logits") - 1
+    for name in heads:
+        layer = hns.hider.get_layer(name)
+        assert layer.kernel_size == (3, 3) and layer.strides == (1, 1) and layer.filters == 16
+        assert tuple(layer.output.shape) == (None, *SHAPE[:2], 16)
+    assert tuple(hns.hider(batch()[0]).shape) == (8, *SHAPE[:2], 1)
 
 
 def test_the_frozen_copy_holds_the_pretrained_seeker_and_never_moves_while_the_seeker_learns(pretrained):
@@ -113,16 +128,17 @@ def test_weights_and_resume_state_round_trip(features, pretrained, tmp_path):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.parametrize("features", ["none", "frozen", "live"])
+@pytest.mark.parametrize("features, head_layers", [("none", 0), ("frozen", 0), ("live", 0), ("live", 2)])
 @pytest.mark.parametrize("mask_grid", [None, 4])
-def test_the_whole_model_saves_as_keras_and_loads_back(features, mask_grid, tmp_path):
+def test_the_whole_model_saves_as_keras_and_loads_back(features, head_layers, mask_grid, tmp_path):
     # Keras skips a custom compile when it loads a model (the step buffer was then missing), and it cannot
     # serialise the live hider's reference to the seeker's convolutions: HideAndSeek stores the hider's
     # recipe instead and rebuilds it on the loaded seeker (a thresholded mask keeps the hider's grid head,
     # so the recipe must carry the grid too).
     import keras
 
-    trained = build_hns(SHAPE, CLASSES, hider_features=features, mask_grid=mask_grid, seed=0, alpha=0.5)
+    trained = build_hns(SHAPE, CLASSES, hider_features=features, mask_grid=mask_grid, seed=0, alpha=0.5,
+                        hider_head_layers=head_layers)
     x, y = batch()
     trained.train_on_batch(x, y)
     path = tmp_path / "hns.keras"
@@ -156,12 +172,16 @@ def test_the_flag_reaches_the_model_and_names_the_run(pretrained):
     # the variant joins the preset's own ones (mnist-5k: random-masks, hinge) in their fixed order
     assert hns_model_type(live).replace("+features-live", "") == original != hns_model_type(live)
     assert hns_model_type(frozen).replace("+features-frozen", "") == original != hns_model_type(frozen)
+    head = parse_config(["--hider_features", "live", "--hider_head_layers", "2"], "evaluation.py", "", groups=groups)
+    assert hns_arguments(head)["hider_head_layers"] == 2 and hns_arguments(live)["hider_head_layers"] == 0
+    assert hns_model_type(head) == hns_model_type(live).replace("+features-live", "+features-live+head2")
 
 
 @pytest.mark.parametrize("args, message", [
     (["--hider_features", "frozen"], "--hider_features frozen copies the pretrained seeker's convolutions"),
     (["--hider_features", "live", "--model", "resnet"], "not ResNet50's: drop --model or set it to small"),
     (["--hider_features", "live", "--hider_decoder", "unet"], "--hider_decoder unet does not apply"),
+    (["--hider_head_layers", "2"], "--hider_head_layers 2 adds layers to the hider that reads the seeker's features"),
 ])
 def test_refusals_are_one_line_exit_2(args, message, tmp_path, monkeypatch, capsys):
     import collaborative_training

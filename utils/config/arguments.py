@@ -26,7 +26,7 @@ def hns_arguments(cfg, seed: int | None = None, start_weights: bool = True) -> d
                 foreground_threshold=cfg.foreground_threshold, seeker_training=cfg.seeker_training,
                 min_keep_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
                 mask_smoothness=cfg.mask_smoothness, mask_mode=cfg.mask_mode, start_budget=cfg.start_budget,
-                hider_features=cfg.hider_features,
+                hider_features=cfg.hider_features, hider_head_layers=cfg.hider_head_layers,
                 masked_out_weight=cfg.masked_out_weight, seeker_masked_out=cfg.seeker_masked_out,
                 random_mask_shape=cfg.random_mask_shape, mask_infill=cfg.mask_infill,
                 area_hinge=cfg.area_hinge, nested_budget=cfg.nested_budget)

@@ -195,6 +195,10 @@ def validate(cfg: Config) -> None:
     check(cfg.hider_features != "frozen" or cfg.seeker_weights,
           f"{features} copies the pretrained seeker's convolutions (an untrained copy reads nothing): pass "
           "--seeker_weights of a trained seeker (pretrain_seeker.py's best.weights.h5)")
+    check(cfg.hider_features != "none" or not cfg.hider_head_layers,
+          f"{origin(cfg, 'hider_head_layers', cfg.hider_head_layers)} adds layers to the hider that reads the "
+          f"seeker's features: {set_to(cfg, 'hider_features', 'live')} (or frozen), or "
+          f"{set_to(cfg, 'hider_head_layers', 0)}")
     check(cfg.hider_features == "none" or cfg.hider_decoder == "transpose",
           f"{features} has its own decoder (networks/feature_hider.py), so "
           f"{origin(cfg, 'hider_decoder', cfg.hider_decoder)} does not apply: "

@@ -189,6 +189,9 @@ class Config:
                                "gradient, Phang et al. 2020); both through a resize decoder with the image at the last "
                                "stage (networks/feature_hider.py). Small and large models only.", group=HNS,
                                choices=HIDER_FEATURES)
+    hider_head_layers: int = _opt(0, "With --hider_features: this many more 3x3 convolutions at full resolution "
+                                  "before the hider's logits, so that neighbouring pixels of one feature cell can be "
+                                  "told apart (networks/feature_hider.py).", group=HNS, at_least=0)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
     masked_out_weight: float = _opt(0.0, "Weight W of the masked-out objective (Phang et al. 2020): the hider also "

@@ -136,8 +136,8 @@ def _exact(value: float) -> str:
 
 # The flags hns_variant reads: a run is found again only with the same ones.
 VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
-                  "--mask_mode, --budget_schedule, --hider_features, --masked_out_weight, --seeker_masked_out, "
-                  "--random_mask_shape, --mask_infill, --area_hinge, --nested_budget)")
+                  "--mask_mode, --budget_schedule, --hider_features, --hider_head_layers, --masked_out_weight, "
+                  "--seeker_masked_out, --random_mask_shape, --mask_infill, --area_hinge, --nested_budget)")
 
 
 def hns_variant(cfg) -> str:
@@ -155,6 +155,8 @@ def hns_variant(cfg) -> str:
         parts.append(f"tv{_exact(cfg.mask_smoothness)}")
     if cfg.hider_features != "none":
         parts.append(f"features-{cfg.hider_features}")
+    if cfg.hider_head_layers:
+        parts.append(f"head{cfg.hider_head_layers}")
     if cfg.masked_out_weight:
         parts.append(f"out{_exact(cfg.masked_out_weight)}")
     if cfg.seeker_masked_out:
