@@ -24,7 +24,8 @@ decoder of `networks.hider`, so that the mask can follow single pixels. Without 
 3x3 convolution decides every pixel from the image and from features that are constant over each 2 x 2
 block (up2), so a stroke and the unlit pixel beside it in one block are told apart by that layer alone;
 the L head layers give the decision more depth and a (2L + 3)-pixel field at full resolution. As every
-hider it ends in one channel of logits, optionally averaged over the cells of ``mask_grid`` (`networks.hider.grid_head`).
+hider it ends in one channel of logits, optionally averaged over the cells of ``mask_grid``
+(`networks.hider.grid_head`).
 
 Where f_i comes from (``features``):
 

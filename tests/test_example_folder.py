@@ -53,9 +53,10 @@ def test_example_preset_trains_and_explains_a_colour_folder(tmp_path):
                         "--budget_epochs", "1", "--max_epochs", "2", cwd=d))
     assert "run length: --max_epochs 2 epochs" in hns.stdout
     in_process("evaluation.py", *run, "--leakage_epochs", "0", "--cem_images", "0", "--examples", "2", cwd=d)
-    weights = d / "weights/example/hns/topk/geometric+random-masks+features-live+head2+out1+seeker-out+fill-blur+nested0.25/t"
+    variant = "example/hns/topk/geometric+random-masks+features-live+head2+out1+seeker-out+fill-blur+nested0.25/t"
+    weights = d / "weights" / variant
     assert (weights / "final.weights.h5").is_file()
-    results = d / "results/example/hns/topk/geometric+random-masks+features-live+head2+out1+seeker-out+fill-blur+nested0.25/t"
+    results = d / "results" / variant
     report = json.loads((results / "evaluation.json").read_text())
     assert report["test_images"] == 12 and report["val_images"] == 12   # val/ is the validation split
     assert report["settings"]["shift_fill"] == "edge"
