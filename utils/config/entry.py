@@ -80,6 +80,15 @@ def main_wrapper(main, argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a file or folder the system refused: name it, say what to check
+        if verbose:
+            traceback.print_exc()
+        from utils.runs.atomic import describe
+
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{prog}: error: {where}{describe(e)}: check the path, free some space or fix its permissions, "
+              "then run the same command again", file=sys.stderr)
+        return 1
     except Exception as e:  # noqa: BLE001 - the last line of defence for a readable message
         if verbose:
             traceback.print_exc()

@@ -11,27 +11,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from utils.runs import Run, atomic_write_json, atomic_write_text, hns_model_type
+from utils.runs.layout import EVALUATION
+from utils.runs.reports import report_files
 
 
 def write(cfg, run: Run, report: dict, figures: dict, data) -> None:
-    """Every file of one run's report; evaluation.json last."""
+    """Every file of one run's report, replacing the earlier report all at once (`utils.runs.reports`)."""
     from utils.reporting.explanations import contrastive_figures
     from utils.reporting.plotting import tradeoff
     from utils.reporting.tables import evaluation_csv
 
     results = run.paths.make().results
     rows, best = report["checkpoints"], figures["best"]
-    atomic_write_text(results / "evaluation.csv", evaluation_csv(rows, report["settings"]))
-    tradeoff(rows, results / "tradeoff.png", best, title=f"{cfg.config} {hns_model_type(cfg)} {cfg.identifier}"
-             + (f" run {run.index}" if run.index else ""))
-    masks = example_figures(figures["examples"], data.test.y, results)
+    with report_files(results, EVALUATION) as staged:
+        atomic_write_text(staged / "evaluation.csv", evaluation_csv(rows, report["settings"]))
+        tradeoff(rows, staged / "tradeoff.png", best, title=f"{cfg.config} {hns_model_type(cfg)} {cfg.identifier}"
+                 + (f" run {run.index}" if run.index else ""))
+        masks = example_figures(figures["examples"], data.test.y, staged)
+        if figures["cem"] is not None:
+            cem_report, views = figures["cem"]
+            drawn = contrastive_figures(cem_report, views, data.test.x[:cem_report["images"]], staged)
+            cem_report["figures"] = [str(results / Path(p).name) for p in drawn]
+            atomic_write_json(staged / "contrastive.json", cem_report)
+        atomic_write_json(staged / EVALUATION, report)
     if figures["cem"] is not None:
-        cem_report, views = figures["cem"]
-        cem_report["figures"] = contrastive_figures(cem_report, views, data.test.x[:cem_report["images"]], results)
-        atomic_write_json(results / "contrastive.json", cem_report)
         print(f"contrastive explanations: {results / 'contrastive.json'}")
     log_to_tensorboard(rows, run.paths.logs / "evaluation")
-    atomic_write_json(run.paths.evaluation, report)
     print(figures["table"])
     print(f"recommended: {rows[best]['checkpoint']} ({figures['rule']}): test accuracy "
           f"{rows[best]['test']['accuracy']:.3f}, I_fg {rows[best]['test']['I_fg']:.3f}")
@@ -47,8 +52,9 @@ def write_across_runs(cfg, runs: list[Run], count: int, summary: list[dict]) -> 
     from utils.reporting.plotting import across_runs
 
     parent = runs[0].paths.results.parent
-    atomic_write_json(parent / "across_runs.json", {"runs": count, "checkpoints": summary})
-    across_runs(summary, parent / "across_runs.png", title=f"{count} runs of {cfg.identifier}")
+    with report_files(parent, "across_runs.json") as staged:
+        atomic_write_json(staged / "across_runs.json", {"runs": count, "checkpoints": summary})
+        across_runs(summary, staged / "across_runs.png", title=f"{count} runs of {cfg.identifier}")
     print(f"across runs: {parent / 'across_runs.json'}, {parent / 'across_runs.png'}")
 
 

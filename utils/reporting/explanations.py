@@ -22,6 +22,8 @@ import numpy as np
 from utils.config.schema import COMMON, EXPLAIN, as_dict
 from utils.reporting.plotting import draw_rows, page_paths
 from utils.runs import RunPaths, atomic_path, atomic_write_json
+from utils.runs.layout import EXPLANATIONS
+from utils.runs.reports import report_files
 
 
 def legend(method: str) -> dict:
@@ -54,22 +56,23 @@ def print_summary(method: str, s: Mapping) -> None:
 
 
 def write_report(cfg, inputs, paths: RunPaths, report: dict, explanation, x) -> None:
-    """The figures (and CEM's savepoints), then explanations.json (last: it marks a finished run).
+    """The figures, CEM's savepoints and explanations.json (it marks a finished run), replacing the earlier
+    report all at once (`utils.runs.reports`).
 
     `inputs`: the weights read (`utils.evaluation.explanations.Inputs`).
     """
-    results = paths.results
     views = report.pop("views")
     rows = explanation_rows(cfg.method, report, explanation, x, views)
-    pages = page_paths(results, "explanations", len(x))
-    for path, page in pages:
-        draw_rows(rows[page], path, title=f"{cfg.method} of {inputs.seeker} ({cfg.config}); kept: top "
-                                          f"{cfg.budget:.0%}, filled with {cfg.infiller}")
-    if explanation.extras.get("savepoints"):
-        save_savepoints(results / "savepoints.npz", explanation, [r["index"] for r in report["images"]])
-    atomic_write_json(paths.explanations, {
-        **report, "seeker": inputs.seeker, "autoencoder": inputs.autoencoder,
-        "config": as_dict(cfg, groups=(COMMON, EXPLAIN))})
+    with report_files(paths.results, EXPLANATIONS) as staged:
+        pages = page_paths(staged, "explanations", len(x))
+        for path, page in pages:
+            draw_rows(rows[page], path, title=f"{cfg.method} of {inputs.seeker} ({cfg.config}); kept: top "
+                                              f"{cfg.budget:.0%}, filled with {cfg.infiller}")
+        if explanation.extras.get("savepoints"):
+            save_savepoints(staged / "savepoints.npz", explanation, [r["index"] for r in report["images"]])
+        atomic_write_json(staged / EXPLANATIONS, {
+            **report, "seeker": inputs.seeker, "autoencoder": inputs.autoencoder,
+            "config": as_dict(cfg, groups=(COMMON, EXPLAIN))})
     print(f"explanations: {paths.explanations}, {', '.join(p.name for p, _ in pages)}")
 
 

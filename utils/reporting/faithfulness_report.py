@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from utils.runs import RunPaths, atomic_write_json, atomic_write_text
+from utils.runs.layout import FAITHFULNESS
+from utils.runs.reports import report_files
 
 CO_TRAINED = "co-trained HnS seeker (not faithfulness)"
 JUDGES = ("evalx", "seeker")
@@ -58,10 +60,16 @@ def faithfulness_csv(rows: list[dict]) -> str:
 
 
 def write(cfg, paths: RunPaths, report: dict, views: dict) -> Path:
-    """The CSV and figures, then faithfulness.json (last: it marks a finished report); returns its path."""
+    """faithfulness.json (it marks a finished report), the CSV and figures, replacing the earlier report all
+    at once (`utils.runs.reports`); returns the path of faithfulness.json."""
+    with report_files(paths.results, FAITHFULNESS) as staged:
+        _write(cfg, staged, report, views)
+    return paths.faithfulness
+
+
+def _write(cfg, results: Path, report: dict, views: dict) -> None:
     from utils.reporting.plotting import budget_curves, draw_rows
 
-    results = paths.results
     atomic_write_text(results / "faithfulness.csv", faithfulness_csv(report["rows"]))
     budget_curves(report, results / "faithfulness_budgets.png", judges=JUDGES,
                   title=f"{cfg.config} {cfg.identifier}: {report['images']} {report['split']} images")
@@ -73,5 +81,4 @@ def write(cfg, paths: RunPaths, report: dict, views: dict) -> Path:
                     + [(x * views["masks"][m][i][..., None], m, True) for m in methods])
     draw_rows(rows, results / "faithfulness_examples.png",
               title="kept pixels at each image's HnS budget, by method")
-    atomic_write_json(paths.faithfulness, report)
-    return paths.faithfulness
+    atomic_write_json(results / FAITHFULNESS, report)

@@ -9,11 +9,17 @@ The lock file and any folder made only to hold it are removed when the lock is r
 **Policy** (`claim_series`), from the status of each run (`utils.runs.layout.RunPaths.status`):
 
     --overwrite                     every run is cleared and starts again
-    some run 'interrupted'          the series continues: finished runs are kept, interrupted
-      (or --resume and some run       runs resume from their saved state, the others (absent,
-       not finished)                  or 'incomplete': died before saving any state) start again
-    otherwise                       new runs start; an existing run is refused (a finished run is
-                                    never touched without --overwrite)
+    every run 'finished'            refused: a finished run is never touched without --overwrite
+    some run 'incomplete' holding   refused, naming the files: it died before its first resume
+      files worth keeping             state, yet holds weights or reports (an older version's run)
+    otherwise                       the series starts or continues: finished runs are kept,
+                                    interrupted runs resume from their saved state, incomplete
+                                    runs (killed before their first resume state: nothing but logs
+                                    and staged files) start again, saying so, absent runs start
+
+So the same command run again after a kill at any instant continues the work: a kill between two
+runs of a series, or during a run's first epoch, included. --resume is no longer needed for that;
+it only changes the refusal of a finished run to "nothing to resume".
 """
 from __future__ import annotations
 
@@ -140,24 +146,27 @@ def claim_series(runs: list[Run], overwrite: bool = False, resume: bool = False)
         for r in runs:
             clear(r.paths)
         return [(r, False) for r in runs]
-    continuing = "interrupted" in status or (resume and any(s != "finished" for s in status))
-    if continuing:
-        todo = []
-        for r, s in zip(runs, status):
-            if s == "finished":
-                continue
-            if s != "interrupted":
-                clear(r.paths)
-            todo.append((r, s == "interrupted"))
-        return todo
+    for r, s in zip(runs, status):
+        kept = r.paths.kept() if s == "incomplete" else []
+        if kept:
+            raise UsageError(f"{r.paths.weights} was interrupted before its first saved state but holds "
+                             f"{', '.join(str(p) for p in kept[:2])}{' ...' if len(kept) > 2 else ''} (written by an "
+                             "older version or by hand): pass --overwrite to start it again, or choose another "
+                             "--identifier")
     where = runs[0].paths.weights if len(runs) == 1 else runs[0].paths.weights.parent
-    if resume:
-        raise UsageError(f"nothing to resume at {where}: no interrupted run there "
-                         "(drop --resume, or pass --overwrite to train it again)")
-    if any(s != "absent" for s in status):
-        raise UsageError(f"a run already exists at {where}: "
+    if all(s == "finished" for s in status):
+        raise UsageError(f"nothing to resume at {where}: it has finished (pass --overwrite to train it again)"
+                         if resume else f"a run already exists at {where}: "
                          "pass --overwrite to replace it or choose another --identifier")
-    return [(r, False) for r in runs]
+    todo = []
+    for r, s in zip(runs, status):
+        if s == "finished":
+            continue
+        if s == "incomplete":
+            print(f"note: {r.paths.weights} was interrupted before its first saved state: starting it again")
+            clear(r.paths)
+        todo.append((r, s == "interrupted"))
+    return todo
 
 
 @contextmanager

@@ -18,6 +18,7 @@ In a weights folder:
     final.weights.h5          the weights at the end; its presence marks a finished run
     interrupted.weights.h5    the weights when a run was stopped by a signal
     resume_state.npz          everything needed to continue an interrupted run
+    .staged/<epoch>/          an epoch's files until its resume state is saved (`utils.training.resume`)
     .lock                     held while a process works on the run (series: in <identifier>/)
 
 In a results folder, each written last by its script (its presence marks a finished report):
@@ -42,6 +43,7 @@ BEST = "best" + WEIGHTS
 INTERRUPTED = "interrupted" + WEIGHTS
 STATE = "resume_state.npz"
 LOCK = ".lock"
+STAGED = ".staged"
 BASELINE = "baseline.json"
 EVALUATION = "evaluation.json"
 FAITHFULNESS = "faithfulness.json"
@@ -94,13 +96,22 @@ class RunPaths:
         return checkpoints(self.weights)
 
     def status(self) -> str:
-        """'finished', 'interrupted' (a resume state, no final weights), 'incomplete' (files but
-        neither: it died before saving any state) or 'absent'."""
-        if self.final.is_file():
+        """'finished' (final weights, or for explain.py's runs, which train nothing, their report),
+        'interrupted' (a resume state, no final weights), 'incomplete' (files but neither: it died
+        before saving any state) or 'absent'."""
+        if self.final.is_file() or self.explanations.is_file():
             return "finished"
         if self.state.is_file():
             return "interrupted"
         return "incomplete" if self.exists() else "absent"
+
+    def kept(self) -> list[Path]:
+        """The files of an incomplete run worth keeping: all but its logs, the lock, files staged for an
+        epoch that never completed and temporary files (hidden names). A run killed before its first
+        resume state holds none, and can start again without losing anything."""
+        return sorted(p for folder in (self.weights, self.results) if folder.is_dir()
+                      for p in folder.rglob("*") if p.is_file()
+                      and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,14 @@ class BestWeights(keras.callbacks.Callback):
     """Save `target` (default: the trained model) whenever `monitor` improves; writes are atomic.
 
     ``get_state``/``set_state`` carry the best value across a resume, so a resumed run saves
-    exactly when the uninterrupted run would have.
+    exactly when the uninterrupted run would have. `stage` (an `utils.training.resume.EpochFiles`)
+    holds the file back until the epoch's resume state is saved.
     """
 
-    def __init__(self, path, monitor: str = "val_accuracy", mode: str = "max", target=None):
+    def __init__(self, path, monitor: str = "val_accuracy", mode: str = "max", target=None, stage=None):
         super().__init__()
         self.path, self.monitor, self.mode, self.target = path, monitor, mode, target
+        self.stage = stage or (lambda p: p)
         self.best = -math.inf if mode == "max" else math.inf
         self.best_epoch = None
 
@@ -37,7 +39,7 @@ class BestWeights(keras.callbacks.Callback):
         value = float(value)
         if (value > self.best) if self.mode == "max" else (value < self.best):
             self.best, self.best_epoch = value, epoch
-            save_weights(self.target or self.model, self.path)
+            save_weights(self.target or self.model, self.stage(self.path))
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

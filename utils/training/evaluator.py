@@ -22,6 +22,7 @@ from utils.seeding import seed_everything
 from utils.training.callbacks import BestWeights
 from utils.training.distribute import distributed
 from utils.training.loop import fit_run
+from utils.training.resume import EpochFiles
 
 
 def evaluator_config(cfg):
@@ -54,8 +55,9 @@ def _train(cfg, data: Data, run: Run, infiller, model_type: str, start=None) -> 
     model.build((None, *data.image_shape))
     with claimed(cfg, model_type, [run]) as todo:
         for run, resuming in todo:
-            best = BestWeights(run.paths.best, "val_accuracy", "max", target=classifier)
-            fit_run(model, run.paths, resuming,
+            files = EpochFiles(run.paths.weights)
+            best = BestWeights(run.paths.best, "val_accuracy", "max", target=classifier, stage=files)
+            fit_run(model, run.paths, resuming, files=files,
                     train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
                                                              shift=cfg.augment_shift, fill=cfg.shift_fill),
                     steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),

@@ -1,7 +1,8 @@
 """One resumable `fit` for every training of the toolkit (pretraining and Hide-and-Seek).
 
 `fit_run` wraps Keras' ``fit`` with what each training needs: it continues a run from its
-resume state, saves that state after every epoch, stops cleanly on SIGINT/SIGTERM (exit 130,
+resume state, saves that state after every epoch (with the epoch's other weights files, committed
+together: `utils.training.resume`), stops cleanly on SIGINT/SIGTERM (exit 130,
 with how to resume) or on a non-finite loss (exit 1, keeping what was saved), logs to
 TensorBoard with steps that continue after a resume, and writes the final weights last, which
 marks the run finished (`utils.runs.layout`).
@@ -17,7 +18,7 @@ from utils.errors import Interrupted, RunError
 from utils.runs.atomic import atomic_write_json
 from utils.runs.layout import RunPaths
 from utils.training.callbacks import StopOnNonFinite, TensorBoard
-from utils.training.resume import GracefulStop, ResumeState, load_state
+from utils.training.resume import EpochFiles, GracefulStop, ResumeState, load_state
 
 
 @dataclass
@@ -34,7 +35,8 @@ def fit_verbosity(quiet: bool) -> int:
 
 def fit_run(model, paths: RunPaths, resuming: bool, train, steps: int, validation, max_epochs: int,
             debug: bool = False, quiet: bool = False, callbacks=(), stateful=None, logging=(), done=lambda: False,
-            history=None, saved=None, hint: str = "lower --learning_rate and retry") -> FitOutcome:
+            history=None, saved=None, hint: str = "lower --learning_rate and retry",
+            files: EpochFiles | None = None) -> FitOutcome:
     """Train `model` for the epochs left of `max_epochs` and write the run's files to `paths`.
 
     Args:
@@ -51,19 +53,23 @@ def fit_run(model, paths: RunPaths, resuming: bool, train, steps: int, validatio
         history: epoch logs -> the dict written to ``results/history.json`` (None: no such file).
         saved: the model whose weights the final and interrupted files hold (default `model`).
         hint: what to try when the loss becomes non-finite.
+        files: where `callbacks` write the epoch's weights files (`EpochFiles` of ``paths.weights``):
+            they reach their names with the epoch's resume state, never before it.
     """
     stateful = stateful or {}
+    files = files or EpochFiles(paths.weights)
     first_epoch, extra = 0, {}
     if resuming:
         first_epoch, extra = load_state(model, paths.state)
+        files.recover(extra.get("staged"))
         for name, state in extra.get("callbacks", {}).items():
             if name in stateful:
                 stateful[name].set_state(state)
         print(f"resuming {paths.weights} after epoch {first_epoch}")
     guard, graceful = StopOnNonFinite(), GracefulStop()
     resume = ResumeState(paths.state, stateful, skip=lambda: bool(guard.failed or graceful.signal),
-                         epoch_logs=extra.get("epoch_logs"))
-    all_callbacks = [guard, graceful, *callbacks]
+                         epoch_logs=extra.get("epoch_logs"), files=files)
+    all_callbacks = [files, guard, graceful, *callbacks]
     if not debug:
         paths.make()
         all_callbacks += [resume, TensorBoard(paths.logs), *logging]

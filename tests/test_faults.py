@@ -1,0 +1,191 @@
+"""Faults at any instant: a write that fails or a kill at every commit of every training, then the same
+command again; reports replaced all at once; a run in use refused.
+
+Every file becomes visible through one rename (`utils.runs.atomic.replace`), so the commits are the
+instants at which a fault changes what is on the disk. The table makes the n-th commit of a tiny run
+fail with ENOSPC in this process, for every n: the script must end with one line naming the file and
+the cause, change nothing after the fault, and the same command run again must end bit-identical to an
+uninterrupted run. A process killed there leaves the same files (plus a temporary one and a stale
+lock); `test_sigkill_at_a_commit_then_the_same_command_finishes_the_run` kills real processes at the
+two commits that matter most (in the first epoch, and between an epoch's resume state and its files).
+"""
+import errno
+import hashlib
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+TINY = ["--train_images", "120", "--test_images", "40", "--batch_size", "40", "--max_epochs", "2", "--quiet",
+        "--seed", "2"]
+SCRIPTS = {
+    "seeker": ("pretrain_seeker.py", TINY, "weights/mnist-5k/seeker"),
+    "judge": ("pretrain_seeker.py", [*TINY, "--random_masks"], "weights/mnist-5k/seeker-random"),
+    "hns-alpha": ("collaborative_training.py", [*TINY, "--patience", "1", "--alpha_step", "0.1", "--min_alpha",
+                                                 "0.5"],
+                  "weights/mnist-5k/hns/deterministic+random-masks+hinge"),
+    "hns-budget": ("collaborative_training.py", [*TINY, "--mask_mode", "topk", "--start_budget", "0.5",
+                                                  "--final_budget", "0.1", "--budget_epochs", "1", "--no-area_hinge"],
+                   "weights/mnist-5k/hns/topk/geometric+random-masks"),
+}
+
+
+class Fault:
+    """Replace `utils.runs.atomic.replace`: count the commits, fail the `at`-th with ENOSPC and remember
+    what the disk held at that instant."""
+
+    def __init__(self, monkeypatch, at=None):
+        from utils.runs import atomic
+
+        self.real, self.at, self.targets, self.disk = atomic.replace, at, [], None
+        monkeypatch.setattr(atomic, "replace", self)
+
+    def __call__(self, source, target):
+        self.targets.append(Path(target))
+        if len(self.targets) == self.at:
+            self.disk = snapshot(Path.cwd())
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.real(source, target)
+
+
+def write_points(kind, targets):
+    """The 1-based commits to fail: every one of the seeker's pretraining; of the other trainings, which share
+    its loop, the commit of a kind the seeker has not (an alpha's checkpoint, staged in the middle of an
+    epoch; a budget's checkpoint moved into place; the judge's first resume state), to keep the suite fast."""
+    if kind == "seeker":
+        return list(range(1, len(targets) + 1))
+    first = {"hns-alpha": lambda t: ".staged" in t.parts and t.name.startswith("alpha_"),
+             "hns-budget": lambda t: ".staged" not in t.parts and t.name.startswith("budget_"),
+             "judge": lambda t: t.name == "resume_state.npz"}[kind]
+    return [next(n for n, t in enumerate(targets, 1) if first(t))]
+
+
+def snapshot(root):
+    """{file: sha1} of the run's files under `root` (the lock and temporaries left out)."""
+    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != ".lock" and ".tmp" not in p.name}
+
+
+def script(name, argv, capsys, out=None):
+    """Run a script's main in this process as its command line would; returns (exit code, stderr lines) and
+    appends what it printed to `out`."""
+    from utils.config.entry import main_wrapper
+
+    main = runpy.run_path(str(ROOT / name))["main"]
+    code = main_wrapper(main, argv)
+    captured = capsys.readouterr()
+    if out is not None:
+        out.append(captured.out)
+    return code, captured.err.strip().splitlines()
+
+
+def weights_of(folder):
+    from networks.weights import read_weights
+
+    return {p.name: read_weights(p) for p in sorted(Path(folder).glob("*.weights.h5"))}
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(
+        x.keys() == y.keys() and all(np.array_equal(u, v) for k in x for u, v in zip(x[k], y[k]))
+        for x, y in zip(a.values(), b.values()))
+
+
+@pytest.mark.parametrize("kind", list(SCRIPTS))
+def test_a_write_that_fails_at_any_commit_names_the_file_and_the_same_command_resumes(
+        kind, tmp_path, monkeypatch, capsys):
+    name, argv, folder = SCRIPTS[kind]
+    monkeypatch.chdir(tmp_path)
+    counter = Fault(monkeypatch)
+    assert script(name, [*argv, "--identifier", "ref"], capsys)[0] == 0
+    reference = weights_of(tmp_path / folder / "ref")
+    assert {"resume_state.npz", "final.weights.h5"} <= {p.name for p in counter.targets}
+    for n in write_points(kind, counter.targets):
+        identifier = f"fault{n}"
+        fault = Fault(monkeypatch, at=n)
+        code, err = script(name, [*argv, "--identifier", identifier], capsys)
+        target = fault.targets[-1]
+        assert code == 1 and len(err) == 1, (n, target, err)
+        assert f"cannot write {target}" in err[0] and "No space left on device (errno 28)" in err[0], err
+        assert "run the same command again" in err[0]
+        assert snapshot(tmp_path) == fault.disk, (n, target)  # nothing changed after the fault
+        monkeypatch.undo()
+        monkeypatch.chdir(tmp_path)
+        code, err = script(name, [*argv, "--identifier", identifier], capsys)
+        assert code == 0, (n, target, err)
+        run = tmp_path / folder / identifier
+        assert same_weights(weights_of(run), reference), (n, target)
+        assert not (run / "resume_state.npz").exists() and not (run / ".staged").exists()
+
+
+def test_sigkill_at_a_commit_then_the_same_command_finishes_the_run(tmp_path, monkeypatch, capsys):
+    name, argv, folder = SCRIPTS["seeker"]
+    monkeypatch.chdir(tmp_path)
+    counter = Fault(monkeypatch)
+    assert script(name, [*argv, "--identifier", "ref"], capsys)[0] == 0
+    reference = weights_of(tmp_path / folder / "ref")
+    names = [p.name for p in counter.targets]
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    # killed in the first epoch, before its resume state: the run starts again by itself; killed after an
+    # epoch's resume state, before its best weights move into place: the next run moves them
+    for n in (names.index("resume_state.npz") + 1, names.index("resume_state.npz") + 2):
+        identifier = f"kill{n}"
+        killed = subprocess.run([sys.executable, str(ROOT / "tests" / "faults.py"), "kill", str(n), name, *argv,
+                                 "--identifier", identifier], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=300)
+        assert killed.returncode == 137, killed.stderr
+        run = tmp_path / folder / identifier
+        assert not (run / "final.weights.h5").exists() and (run / ".lock").exists()
+        printed = []
+        code, err = script(name, [*argv, "--identifier", identifier], capsys, printed)
+        assert code == 0, (n, err)
+        first_epoch = n == names.index("resume_state.npz") + 1
+        assert ("interrupted before its first saved state: starting it again" in printed[0]) == first_epoch
+        assert ("resuming" in printed[0]) != first_epoch
+        assert same_weights(weights_of(run), reference), n
+        assert sorted(p.name for p in run.iterdir()) == ["best.weights.h5", "final.weights.h5"]
+
+
+def test_a_resume_state_cut_short_is_named_with_the_fix_and_nothing_changes(tmp_path, monkeypatch, capsys):
+    # As a crash of the machine could leave a file written without the toolkit's flush-then-rename.
+    name, argv, folder = SCRIPTS["seeker"]
+    monkeypatch.chdir(tmp_path)
+    counter = Fault(monkeypatch)
+    assert script(name, [*argv, "--identifier", "ref"], capsys)[0] == 0
+    Fault(monkeypatch, at=[p.name for p in counter.targets].index("final.weights.h5") + 1)
+    assert script(name, [*argv, "--identifier", "cut"], capsys)[0] == 1
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / folder / "cut" / "resume_state.npz"
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    before = snapshot(tmp_path)
+    code, err = script(name, [*argv, "--identifier", "cut"], capsys)
+    assert code == 2 and len(err) == 1 and f"cannot read the resume state {state.relative_to(tmp_path)}" in err[0]
+    assert "--overwrite" in err[0] and snapshot(tmp_path) == before
+
+
+def test_an_evaluation_of_a_run_still_training_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    weights = tmp_path / SCRIPTS["hns-alpha"][2] / "busy"
+    weights.mkdir(parents=True)
+    (weights / "alpha_1.00.weights.h5").write_bytes(b"written by the training")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
+                               "from utils.runs import RunLock; RunLock(sys.argv[2]).acquire(); print('held', "
+                               "flush=True); time.sleep(120)", str(ROOT), str(weights / ".lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = snapshot(tmp_path)
+        code, err = script("evaluation.py", [*TINY, "--identifier", "busy"], capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and len(err) == 1 and f"in use by process {holder.pid}" in err[0]
+    assert snapshot(tmp_path) == before
