@@ -4,8 +4,9 @@
 
 Methods (--method): fido-ssr, fido-sdr (FIDO's smallest sufficient / destroying region with an
 in-filler), bbmp-ssr, bbmp-sdr (meaningful perturbation, a deterministic mask), gradient,
-gradient-input, integrated-gradients, smoothgrad, occlusion, and cem-pp, cem-pn (CEM's pertinent
-positive / negative). Each explains the first --n test images (of class K with
+gradient-input, integrated-gradients, smoothgrad, occlusion, cem-pp, cem-pn (CEM's pertinent
+positive / negative), and sobel (the image's Sobel edge magnitude: model-free, the floor of
+known-evidence benchmarks). Each explains the first --n test images (of class K with
 --sample_from_class) with the seeker of --seeker_weights (default: the pretrained seeker of the
 preset and identifier), for the class the seeker predicts. --infiller fills dropped pixels
 (zero, mean, local-mean, blur, noise, autoencoder: the pretrained hider, --hider_weights).

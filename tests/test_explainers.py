@@ -352,6 +352,67 @@ def test_occlusion_of_single_pixels_on_a_linear_model(linear):
         OcclusionExplainer(model, patch=1, stride=2)
 
 
+# --- the Sobel edge filter -------------------------------------------------------------------------
+
+def test_sobel_scores_equal_the_hand_computed_responses():
+    from utils.explainers import EdgeExplainer
+
+    # Image 0, 5 x 5, one channel: 0 in columns 0-1, 1 in columns 2-4 (a vertical step). Gy = 0 (no change
+    # down the rows, and the reflected border rows repeat their neighbours). Gx(i, j) = (1 + 2 + 1) (x(j+1)
+    # - x(j-1)) with x(-1) = x(1) and x(5) = x(3) by reflection: columns 0..4 give 0, 4, 4, 0, 0.
+    # Image 1: one bright pixel at (2, 2). Gx(i, j) = Kx[3-i, 3-j] and Gy(i, j) = Ky[3-i, 3-j] around it: the
+    # four neighbours across an axis get |2| from one kernel and 0 from the other, the diagonals 1 and 1
+    # (sqrt 2), the pixel itself 0 from both.
+    x = np.zeros((2, 5, 5, 1), np.float32)
+    x[0, :, 2:] = 1.0
+    x[1, 2, 2] = 1.0
+    model = linear_model(np.ones((5, 5, 1, 2)), [0.0, 0.0])
+    scores = EdgeExplainer(model).explain(x).scores
+    np.testing.assert_allclose(scores[0], np.tile([0.0, 4.0, 4.0, 0.0, 0.0], (5, 1)), atol=1e-6)
+    r2 = np.sqrt(2.0)
+    impulse = np.zeros((5, 5))
+    impulse[1:4, 1:4] = [[r2, 2, r2], [2, 0, 2], [r2, 2, r2]]
+    np.testing.assert_allclose(scores[1], impulse, atol=1e-6)
+    # Three channels: the step up by 1 in channel 0, down by 2 in channel 1, none in channel 2. The norm over
+    # channels: sqrt(4^2 + 8^2) = sqrt(80) in columns 1 and 2 (a sum of magnitudes would give 12); a
+    # horizontal step (rows 0-1 against 2-4) gives the same down the rows through Gy.
+    colour = np.zeros((2, 5, 5, 3), np.float32)
+    colour[0, :, 2:, 0], colour[0, :, :2, 1], colour[..., 2] = 1.0, 2.0, 0.5
+    colour[1] = colour[0].transpose(1, 0, 2)
+    scores = EdgeExplainer(linear_model(np.ones((5, 5, 3, 2)), [0.0, 0.0])).explain(colour).scores
+    np.testing.assert_allclose(scores[0], np.tile([0, 80 ** 0.5, 80 ** 0.5, 0, 0], (5, 1)), atol=1e-5)
+    np.testing.assert_allclose(scores[1], scores[0].T, atol=1e-5)
+
+
+def test_sobel_never_looks_at_the_model():
+    from utils.explainers import EdgeExplainer
+
+    rng = np.random.default_rng(3)
+    x = rng.random((4, 6, 6, 2)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    conv = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(3, 3, activation="relu"),
+                             keras.layers.Flatten(), keras.layers.Dense(5)])
+    linear = linear_model(rng.normal(size=(6, 6, 2, 3)), [0.0, 1.0, -1.0])
+    a = EdgeExplainer(conv).explain(x)
+    b = EdgeExplainer(linear).explain(x, targets=[2, 1, 0, 2])
+    assert np.array_equal(a.scores, b.scores)          # other models, other classes: the same scores
+    assert a.kept is None and a.settings["method"] == "sobel"
+
+
+def test_sobel_is_a_method_of_explain_py_and_of_the_benchmark():
+    from utils.config import COMMON, EXPLAIN, parse_config
+    from utils.config.arguments import explainer_arguments
+    from utils.config.checks import parse_methods
+    from utils.explainers import EdgeExplainer
+    from utils.explainers.factory import build_explainer
+
+    cfg = parse_config(["--method", "sobel"], "explain.py", "", groups=(COMMON, EXPLAIN))
+    explainer = build_explainer(cfg.method, linear_model(np.ones((4, 4, 1, 2)), [0.0, 0.0]),
+                                **explainer_arguments(cfg, cfg.method))
+    assert isinstance(explainer, EdgeExplainer)
+    assert "sobel" in parse_methods("all") and parse_methods("hns,sobel") == ["hns", "sobel"]
+
+
 # --- top-k -----------------------------------------------------------------------------------------
 
 def test_top_k_keeps_exactly_k_with_ties_broken_by_position():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from utils.data import patches
-from utils.evaluation.faithfulness import curve_area, ground_truth, leakage_correct, mask_ground_truth, mean_se
+from utils.evaluation.faithfulness import (curve_area, ground_truth, leakage_correct, mask_ground_truth, mean_se,
+                                           precision)
 from utils.evaluation.road import NEIGHBOURS, impute
 
 
@@ -49,6 +50,56 @@ def test_ground_truth_of_the_true_evidence_and_of_a_miss():
     assert np.all(miss["tpr"] == 0) and np.all(miss["fdr"] == 1) and not np.any(miss["pointing"])
     own = mask_ground_truth(evidence | np.eye(8, dtype=bool)[None], evidence)   # the evidence plus a diagonal
     assert np.all(own["tpr"] == 1) and own["fdr"][2] == pytest.approx(7 / 8)
+
+
+def test_precision_is_the_share_of_the_kept_pixels_on_the_evidence():
+    evidence = np.zeros((4, 4, 4), bool)
+    evidence[:, :2, :2] = True                      # a 2 x 2 block of evidence in every image
+    mask = np.zeros((4, 4, 4), bool)
+    mask[0, 0, :] = True                            # the top row: 2 of its 4 pixels on the evidence
+    mask[1, 1, 1] = True                            # one pixel, on the evidence
+    mask[3] = True                                  # the whole image: 4 of 16; image 2 keeps nothing
+    assert precision(mask, evidence).tolist() == [0.5, 1.0, 0.0, 0.25]
+
+
+def test_every_row_of_the_benchmark_reports_the_precision_of_its_cut():
+    from types import SimpleNamespace
+
+    from utils.evaluation.benchmark import score_method
+    from utils.explainers.infillers import build_infiller
+    from utils.reporting.faithfulness_report import faithfulness_csv, line, table
+
+    # 2 images of 4 x 4. Evidence: image 0 pixels (0, 0), (0, 1); image 1 pixel (3, 3). The HnS mask keeps
+    # (0, 0), (2, 2) in image 0 and (3, 3), (0, 0), (1, 1), (2, 2) in image 1: precision 1/2 and 1/4, mean
+    # 0.375, standard error std(0.5, 0.25) / sqrt 2 = 0.125. A ranking with the evidence first, cut at those
+    # 2 and 4 pixels: 1 and 1/4 (mean 0.625, SE 0.375); at the fixed budget 25% (4 pixels): 2/4 and 1/4.
+    evidence = np.zeros((2, 4, 4), bool)
+    evidence[0, 0, :2] = evidence[1, 3, 3] = True
+    hns = np.zeros((2, 4, 4), bool)
+    hns[0, 0, 0] = hns[0, 2, 2] = True
+    hns[1, 3, 3] = hns[1, 0, 0] = hns[1, 1, 1] = hns[1, 2, 2] = True
+    ranking = evidence + np.arange(16).reshape(4, 4)[::-1, ::-1] / 100
+    x = np.random.default_rng(0).random((2, 4, 4, 1)).astype(np.float32)
+    labels = np.array([0, 1])
+    every = SimpleNamespace(correct=lambda images, y: np.ones(len(y), bool),
+                            label_probability=lambda images, y: np.ones(len(y)))
+    judges = [SimpleNamespace(name=name, **vars(every)) for name in ("evalx", "seeker")]
+    own = SimpleNamespace(name="co-trained HnS seeker (not faithfulness)", **vars(every))
+    probe = SimpleNamespace(predict=lambda train, y, test, repeat: np.zeros(len(test), int))
+    cfg = SimpleNamespace(seed=0, leakage_folds=2, probe_epochs=1)
+    args = (own, x, labels, evidence, [0.25], build_infiller("zero", 4), probe)
+    summary, rows, _ = score_method(cfg, "hns", hns.astype(float), 0.0, hns, hns, judges, *args)
+    assert rows[0]["precision"] == (0.375, pytest.approx(0.125))
+    ranked, ranked_rows, _ = score_method(cfg, "sobel", ranking, 0.0, None, hns, judges, *args)
+    assert ranked["at_hns_budget"]["precision"] == (0.625, pytest.approx(0.375))
+    assert ranked_rows[1]["budget"] == 0.25 and ranked_rows[1]["precision"] == (0.375, pytest.approx(0.125))
+    assert ranked["tpr"][0] == 1.0 and ranked["pointing"][0] == 1.0   # at |evidence|: the evidence first
+    assert "precision 0.375+-0.125  TPR" in line("hns", summary)
+    assert "precision 0.625+-0.375  TPR 1.000" in line("sobel", ranked)
+    report = {"images": 2, "split": "test", "methods": {"hns": summary, "sobel": ranked}}
+    assert "share of the kept pixels on the evidence" in table(report)
+    header = faithfulness_csv(rows + ranked_rows).splitlines()[0].split(",")
+    assert {"precision", "precision_se"} <= set(header)
 
 
 def test_curve_area_is_the_mean_height_against_log_budget():

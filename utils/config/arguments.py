@@ -62,6 +62,8 @@ def explainer_arguments(cfg, method: str) -> dict:
                     learning_rate=method_learning_rate(cfg, method), epochs=cfg.epochs, seed=cfg.seed)
     if method == "occlusion":
         return dict(patch=cfg.patch, stride=cfg.stride, value=cfg.baseline_value, seed=cfg.seed)
+    if method == "sobel":  # model-free, nothing to set
+        return {}
     return dict(steps=cfg.steps, baseline=cfg.baseline_value, samples=cfg.noise_samples, noise=cfg.noise_std,
                 seed=cfg.seed)
 

@@ -32,7 +32,7 @@ SHIFT_FILLS = ("zero", "edge")                      # utils.data.pipelines.shift
 BLACK_BACKGROUND = ("mnist-5k", "mnist", "fashion")
 # Explanation methods, in-fillers and reference masks: the names utils/explainers/ answers to.
 METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
-           "integrated-gradients", "smoothgrad", "occlusion")
+           "integrated-gradients", "smoothgrad", "occlusion", "sobel")
 INFILLERS = ("zero", "mean", "local-mean", "blur", "noise", "autoencoder")
 # What the faithfulness benchmark scores: the explainers, the HnS masks, and references.
 REFERENCES = ("random", "random-foreground", "brightest")

@@ -249,9 +249,11 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
 
 def score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, labels, evidence, budgets, infiller,
                  probe):
-    """The summary of one method and its rows, one per budget (the images' HnS budget first)."""
+    """The summary of one method and its rows, one per budget (the images' HnS budget first); with known
+    evidence each row has the precision of its cut, and the summary TPR, FDR and pointing at |evidence|
+    (the binary HnS mask: its own mask's TPR and FDR)."""
     from utils.evaluation.faithfulness import (ground_truth, insertion_deletion, keep_and_remove, leakage_correct,
-                                               mask_ground_truth, mean_se)
+                                               mask_ground_truth, mean_se, precision)
     from utils.explainers.topk import budget_pixels, top_k_mask
 
     seeds = np.arange(len(x)) + cfg.seed
@@ -266,6 +268,8 @@ def score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, l
         scored = keep_and_remove(judges + ([own] if method.startswith("hns") else []), x, labels, cut, infiller, seeds)
         for name, (keep, remove) in scored.items():
             row[f"keep_{name}"], row[f"remove_{name}"] = mean_se(keep), mean_se(remove)
+        if evidence is not None:
+            row["precision"] = mean_se(precision(cut, evidence))
         rows.append(row)
     summary = {"seconds_per_image": seconds, "at_hns_budget": rows[0]}
     if method != "hns":

@@ -20,6 +20,18 @@ With a known evidence mask E and k = |E| pixels kept by rank:
 
     TPR = |top_k & E| / |E|,   FDR = |top_k \\ E| / k,   pointing game: the top-scored pixel in E
 
+At any other size, with m the binary mask a method keeps at a budget (at an image's HnS budget: the
+HnS mask itself, or a method's top k with k = |HnS mask|):
+
+    precision = |m & E| / |m|       the share of the kept pixels on the evidence (0 where m is empty)
+
+(at k = |E| it equals TPR: XAI-TRIS's "precision" is that figure). Why at the HnS budget too: TPR cuts
+every ranking at the evidence's size, which the HnS mask, binary and of its own size, is never cut
+to, and which no user of a mask knows; precision at the HnS budget compares every method with the
+HnS mask on the same number of pixels and says how much of what is shown is evidence. An empty mask
+counts 0, not "undefined": it found no evidence, and dropping it would let a method gain by keeping
+nothing on hard images.
+
 Every figure is a mean over images, reported with its standard error sqrt(var / n) (for shares:
 sqrt(p (1 - p) / n)).
 """
@@ -120,6 +132,14 @@ def ground_truth(scores, evidence) -> dict:
     top = np.argmax(flat, axis=1)   # the first of equal maxima, as top_k_mask breaks ties
     return {"tpr": hits / np.maximum(k, 1), "fdr": (k - hits) / np.maximum(k, 1),
             "pointing": evidence.reshape(len(evidence), -1)[np.arange(len(top)), top]}
+
+
+def precision(mask, evidence) -> np.ndarray:
+    """Per image: |mask & evidence| / |mask|, the share of the kept pixels on the evidence; 0 for an empty
+    mask (see module doc)."""
+    mask, evidence = np.asarray(mask, bool), np.asarray(evidence, bool)
+    kept = mask.sum(axis=(1, 2))
+    return (mask & evidence).sum(axis=(1, 2)) / np.maximum(kept, 1)
 
 
 def mask_ground_truth(mask, evidence) -> dict:

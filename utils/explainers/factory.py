@@ -3,6 +3,7 @@ configuration into them with `utils.config.arguments.explainer_arguments`)."""
 from __future__ import annotations
 
 from utils.explainers.cem import ContrastiveExplainer
+from utils.explainers.edges import EdgeExplainer
 from utils.explainers.gradients import GradientExplainer, OcclusionExplainer
 from utils.explainers.infillers import build_infiller
 from utils.explainers.masks import MaskExplainer
@@ -17,10 +18,10 @@ def build_explainer(method: str, model, train_images=None, autoencoder=None, pro
 
     `settings` are the keyword arguments of the method's class (`ContrastiveExplainer` for cem-pp and
     cem-pn, `MaskExplainer` for fido-* and bbmp-*, `OcclusionExplainer`, `GradientExplainer` for the
-    rest). FIDO and BBMP fill dropped pixels with the in-filler named `infiller`, scaled to
-    `image_size` (default: the model's input height); `train_images` (float, in [0, 1]) give the data
-    set's mean for the mean and local-mean in-fillers; `autoencoder` is CEM's autoencoder term (used
-    when its gamma > 0) and the autoencoder in-filler.
+    rest; `EdgeExplainer`, sobel, takes none). FIDO and BBMP fill dropped pixels
+    with the in-filler named `infiller`, scaled to `image_size` (default: the model's input height);
+    `train_images` (float, in [0, 1]) give the data set's mean for the mean and local-mean in-fillers;
+    `autoencoder` is CEM's autoencoder term (used when its gamma > 0) and the autoencoder in-filler.
     """
     family = method.split("-")[0]
     if family == "cem":
@@ -33,4 +34,6 @@ def build_explainer(method: str, model, train_images=None, autoencoder=None, pro
                              progress=progress, **settings)
     if method == "occlusion":
         return OcclusionExplainer(model, **settings)
+    if method == "sobel":
+        return EdgeExplainer(model, **settings)
     return GradientExplainer(model, kind=method, **settings)

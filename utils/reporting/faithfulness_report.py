@@ -24,11 +24,11 @@ def _fmt(pair) -> str:
 
 def line(method: str, s: dict) -> str:
     row = s["at_hns_budget"]
-    extra = ""
+    extra = f"  precision {_fmt(row['precision'])}" if "precision" in row else ""
     if "tpr" in s:
-        extra = f"  TPR {_fmt(s['tpr'])} FDR {_fmt(s['fdr'])} pointing {_fmt(s['pointing'])} (at |evidence|)"
+        extra += f"  TPR {_fmt(s['tpr'])} FDR {_fmt(s['fdr'])} pointing {_fmt(s['pointing'])} (at |evidence|)"
     elif "own_mask_tpr" in s:
-        extra = f"  TPR {_fmt(s['own_mask_tpr'])} FDR {_fmt(s['own_mask_fdr'])} (its own mask)"
+        extra += f"  TPR {_fmt(s['own_mask_tpr'])} FDR {_fmt(s['own_mask_fdr'])} (its own mask)"
     return (f"{method:22s} {s['seconds_per_image'] * 1e3:9.2f} {_fmt(row['keep_evalx'])} {_fmt(row['remove_evalx'])} "
             f"{_fmt(row['keep_seeker'])} {_fmt(row['remove_seeker'])} {_fmt(s.get('insertion_evalx'))} "
             f"{_fmt(s.get('deletion_evalx'))} {_fmt(s['leakage'])}{extra}")
@@ -38,8 +38,11 @@ def table(report: dict) -> str:
     head = (f"{'method':22s} {'ms/image':>9s} {'keep EVAL-X':^12s} {'remove EVAL-X':^12s} {'keep seeker':^12s} "
             f"{'remove seeker':^12s} {'insertion':^12s} {'deletion':^12s} {'leakage':^12s}")
     lines = [f"at each image's HnS budget, {report['images']} {report['split']} images (mean +- "
-             "standard error); insertion and deletion: EVAL-X, ROAD imputation, along the budget sweep", head,
-             "-" * len(head)]
+             "standard error); insertion and deletion: EVAL-X, ROAD imputation, along the budget sweep"]
+    if any("precision" in s["at_hns_budget"] for s in report["methods"].values()):
+        lines.append("known evidence: precision = share of the kept pixels on the evidence, at the HnS budget; "
+                     "TPR, FDR, pointing with the top |evidence| pixels")
+    lines += [head, "-" * len(head)]
     lines += [line(m, s) for m, s in report["methods"].items()]
     hns = report["methods"].get("hns")
     if hns:
