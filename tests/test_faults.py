@@ -56,14 +56,16 @@ class Fault:
 
 def write_points(kind, targets):
     """The 1-based commits to fail: every one of the seeker's pretraining; of the other trainings, which share
-    its loop, the commit of a kind the seeker has not (an alpha's checkpoint, staged in the middle of an
-    epoch; a budget's checkpoint moved into place; the judge's first resume state), to keep the suite fast."""
+    its loop, the commits of a kind the seeker has not (an alpha's checkpoint, staged in the middle of an
+    epoch, and the history; a budget's checkpoint moved into place; the judge's first resume state), to keep
+    the suite fast."""
     if kind == "seeker":
         return list(range(1, len(targets) + 1))
-    first = {"hns-alpha": lambda t: ".staged" in t.parts and t.name.startswith("alpha_"),
-             "hns-budget": lambda t: ".staged" not in t.parts and t.name.startswith("budget_"),
-             "judge": lambda t: t.name == "resume_state.npz"}[kind]
-    return [next(n for n, t in enumerate(targets, 1) if first(t))]
+    firsts = {"hns-alpha": [lambda t: ".staged" in t.parts and t.name.startswith("alpha_"),
+                            lambda t: t.name == "history.json"],
+              "hns-budget": [lambda t: ".staged" not in t.parts and t.name.startswith("budget_")],
+              "judge": [lambda t: t.name == "resume_state.npz"]}[kind]
+    return [next(n for n, t in enumerate(targets, 1) if first(t)) for first in firsts]
 
 
 def snapshot(root):
@@ -89,6 +91,12 @@ def weights_of(folder):
     from networks.weights import read_weights
 
     return {p.name: read_weights(p) for p in sorted(Path(folder).glob("*.weights.h5"))}
+
+
+def history(folder, identifier):
+    """The history.json of run `identifier` of the weights `folder` (None for a pretraining: it writes none)."""
+    path = Path("results", *Path(folder).parts[1:], identifier, "history.json")
+    return path.read_text() if path.is_file() else None
 
 
 def same_weights(a, b):
@@ -122,6 +130,7 @@ def test_a_write_that_fails_at_any_commit_names_the_file_and_the_same_command_re
         run = tmp_path / folder / identifier
         assert same_weights(weights_of(run), reference), (n, target)
         assert not (run / "resume_state.npz").exists() and not (run / ".staged").exists()
+        assert history(folder, identifier) == history(folder, "ref"), (n, target)
 
 
 def test_sigkill_at_a_commit_then_the_same_command_finishes_the_run(tmp_path, monkeypatch, capsys):
