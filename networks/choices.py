@@ -7,3 +7,4 @@ MASK_MODES = ("threshold", "topk")                      # networks.binary, netwo
 HIDER_FEATURES = ("none", "frozen", "live")              # networks.feature_hider
 RANDOM_MASK_SHAPES = ("evalx", "budget")                # networks.hns.HideAndSeek: the seeker's random masks
 MASK_INFILLS = ("zero", "blur", "local-mean", "noise")  # networks.infill: what a HideAndSeek mask puts in
+SEEKER_MODELS = ("small", "large", "resnet", "pooling")  # networks.seeker.build_seeker

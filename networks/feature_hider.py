@@ -7,7 +7,8 @@ upsampler; Phang, Park & Geras 2020 ("Investigating and simplifying masking-base
 for model interpretability", arXiv:2010.09750; ``casme/archs.py`` Masker) read the last two stages of
 the classifier being trained, each through a 1x1 convolution.
 
-For a seeker of N strided convolutions (``seeker_conv1..N``: 4x4, stride 2, ReLU; `networks.seeker`)
+For a seeker of N stages that each halve the image (``seeker_conv1..N``, `networks.seeker`: 4x4 convolutions
+of stride 2 in the small and large seekers, a 3x3 convolution and 2x2 max pooling in the pooling seeker)
 and an unmasked image x of H x W pixels, with f_i the output of stage i (H / 2^i pixels per side,
 rounded up as 'same' padding does):
 
@@ -29,10 +30,10 @@ hider it ends in one channel of logits, optionally averaged over the cells of ``
 
 Where f_i comes from (``features``):
 
-- ``frozen`` (Dabkowski & Gal): a copy of the seeker's convolutions (``hider_enc_conv<i>``) holding the
-  pretrained seeker's weights when the hider is built, non-trainable. It belongs to the hider, so its
-  weights travel in the hider's and the HnS weights files, and never change while the co-trained
-  seeker goes on learning.
+- ``frozen`` (Dabkowski & Gal): a copy of the seeker's stages (``hider_enc_conv<i>``, each of its stage's
+  class and config) holding the pretrained seeker's weights when the hider is built, non-trainable. It
+  belongs to the hider, so its weights travel in the hider's and the HnS weights files, and never change
+  while the co-trained seeker goes on learning.
 - ``live`` (Phang et al.): the co-trained seeker's own convolutions, with stop_gradient(f_i): the
   hider's loss never reaches the seeker through them, the seeker learns only from its own terms.
   The hider holds no reference Keras tracks (`SeekerFeatures`), so the seeker's weights are the
@@ -51,11 +52,11 @@ FEATURE_WIDTH = {"small": 16, "large": 32}  # channels of each projection and de
 
 
 def seeker_convs(seeker: keras.Model) -> list:
-    """The seeker's strided convolutions, ``seeker_conv1..N`` in order (small and large seekers only)."""
+    """The seeker's stages, ``seeker_conv1..N`` in order (small, large and pooling seekers only)."""
     convs = [layer for layer in seeker.layers if layer.name.startswith("seeker_conv")]
     if not convs:
-        raise ValueError(f"{seeker.name} has no seeker_conv layers: the feature hider reads the small or large "
-                         "seeker only")
+        raise ValueError(f"{seeker.name} has no seeker_conv layers: the feature hider reads the small, large or "
+                         "pooling seeker only")
     return sorted(convs, key=lambda layer: int(layer.name.removeprefix("seeker_conv")))
 
 
@@ -116,8 +117,8 @@ def build_feature_hider(seeker: keras.Model, image_shape, features: str, width: 
     else:
         maps, x = [], inputs
         for i, conv in enumerate(convs, 1):
-            copy = layers.Conv2D(conv.filters, conv.kernel_size, strides=conv.strides, padding=conv.padding,
-                                 activation=conv.activation, name=f"hider_enc_conv{i}", trainable=False)
+            # the stage's own class and settings: a strided convolution or a convolution with pooling
+            copy = type(conv).from_config({**conv.get_config(), "name": f"hider_enc_conv{i}", "trainable": False})
             x = copy(x)
             copy.set_weights(conv.get_weights())
             maps.append(x)

@@ -206,7 +206,7 @@ def load_weights(model, path, may_differ: tuple[str, ...] = ()) -> list[str]:
         problems.append("unknown layers " + ", ".join(unexpected[:5]) + (" ..." if len(unexpected) > 5 else ""))
     if problems:
         raise UsageError(f"{path} does not fit model '{model.name}': {'; '.join(problems)}. "
-                         "Use weights trained with the same --model, --image_size and --channels")
+                         "Use weights trained with the same --model, --seeker_model, --image_size and --channels")
     for variable, value in assignments:
         variable.assign(value)
     return skipped

@@ -152,6 +152,7 @@ def test_example_folder_preset_has_the_settings_that_work(tmp_path):
     assert (seeker.seeker_training, seeker.augment_shift, seeker.shift_fill, seeker.evalx_grid) == \
         ("random-masks", 4, "edge", 16)
     assert (hns.learning_rate, hns.max_epochs) == (5e-4, 30)
+    assert seeker.seeker_architecture == hns.seeker_architecture == "pooling"  # evidence may be anywhere
     # the pixel budget of patches, where the evidence is one small object anywhere in the image
     assert (hns.mask_mode, hns.start_budget, hns.final_budget, hns.budget_epochs, hns.hider_features) == \
         ("topk", 0.5, 0.03, 20, "live")

@@ -49,11 +49,11 @@ def test_example_preset_trains_and_explains_a_colour_folder(tmp_path):
     ok(run_script("pretrain_seeker.py", *run, cwd=d))
     # One epoch on 36 images leaves the seeker near chance: allowed here, refused by default.
     hns = ok(run_script("collaborative_training.py", *run, "--allow_weak_seeker",
-                        "--seeker_weights", "weights/example/seeker/t/best.weights.h5",
+                        "--seeker_weights", "weights/example/seeker+pooling/t/best.weights.h5",
                         "--budget_epochs", "1", "--max_epochs", "2", cwd=d))
     assert "run length: --max_epochs 2 epochs" in hns.stdout
     in_process("evaluation.py", *run, "--leakage_epochs", "0", "--cem_images", "0", "--examples", "2", cwd=d)
-    variant = "example/hns/topk/geometric+random-masks+features-live+head2+out1+seeker-out+fill-blur+nested0.25/t"
+    variant = "example/hns/topk/geometric+seeker-pooling+random-masks+features-live+head2+out1+seeker-out+fill-blur+nested0.25/t"
     weights = d / "weights" / variant
     assert (weights / "final.weights.h5").is_file()
     results = d / "results" / variant

@@ -31,6 +31,12 @@ def make(run, status):
         p.final.write_text("w")
     elif status == "interrupted":
         p.state.write_text("s")
+    elif status == "incomplete":  # killed in its first epoch: a staged file, a temporary one, logs
+        (p.weights / ".staged" / "0").mkdir(parents=True)
+        (p.weights / ".staged" / "0" / "best.weights.h5").write_text("b")
+        (p.weights / ".best.weights.h5.abc.tmp").write_text("t")
+    elif status == "incomplete, with weights":  # the same, written by a version that did not stage them
+        p.best.write_text("b")
 
 
 def test_paths_and_series(tmp_path):
@@ -87,8 +93,10 @@ def test_status_of_a_run(tmp_path):
     ("interrupted", False, False, [True]),
     ("interrupted", False, True, [True]),
     ("interrupted", True, False, [False]),
-    ("incomplete", False, False, "a run already exists"),
+    ("incomplete", False, False, [False]),       # killed before its first resume state: starts again
     ("incomplete", False, True, [False]),
+    ("incomplete, with weights", False, False, "already exists at .* holds .*best.weights.h5 but no resume state"),
+    ("incomplete, with weights", True, False, [False]),
 ])
 def test_claim_policy_of_one_run(tmp_path, status, overwrite, resume, expected):
     (run,) = series(cfg(), "seeker", tmp_path)
@@ -103,6 +111,14 @@ def test_claim_policy_of_one_run(tmp_path, status, overwrite, resume, expected):
     assert [resuming for _, resuming in todo] == expected
     if not expected[0]:  # starting (again): nothing of an earlier run is left
         assert not run.paths.exists()
+
+
+def test_a_series_killed_between_two_runs_continues(tmp_path):
+    runs = series(cfg(num_trainings=3), "hns/deterministic", tmp_path)
+    make(runs[0], "finished")
+    todo = claim_series(runs)
+    assert [(r.index, resuming) for r, resuming in todo] == [(2, False), (3, False)]
+    assert runs[0].paths.final.is_file()
 
 
 def test_an_interrupted_series_continues_where_it_stopped(tmp_path):
@@ -215,3 +231,84 @@ def test_demo_passes_a_users_image_folder_to_every_stage(tmp_path):
     assert "example/hns/topk/" in str(plan[-3].done)
     mnist = demo.stages("mnist-5k", "default")
     assert "--data_dir" not in mnist[0].argv and mnist[2].name == "pretrain hider"
+    # Every flag of the common group goes to every stage as typed (grey images stay grey, one seeker for all);
+    # the demo's own switches are refused.
+    force, config, plan = demo.planned(["--config", "example", "--identifier", "mine", "--data_dir", str(tmp_path),
+                                        "--image_size", "32", "--channels", "1", "--seeker_model", "pooling",
+                                        "--no-mixed_precision", "--force"])
+    assert force and config == "example" and len(plan) == len(names)
+    for stage in plan:
+        flags = stage.argv
+        assert [flags[flags.index(f) + 1] for f in ("--data_dir", "--image_size", "--channels", "--seeker_model")] \
+            == [str(tmp_path), "32", "1", "pooling"], stage.name
+        assert "--no-mixed_precision" in flags and "--force" not in flags and "--overwrite" not in flags
+    for switch in ("--overwrite", "--resume", "--debug", "--alpha"):   # --alpha: a flag of HnS alone
+        with pytest.raises(UsageError, match=f"unrecognized arguments: {switch}"):
+            demo.planned(["--config", "example", "--data_dir", str(tmp_path), switch])
+    # --help describes the preset it runs
+    assert "image folder of --data_dir" in demo.describe_preset("example", demo.DEFAULT_CONFIG_FILE)
+    assert "MNIST" not in demo.describe_preset("example", demo.DEFAULT_CONFIG_FILE)
+    assert "MNIST digits" in demo.describe_preset("mnist-5k", demo.DEFAULT_CONFIG_FILE)
+
+
+def _report(folder, files):
+    from utils.runs.reports import report_files
+
+    with report_files(folder, "r.json") as staged:
+        for name, text in files.items():
+            (staged / name).write_text(text)
+
+
+def _killed_at(monkeypatch, n):
+    """Make the n-th rename of `utils.runs.atomic` raise, as a kill there would stop the writer."""
+    from utils.runs import atomic
+
+    real, count = atomic.replace, [0]
+
+    def replace(source, target):
+        count[0] += 1
+        if count[0] == n:
+            raise KeyboardInterrupt("killed")
+        real(source, target)
+
+    monkeypatch.setattr(atomic, "replace", replace)
+    return count
+
+
+def test_a_report_is_replaced_all_at_once_whenever_its_writer_is_killed(tmp_path, monkeypatch):
+    from utils.runs.reports import recover_report, report_listing
+
+    old = {"r.json": "old", "a.csv": "old", "gone.png": "old"}
+    new = {"r.json": "new", "a.csv": "new", "b.png": "new"}
+    count = _killed_at(monkeypatch, 0)  # counts, never kills
+    _report(tmp_path / "probe", new)
+    renames = count[0]
+    monkeypatch.undo()
+    assert renames == 5  # the journal, three files, the listing
+    for n in range(1, renames + 1):
+        folder = tmp_path / f"k{n}"
+        _report(folder, old)
+        _killed_at(monkeypatch, n)
+        with pytest.raises(KeyboardInterrupt):
+            _report(folder, new)
+        monkeypatch.undo()
+        visible = {p.name: p.read_text() for p in folder.iterdir() if not p.name.startswith(".")}
+        if "r.json" in visible:  # a reader sees a complete report: the old one or the new one, never a mix
+            assert visible in (old, new), (n, visible)
+        recover_report(folder, "r.json")  # what the next writer does first
+        visible = {p.name: p.read_text() for p in folder.iterdir() if not p.name.startswith(".")}
+        assert visible == (old if n == 1 else new), (n, visible)
+        assert sorted(report_listing(folder, "r.json")) == sorted(visible)
+        assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == [".r.json.files"]
+
+
+def test_a_report_whose_writer_fails_leaves_the_earlier_one(tmp_path):
+    from utils.runs.reports import report_files
+
+    _report(tmp_path, {"r.json": "old", "a.csv": "old"})
+    with pytest.raises(ValueError):
+        with report_files(tmp_path, "r.json") as staged:
+            (staged / "a.csv").write_text("new")
+            raise ValueError("the figure failed")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"r.json": "old", "a.csv": "old",
+                                                                   ".r.json.files": '[\n  "a.csv",\n  "r.json"\n]\n'}

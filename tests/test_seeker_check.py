@@ -11,6 +11,12 @@ def test_refused_within_one_and_a_half_times_chance():
         check_seeker_accuracy(0.15, 10, "s.weights.h5", "mnist-5k")   # 1.5 x 1/10
     assert "at chance (1/10 = 0.100)" in str(e.value) and "pretrain_seeker.py --config mnist-5k" in str(e.value)
     assert "\n" not in str(e.value)
+    # more epochs do not teach a Flatten + Dense seeker an object that may be anywhere: the change that does
+    # comes first, and is not offered to the seeker that already has it
+    assert str(e.value).index("--seeker_model pooling") < str(e.value).index("more --max_epochs")
+    with pytest.raises(UsageError) as e:
+        check_seeker_accuracy(0.5, 2, "s.weights.h5", "example", model="pooling")
+    assert "--seeker_model" not in str(e.value) and "more --max_epochs" in str(e.value)
     check_seeker_accuracy(0.16, 10, "s.weights.h5", "mnist-5k")
     check_seeker_accuracy(CHANCE_FACTOR / 2 + 0.01, 2, "s.weights.h5", "mnist-5k")
 

@@ -17,8 +17,9 @@ def data_arguments(cfg) -> dict:
 def hns_arguments(cfg, seed: int | None = None, start_weights: bool = True) -> dict:
     """`networks.build.build_hns` keyword arguments of a configuration (`seed` default: cfg.seed); with
     `start_weights`, the --hider_weights / --seeker_weights to start from."""
-    return dict(model=cfg.model, decoder=cfg.hider_decoder, mask_grid=cfg.mask_grid, stochastic=cfg.stochastic,
-                estimator=cfg.estimator, learning_rate=cfg.learning_rate, steps_per_execution=cfg.steps_per_execution,
+    return dict(model=cfg.model, seeker_model=cfg.seeker_architecture, decoder=cfg.hider_decoder,
+                mask_grid=cfg.mask_grid, stochastic=cfg.stochastic, estimator=cfg.estimator,
+                learning_rate=cfg.learning_rate, steps_per_execution=cfg.steps_per_execution,
                 hider_weights=cfg.hider_weights if start_weights else None,
                 seeker_weights=cfg.seeker_weights if start_weights else None,
                 seed=cfg.seed if seed is None else seed, alpha=1.0 if cfg.alpha is None else cfg.alpha,

@@ -189,9 +189,10 @@ def validate(cfg: Config) -> None:
           f"{origin(cfg, 'final_budget', cfg.final_budget)} is above {origin(cfg, 'start_budget', cfg.start_budget)}: "
           "the budget only goes down")
     features = origin(cfg, "hider_features", cfg.hider_features)
-    check(cfg.hider_features == "none" or cfg.model != "resnet",
-          f"{features} reads the strided convolutions of the small and large seekers, not ResNet50's: "
-          f"{set_to(cfg, 'model', 'small')} (or large)")
+    check(cfg.hider_features == "none" or cfg.seeker_architecture != "resnet",
+          f"{features} reads the stages of the small, large and pooling seekers, not ResNet50's: "
+          + (f"{set_to(cfg, 'model', 'small')} (or large)" if cfg.seeker_model is None
+             else f"{set_to(cfg, 'seeker_model', 'pooling')} (or small, large)"))
     check(cfg.hider_features != "frozen" or cfg.seeker_weights,
           f"{features} copies the pretrained seeker's convolutions (an untrained copy reads nothing): pass "
           "--seeker_weights of a trained seeker (pretrain_seeker.py's best.weights.h5)")

@@ -24,15 +24,15 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def build_parser(script: str, description: str, groups=(COMMON,)) -> argparse.ArgumentParser:
-    """Command line of `script`: one flag per Config field of the requested groups.
+def build_parser(script: str, description: str, groups=(COMMON,), skip=()) -> argparse.ArgumentParser:
+    """Command line of `script`: one flag per Config field of the requested groups, but those named in `skip`.
 
     Every flag defaults to "absent" so that only what the user typed overrides the preset; the
     help shows the built-in default.
     """
     parser = OneLineParser(prog=script, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in fields(Config):
-        if f.metadata.get("group") not in groups:
+        if f.metadata.get("group") not in groups or f.name in skip:
             continue
         kind = type_of(f)
         help_text = f.metadata["help"] + ("" if f.default in (None, False) else f" (default: {f.default})")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_INFILLS, MASK_MODES, RANDOM_MASK_SHAPES, \
-    SEEKER_TRAININGS
+    SEEKER_MODELS, SEEKER_TRAININGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -115,6 +115,11 @@ class Config:
                                 "CEM's initial learning rate).", above=0)
     model: str = _opt("small", "Architecture: small, large (hider_large + seeker_large) or resnet "
                       "(hider_large + ResNet50 seeker, no pretrained weights).", choices=MODELS)
+    seeker_model: Optional[str] = _opt(None, "The seeker, if not the one of --model: small, large, resnet, or pooling "
+                                       "(3x3 convolutions with max pooling, then global max pooling before the "
+                                       "logits: one detector for every position, for evidence that may be anywhere "
+                                       "in the image; networks/seeker.py). Every stage must be given the same.",
+                                       choices=SEEKER_MODELS)
     hider_decoder: str = _opt("transpose", "Hider decoder: transpose (4x4 transposed convolutions of stride 2, the "
                               "original's; masks with a stride-2 checkerboard), resize (nearest upsampling + "
                               "3x3 convolution) or unet (resize with skip connections from the encoder). "
@@ -131,8 +136,8 @@ class Config:
     debug: bool = _opt(False, "Run without writing anything (no weights, logs or results).")
     verbose: bool = _opt(False, "Show tracebacks on errors.")
     overwrite: bool = _opt(False, "Replace an existing run with the same identifier.")
-    resume: bool = _opt(False, "Continue an interrupted run with the same identifier (one that died "
-                        "before saving any state starts again).")
+    resume: bool = _opt(False, "Insist on continuing an interrupted run (the same command continues one "
+                        "without this flag; a run killed before its first saved state starts again).")
     quiet: bool = _opt(False, "No progress bars.")
     # Hide-and-Seek
     stochastic: bool = _opt(False, "Binary stochastic neurons instead of deterministic ones.", group=HNS)
@@ -318,6 +323,11 @@ class Config:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def seeker_architecture(self) -> str:
+        """The seeker's builder name (`networks.seeker.build_seeker`): --seeker_model, else --model's."""
+        return self.seeker_model or self.model
 
 
 FIELDS = {f.name: f for f in fields(Config) if f.metadata.get("group")}

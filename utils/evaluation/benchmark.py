@@ -125,7 +125,7 @@ def evaluator_classifier(cfg, inputs: Inputs, data, infiller):
         if ecfg.debug:
             raise UsageError("--debug trains an evaluator but keeps nothing to judge with: drop --debug, or pass "
                              "--evaluator_weights")
-    return load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.evaluator_weights)
+    return load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, inputs.evaluator_weights)
 
 
 def evaluator_accuracy(judge, data, infiller, seed: int, grid: int | None = None) -> dict:
@@ -212,7 +212,7 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
                                                       cfg.hider_decoder)
     judge_infiller = build_infiller(cfg.judge_infiller, cfg.image_size, train, autoencoder)
-    seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
+    seeker = load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, inputs.seeker)
     judges = [Judge("evalx", evaluator_classifier(cfg, inputs, data, judge_infiller)), Judge("seeker", seeker)]
     hns = build_hns(data.image_shape, data.num_classes, **hns_arguments(cfg, start_weights=False))
     load_weights(hns, inputs.checkpoint)

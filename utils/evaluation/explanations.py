@@ -71,7 +71,7 @@ def explain_images(cfg) -> dict:
 
     data = load_data(**data_arguments(cfg))
     indices = test_images(cfg, data)
-    seeker = load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
+    seeker = load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, inputs.seeker)
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
                                                       cfg.hider_decoder)
     train = as_float_images(data.train.x)

@@ -62,7 +62,7 @@ def evaluate(cfg) -> list[dict]:
 
     seed_everything(cfg.seed)
     data = load_data(**data_arguments(cfg))
-    frozen = inputs.seeker and load_seeker(cfg.model, data.image_shape, data.num_classes, inputs.seeker)
+    frozen = inputs.seeker and load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, inputs.seeker)
     model = build_hns(data.image_shape, data.num_classes, **hns_arguments(cfg, start_weights=False))
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
                                                       cfg.hider_decoder)

@@ -149,9 +149,10 @@ def claim_series(runs: list[Run], overwrite: bool = False, resume: bool = False)
     for r, s in zip(runs, status):
         kept = r.paths.kept() if s == "incomplete" else []
         if kept:
-            raise UsageError(f"{r.paths.weights} was interrupted before its first saved state but holds "
-                             f"{', '.join(str(p) for p in kept[:2])}{' ...' if len(kept) > 2 else ''} (written by an "
-                             "older version or by hand): pass --overwrite to start it again, or choose another "
+            raise UsageError(f"a run already exists at {r.paths.weights}: it holds "
+                             f"{', '.join(str(p) for p in kept[:2])}{' ...' if len(kept) > 2 else ''} but no resume "
+                             "state, so it cannot continue (interrupted before its first saved state by an older "
+                             "version, or written by hand): pass --overwrite to start it again, or choose another "
                              "--identifier")
     where = runs[0].paths.weights if len(runs) == 1 else runs[0].paths.weights.parent
     if all(s == "finished" for s in status):

@@ -129,8 +129,10 @@ def hider_model_type(cfg) -> str:
 
 
 def seeker_model_type(cfg, random_masks: bool = False) -> str:
-    """'seeker', or 'seeker-random' for the seeker trained on random masks (pretrain_seeker.py --random_masks)."""
-    return "seeker-random" if random_masks else "seeker"
+    """'seeker', or 'seeker-random' for the seeker trained on random masks (pretrain_seeker.py --random_masks),
+    with '+<architecture>' appended where --seeker_model is not --model's seeker (their weights differ)."""
+    kind = "seeker-random" if random_masks else "seeker"
+    return kind if cfg.seeker_architecture == cfg.model else f"{kind}+{cfg.seeker_architecture}"
 
 
 def explanation_model_type(method: str) -> str:
@@ -146,16 +148,18 @@ def _exact(value: float) -> str:
 
 
 # The flags hns_variant reads: a run is found again only with the same ones.
-VARIANT_FLAGS = ("neuron and mask flags (--hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
+VARIANT_FLAGS = ("neuron and mask flags (--seeker_model, --hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
                   "--mask_mode, --budget_schedule, --hider_features, --hider_head_layers, --masked_out_weight, "
                   "--seeker_masked_out, --random_mask_shape, --mask_infill, --area_hinge, --nested_budget)")
 
 
 def hns_variant(cfg) -> str:
-    """What sets a run apart from the original HnS: '+'-joined decoder, mask grid, seeker training,
+    """What sets a run apart from the original HnS: '+'-joined seeker architecture, decoder, mask grid, seeker training,
     smoothness, hider features and the objectives' options where they are not the original's ('' for the
     original)."""
     parts = []
+    if cfg.seeker_architecture != cfg.model:
+        parts.append(f"seeker-{cfg.seeker_architecture}")
     if cfg.hider_decoder != "transpose":
         parts.append(cfg.hider_decoder)
     if cfg.mask_grid:

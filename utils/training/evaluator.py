@@ -33,6 +33,8 @@ def evaluator_config(cfg):
     name = cfg.evaluator or f"{cfg.identifier}-seed{seed}"
     if cfg.evaluator_start == "seeker":   # another network: never the scratch judge's run
         name += "-from-seeker"
+    if cfg.seeker_architecture != cfg.model:  # the judge has the seeker's architecture
+        name += f"-{cfg.seeker_architecture}"
     return dataclasses.replace(cfg, identifier=name, seed=seed, overwrite=False, resume=False, num_trainings=1)
 
 
@@ -45,7 +47,7 @@ def train_evaluator(cfg, data: Data, run: Run, infiller, model_type: str = EVALU
 
 
 def _train(cfg, data: Data, run: Run, infiller, model_type: str, start=None) -> keras.Model:
-    classifier = build_seeker(cfg.model, data.image_shape, data.num_classes)
+    classifier = build_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes)
     if start is not None:
         load_weights(classifier, start)   # a resumed run then loads its own state over these
     # masks in float32 (utils.training.precision)

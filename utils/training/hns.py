@@ -15,6 +15,7 @@ from utils.seeding import seed_everything
 from utils.training.callbacks import MaskImages
 from utils.training.distribute import distributed
 from utils.training.loop import fit_run
+from utils.training.resume import EpochFiles
 from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing, alpha_levels
 from utils.training.seeker_check import require_trained_seeker
 
@@ -84,21 +85,22 @@ def budget_run_length(cfg, steps: int) -> str:
                            f"the budget can reach {cfg.final_budget:g}")
 
 
-def _callbacks(cfg, model, run: Run, data: Data):
-    """(training callbacks, stateful ones, logging ones, the adaptive alpha or budget schedule or None)."""
+def _callbacks(cfg, model, run: Run, data: Data, files: EpochFiles):
+    """(training callbacks, stateful ones, logging ones, the adaptive alpha or budget schedule or None);
+    the schedules' checkpoints are staged in `files` until their epoch's resume state is saved."""
     callbacks, stateful, adaptive = [], {}, None
     if cfg.mask_mode == "topk":
         decimals = budget_decimals(cfg.final_budget)
         adaptive = budget_schedule(cfg.budget_schedule, cfg.start_budget, cfg.final_budget, cfg.budget_epochs,
                                    cfg.patience, cfg.min_delta, cfg.monitor,
-                                   None if cfg.debug else lambda b: run.paths.budget_checkpoint(b, decimals),
+                                   None if cfg.debug else lambda b: files(run.paths.budget_checkpoint(b, decimals)),
                                    verbose=not cfg.quiet)
         callbacks.append(adaptive)
         stateful["budget"] = adaptive
     elif cfg.alpha is None:
         decimals = alpha_decimals(cfg.alpha_step)
         adaptive = AdaptiveAlpha(cfg.patience, cfg.min_delta, cfg.monitor, cfg.alpha_step, cfg.min_alpha,
-                                 checkpoint=None if cfg.debug else lambda a: run.paths.checkpoint(a, decimals),
+                                 checkpoint=None if cfg.debug else lambda a: files(run.paths.checkpoint(a, decimals)),
                                  verbose=not cfg.quiet)
         callbacks.append(adaptive)
         stateful["adaptive"] = adaptive
@@ -121,9 +123,10 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
     and ends as the uninterrupted run would have.
     """
     model = build_hns(data.image_shape, data.num_classes, baseline=baseline, **hns_arguments(cfg, run.seed))
-    callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data)
+    files = EpochFiles(run.paths.weights)
+    callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data, files)
     outcome = fit_run(
-        model, run.paths, resuming,
+        model, run.paths, resuming, files=files,
         train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, run.seed, first, last,
                                                  shift=cfg.augment_shift, fill=cfg.shift_fill),
         steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size),
@@ -143,7 +146,7 @@ def train_series(cfg, data: Data, baseline: float | None = None, report=print) -
     # Bad start weights fail here, before any run is touched.
     build_hns(data.image_shape, data.num_classes, **hns_arguments(cfg))
     if cfg.seeker_weights and not cfg.allow_weak_seeker:
-        accuracy = require_trained_seeker(cfg.seeker_weights, cfg.model, data, cfg.batch_size, cfg.config)
+        accuracy = require_trained_seeker(cfg.seeker_weights, cfg.seeker_architecture, data, cfg.batch_size, cfg.config)
         report(f"start seeker: validation accuracy {accuracy:.3f} (chance {1 / data.num_classes:.3f})")
     with distributed(cfg) as cfg:
         return _train_series(cfg, data, baseline, report)

@@ -14,6 +14,7 @@ from utils.seeding import seed_everything
 from utils.training.callbacks import BestWeights
 from utils.training.distribute import distributed
 from utils.training.loop import fit_run
+from utils.training.resume import EpochFiles
 
 KINDS = ("seeker", "hider")
 
@@ -21,7 +22,7 @@ KINDS = ("seeker", "hider")
 def build_pretraining_model(cfg, kind: str, image_shape, num_classes: int) -> keras.Model:
     """A compiled seeker (cross-entropy on logits) or hider autoencoder (binary cross-entropy)."""
     if kind == "seeker":
-        model = build_seeker(cfg.model, image_shape, num_classes)
+        model = build_seeker(cfg.seeker_architecture, image_shape, num_classes)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         start = cfg.seeker_weights
@@ -60,8 +61,9 @@ def _pretrain(cfg, kind: str, data: Data):
         if not todo:
             return model, data, run.paths
         ((run, resuming),) = todo
-        best = BestWeights(run.paths.best, monitor, mode)
-        fit_run(model, run.paths, resuming,
+        files = EpochFiles(run.paths.weights)
+        best = BestWeights(run.paths.best, monitor, mode, stage=files)
+        fit_run(model, run.paths, resuming, files=files,
                 train=lambda first, last: epoch_pipeline(data.train, cfg.batch_size, cfg.seed, first, last, targets,
                                                          cfg.augment_shift, cfg.shift_fill),
                 steps=steps_per_epoch(data.train, cfg.batch_size), validation=pipeline(data.val, cfg.batch_size,
