@@ -52,3 +52,15 @@ def workdir(tmp_path):
 def tiny_images():
     rng = np.random.default_rng(0)
     return rng.random((6, 28, 28, 1)).astype(np.float32)
+
+
+def refused_in_one_line(main, args, message, folder, monkeypatch, capsys):
+    """`main(args)` run in the empty `folder` ends with exit code 2 and one line holding `message`, writing nothing."""
+    from utils.config.entry import main_wrapper
+
+    monkeypatch.chdir(folder)
+    capsys.readouterr()
+    code = main_wrapper(main, args)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert list(Path(folder).iterdir()) == []

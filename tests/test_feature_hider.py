@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import refused_in_one_line
 from networks.build import build_hns
 from networks.seeker import build_seeker
 from networks.weights import load_weights, read_weights, save_weights
@@ -185,11 +186,5 @@ def test_the_flag_reaches_the_model_and_names_the_run(pretrained):
 ])
 def test_refusals_are_one_line_exit_2(args, message, tmp_path, monkeypatch, capsys):
     import collaborative_training
-    from utils.config.entry import main_wrapper
 
-    monkeypatch.chdir(tmp_path)
-    capsys.readouterr()
-    code = main_wrapper(collaborative_training.main, args)
-    err = capsys.readouterr().err
-    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
-    assert list(tmp_path.iterdir()) == []
+    refused_in_one_line(collaborative_training.main, args, message, tmp_path, monkeypatch, capsys)
