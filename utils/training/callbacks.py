@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -40,6 +41,55 @@ class BestWeights(keras.callbacks.Callback):
         if (value > self.best) if self.mode == "max" else (value < self.best):
             self.best, self.best_epoch = value, epoch
             save_weights(self.target or self.model, self.stage(self.path))
+
+
+class ExpectedTime(keras.callbacks.Callback):
+    """Say early how long the run's epochs left will take, from the wall time of its first steps.
+
+    The first call of the compiled step traces and compiles, so the time per call t is measured over
+    the next calls, up to `measured` of them; then, with c calls per epoch and E epochs left,
+
+        expected = E * c * t  (training steps; validation not counted yet)
+
+    is printed once. After the first epoch, with v the seconds its validation took,
+
+        expected = (E - 1) * (c * t + v)
+
+    is printed for the epochs after it (where there are some). `report` prints.
+    """
+
+    def __init__(self, epochs_left: int, calls_per_epoch: int, measured: int = 10, report=print):
+        super().__init__()
+        self.epochs_left, self.calls, self.measured, self.report = epochs_left, calls_per_epoch, measured, report
+        self._calls, self._start, self._step, self._validation, self._told = 0, None, None, None, False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._calls += 1
+        if self._calls == 1:
+            self._start = time.perf_counter()
+        elif self._step is None and self._calls == min(self.measured + 1, self.calls):
+            self._step = (time.perf_counter() - self._start) / (self._calls - 1)
+            self.report(f"expected time: {_duration(self.epochs_left * self.calls * self._step)} for "
+                        f"{self.epochs_left} epochs of {self.calls} steps ({self._step:.3f} s per step; "
+                        "validation not counted yet)")
+
+    def on_test_begin(self, logs=None):
+        if self._validation is None:
+            self._validation = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._told or self._step is None or self._validation is None:
+            return
+        self._told = True
+        validation = time.perf_counter() - self._validation
+        if self.epochs_left > 1:
+            left = (self.epochs_left - 1) * (self.calls * self._step + validation)
+            self.report(f"expected time: {_duration(left)} for the {self.epochs_left - 1} epochs after the "
+                        f"first ({validation:.1f} s of validation each)")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

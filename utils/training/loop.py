@@ -17,7 +17,7 @@ from networks.weights import NonFiniteWeights, save_weights
 from utils.errors import Interrupted, RunError
 from utils.runs.atomic import atomic_write_json
 from utils.runs.layout import RunPaths
-from utils.training.callbacks import StopOnNonFinite, TensorBoard
+from utils.training.callbacks import ExpectedTime, StopOnNonFinite, TensorBoard
 from utils.training.resume import EpochFiles, GracefulStop, ResumeState, load_state
 
 
@@ -74,6 +74,9 @@ def fit_run(model, paths: RunPaths, resuming: bool, train, steps: int, validatio
         paths.make()
         all_callbacks += [resume, TensorBoard(paths.logs), *logging]
     last_epoch = first_epoch if done() else max_epochs
+    if last_epoch > first_epoch:
+        calls = -(-steps // model.steps_per_execution) if getattr(model, "steps_per_execution", None) else steps
+        all_callbacks.append(ExpectedTime(last_epoch - first_epoch, calls))
     start = time.perf_counter()
     try:
         fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch,
