@@ -128,10 +128,13 @@ class EpochFiles(keras.callbacks.Callback):
         shutil.rmtree(self.root, ignore_errors=True)
 
     def recover(self, journal: dict | None) -> None:
-        """On resume: finish the commit of the saved epoch's files (`journal`), drop any later ones."""
+        """On resume: finish the commit of the saved epoch's files (`journal`), drop any later ones and the
+        temporary files of writes that a kill cut short (the run's lock is held: nobody else writes here)."""
         if journal:
             self.commit(journal)
         shutil.rmtree(self.root, ignore_errors=True)
+        for leftover in self.folder.glob(".*.tmp*"):
+            leftover.unlink(missing_ok=True)
 
 
 class ResumeState(keras.callbacks.Callback):
