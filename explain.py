@@ -13,16 +13,24 @@ preset and identifier), for the class the seeker predicts. --infiller fills drop
 The formulas and defaults are in utils/explainers/; a typed --learning_rate is the method's
 (FIDO/BBMP 0.05, CEM 1e-2), the preset's is Adam's and is not used here.
 
+    python explain.py --config mnist-5k --method bbmp-ssr --start hns --steps 30 [--refine_objective topk]
+
+refines each image's mask from the logits of the HnS run that the Hide-and-Seek flags name (as for
+evaluation.py and faithfulness.py; its checkpoint recommended by evaluation.json, else its final
+weights): --steps iterations of FIDO or BBMP with the method's own objective, or with the budget
+mode's top-k objective at the HnS mask's pixels per image (bbmp-ssr). Its run is named
+<start>+refine<K>[-<method>]; its time per image includes the hider's pass.
+
 Writes to results/<config>/explanations/<method>/<identifier>/: explanations.json (settings and,
 per image, target, final loss, pixels kept at the method's own threshold and at --budget, the
 seeker's class on the in-filled image, seconds) and explanations[_<page>].png (input | score map |
 kept pixels at --budget | in-filled image with the seeker's class). --debug writes nothing.
 """
-from utils.config import COMMON, EXPLAIN, parse_config, run, start_process
+from utils.config import COMMON, EXPLAIN, HNS, parse_config, run, start_process
 
 
 def main(argv):
-    cfg = start_process(parse_config(argv, "explain.py", __doc__, groups=(COMMON, EXPLAIN)))
+    cfg = start_process(parse_config(argv, "explain.py", __doc__, groups=(COMMON, HNS, EXPLAIN)))
     from utils.evaluation.explanations import explain_images
 
     explain_images(cfg)

@@ -11,7 +11,10 @@ the frozen pretrained seeker); insertion and deletion areas with ROAD imputation
 leakage; seconds per image; on data with known evidence (the patches preset, a folder with
 evidence masks) TPR, FDR and the pointing game. The judge is checked first, on whole images, random
 pixels, random cells of its grid and, where known, the evidence alone; one no better than chance on
-whole images is refused. Writes faithfulness.json/.csv and two figures to the HnS run's results folder.
+whole images is refused. --refine_steps 3,10,30 adds rows hns+refine<K>: BBMP run K steps from the
+hider's logits on the pretrained seeker (--refine_objectives: the budget mode's top-k objective, BBMP-SSR's
+own, or both), timed with the hider's pass. Writes faithfulness.json/.csv and two figures to the HnS run's
+results folder.
 Definitions: utils/evaluation/faithfulness.py.
 """
 from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run, start_process

@@ -33,21 +33,30 @@ import tensorflow as tf
 from keras import ops
 
 
+# t of the straight-through gradient: the budget mode's, and the top-k objective's of per-image refinement.
+TEMPERATURE = 1.0
+
+
 def keep_count(budget, n: int):
     """k = max(1, round(budget * n)) as an int32 tensor (round half to even)."""
     k = tf.cast(tf.round(tf.cast(budget, tf.float64) * n), tf.int32)
     return tf.clip_by_value(k, 1, n)
 
 
-def top_k_mask(h, budget, temperature: float = 1.0):
+def top_k_mask(h, budget, temperature: float = TEMPERATURE):
     """(hard mask y, soft mask s) of (B, n) logits `h`: exactly k = keep_count(budget, n) ones per row.
 
     `budget` is a scalar (one k for every row) or a (B,) tensor (row i keeps k_i = keep_count(budget_i, n)).
     y is exactly the hard top-k mask in the forward pass and has the gradient of s in the backward
     pass (see the module docstring).
     """
-    n = h.shape[-1]
-    k = tf.broadcast_to(keep_count(budget, n), tf.shape(h)[:1])   # one k per row
+    return top_k_count_mask(h, keep_count(budget, h.shape[-1]), temperature)
+
+
+def top_k_count_mask(h, k, temperature: float = TEMPERATURE):
+    """`top_k_mask` with the number kept given directly: `k` a scalar or (B,) int tensor in [1, n]. Per-image
+    refinement (`utils.explainers.masks`, objective "topk") keeps each image's own count this way."""
+    k = tf.broadcast_to(tf.cast(k, tf.int32), tf.shape(h)[:1])   # one k per row
     # tf.argsort is stable: among equal logits the lower index comes first.
     order = tf.argsort(h, axis=-1, direction="DESCENDING", stable=True)
     ranks = tf.argsort(order, axis=-1, stable=True)
@@ -74,7 +83,7 @@ class TopKNeuron(keras.layers.Layer):
     estimator = "topk"
     pathwise = True
 
-    def __init__(self, budget: float = 0.5, grid=None, temperature: float = 1.0, **kwargs):
+    def __init__(self, budget: float = 0.5, grid=None, temperature: float = TEMPERATURE, **kwargs):
         super().__init__(**kwargs)
         if not 0 < budget <= 1:
             raise ValueError(f"budget must be in (0, 1], got {budget}")

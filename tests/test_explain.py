@@ -234,3 +234,44 @@ def test_explain_post_hoc_end_to_end(weights, method, monkeypatch):
         assert (r["loss"] is None) == (method != "fido-ssr") and (r["kept"] is None) == (method != "fido-ssr")
     assert report["settings"]["budget"] == 0.05 and (out / "explanations.png").stat().st_size > 0
     assert report["legend"]["kept"].startswith("pixels in the sufficient" if method == "fido-ssr" else "null")
+
+
+@pytest.mark.parametrize("objective", ["own", "topk"])
+def test_explain_refines_the_hns_run_s_logits_end_to_end(weights, objective, monkeypatch):
+    import explain
+    from networks.build import build_hns
+    from networks.weights import save_weights
+    from utils.config import COMMON, EXPLAIN, HNS, parse_config
+    from utils.config.arguments import hns_arguments
+    from utils.runs import hns_model_type, series
+
+    monkeypatch.chdir(weights)
+    argv = ["--seeker_weights", str(weights / "s.weights.h5"), "--method", "bbmp-ssr", "--start", "hns", "--steps",
+            "3", "--refine_objective", objective, "--n", "4", "--identifier", "t", "--quiet"]
+    cfg = parse_config(argv, "explain.py", "", groups=(COMMON, HNS, EXPLAIN))
+    final = series(cfg, hns_model_type(cfg))[0].paths.final   # the HnS run the flags name, found as faithfulness.py
+    if not final.is_file():
+        keras.utils.set_random_seed(1)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        save_weights(build_hns(cfg.image_shape, 10, **hns_arguments(cfg, start_weights=False)), final)
+    explain.main(argv)
+    name = "hns+refine3" if objective == "topk" else "hns+refine3-bbmp-ssr"
+    report = json.loads((weights / "results" / "mnist-5k" / "explanations" / name / "t" / "explanations.json")
+                        .read_text())
+    settings = report["settings"]
+    assert report["method"] == name and settings["steps"] == settings["epochs"] == 3
+    assert settings["start_checkpoint"] == str(final) and settings["objective"] == ("topk" if objective == "topk"
+                                                                                     else "ssr")
+    assert all(r["seconds"] >= settings["start_seconds_per_image"] for r in report["images"])
+    if objective == "topk":   # the refined top-k mask keeps each image's HnS pixels (at least one)
+        assert [r["kept"] for r in report["images"]] == [max(1, k) for k in settings["hns_kept"]]
+        assert report["legend"]["kept"].startswith("the HnS mask's pixels")
+
+
+def test_a_start_without_an_hns_run_names_the_training_command(weights, monkeypatch):
+    import explain
+
+    monkeypatch.chdir(weights)
+    with pytest.raises(UsageError, match="collaborative_training.py"):
+        explain.main(["--seeker_weights", str(weights / "s.weights.h5"), "--method", "bbmp-ssr", "--start", "hns",
+                      "--identifier", "no-hns-run"])

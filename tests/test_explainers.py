@@ -253,7 +253,8 @@ def test_batched_masks_equal_one_at_a_time_for_the_same_seeds():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(temperature=0.0), "temperature must be"), (dict(learning_rate=-1.0), "learning_rate must be"),
     (dict(reg_coef=-0.1), "reg_coef must be"), (dict(objective="xxr"), "objective must be"),
-    (dict(epochs=0), "epochs must be"), (dict(num_samples=0), "num_samples must be"),
+    (dict(epochs=-1), "epochs must be"), (dict(num_samples=0), "num_samples must be"),
+    (dict(objective="topk"), "deterministic"),
 ])
 def test_bad_mask_settings_are_clear(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -411,6 +412,140 @@ def test_sobel_is_a_method_of_explain_py_and_of_the_benchmark():
                                 **explainer_arguments(cfg, cfg.method))
     assert isinstance(explainer, EdgeExplainer)
     assert "sobel" in parse_methods("all") and parse_methods("hns,sobel") == ["hns", "sobel"]
+
+
+# --- refinement from a start ----------------------------------------------------------------------
+
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _adam_by_hand(theta, gradient, steps, lr):
+    """`steps` Adam steps (0.9, 0.999, 1e-8) at the rate lr * (1 - k / steps), gradient(theta, k) by hand, in
+    Keras' form (eps added to sqrt(v) before the bias correction: it matters for gradients near 1e-6)."""
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    for k in range(steps):
+        g = gradient(theta, k)
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g ** 2
+        correction = np.sqrt(1 - 0.999 ** (k + 1)) / (1 - 0.9 ** (k + 1))
+        theta = theta - lr * (1 - k / steps) * correction * m / (np.sqrt(v) + 1e-8)
+    return theta
+
+
+def test_bbmp_steps_from_a_start_by_hand():
+    # BBMP-SSR from a start: one logit per pixel (theta_0 = start), zero fill, the penalty at full weight from
+    # the first step (no ramp), the rate 0.05 * (1 - k / 3) over K = 3 steps.
+    rng = np.random.default_rng(7)
+    w, b = rng.normal(size=(2, 2, 1, 3)).astype(np.float32), np.array([0.1, 0.0, -0.1], np.float32)
+    x = rng.random((1, 2, 2, 1)).astype(np.float32)
+    start = np.array([[1.5, -0.5], [0.2, -2.0]], np.float32)
+    result = MaskExplainer(linear_model(w, b), "ssr", stochastic=False, infiller=Zero(), reg_coef=0.4, reg_ramp=30,
+                           learning_rate=0.05, epochs=3).explain(x, targets=[2], start=start[None])
+    wf, xf = w.reshape(-1, 3), x.reshape(-1)
+
+    def gradient(theta, k):
+        pi = _sigmoid(theta)
+        p = np.exp(logits := (xf * pi) @ wf + b) / np.exp(logits).sum()
+        return (-(wf[:, 2] - wf @ p) * xf + 0.4) * pi * (1 - pi)
+
+    theta = _adam_by_hand(start.reshape(-1).astype(np.float64), gradient, 3, 0.05)
+    assert np.allclose(result.scores[0].reshape(-1), _sigmoid(theta), atol=1e-6)
+    assert result.extras["started"] and result.extras["grid"] == 2
+
+
+def test_a_constant_start_equals_bbmp_s_own_steps_from_that_init():
+    # BBMP without a ramp on a grid of one cell per pixel is exactly the refinement of the constant start init.
+    rng = np.random.default_rng(8)
+    w, b = rng.normal(size=(4, 4, 1, 2)).astype(np.float32), np.array([0.2, -0.2], np.float32)
+    x = rng.random((2, 4, 4, 1)).astype(np.float32)
+    model = linear_model(w, b)
+    own = MaskExplainer(model, "sdr", stochastic=False, grid=4, reg_ramp=0, init=0.7, epochs=5).explain(x)
+    refined = MaskExplainer(model, "sdr", stochastic=False, epochs=5).explain(x, start=np.full((2, 4, 4), 0.7))
+    assert np.allclose(own.scores, refined.scores, atol=1e-6)
+
+
+def test_top_k_objective_loss_and_gradient_by_hand():
+    # 2 x 2 image, k = 2: the mask keeps the two highest logits (1.0 and 0.3); loss = -log p_t(x * y) with zeros
+    # elsewhere; d loss / d theta_i = d loss / d y_i * s_i (1 - s_i), s = sigmoid(theta - theta_(2)), t = 1.
+    rng = np.random.default_rng(9)
+    w, b = rng.normal(size=(2, 2, 1, 2)).astype(np.float32), np.array([0.3, -0.3], np.float32)
+    x = rng.random((1, 2, 2, 1)).astype(np.float32)
+    theta = np.array([1.0, -0.5, 0.3, -2.0], np.float32)
+    explainer = MaskExplainer(linear_model(w, b), "topk", stochastic=False, infiller=Zero())
+    variable = tf.Variable(theta.reshape(1, 2, 2, 1))
+    with tf.GradientTape() as tape:
+        loss, log_p, area, z, _ = explainer.objective_terms(tf.constant(x), tf.constant([1]), variable,
+                                                           tf.constant([0]), tf.constant(0), 0.0, tf.constant([2]))
+    grad = tape.gradient(loss, variable).numpy().reshape(-1)
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    wf, xf = w.reshape(-1, 2), x.reshape(-1)
+    logits = (xf * y) @ wf + b
+    p = np.exp(logits) / np.exp(logits).sum()
+    assert loss.numpy()[0] == pytest.approx(-(logits[1] - np.log(np.exp(logits).sum())), rel=1e-5)
+    assert np.array_equal(z.numpy().reshape(-1).round(), y) and area.numpy()[0] == pytest.approx(2.0)
+    s = _sigmoid(theta - 0.3)
+    assert np.allclose(grad, -(wf[:, 1] - wf @ p) * xf * s * (1 - s), atol=1e-6)
+
+
+def test_top_k_refinement_steps_by_hand():
+    # K = 2 Adam steps on the top-k objective at k = 2, then the cut at k: the top 2 of the refined logits.
+    rng = np.random.default_rng(10)
+    w, b = rng.normal(size=(2, 2, 1, 2)).astype(np.float32), np.array([0.0, 0.1], np.float32)
+    x = rng.random((1, 2, 2, 1)).astype(np.float32)
+    start = np.array([0.2, 0.1, 0.0, -0.1], np.float32)
+    result = MaskExplainer(linear_model(w, b), "topk", stochastic=False, learning_rate=0.3, epochs=2).explain(
+        x, targets=[0], start=start.reshape(1, 2, 2), budget=2)
+    wf, xf = w.reshape(-1, 2), x.reshape(-1)
+
+    def gradient(theta, k):
+        y = np.zeros(4)
+        y[np.argsort(-theta, kind="stable")[:2]] = 1.0
+        p = np.exp(logits := (xf * y) @ wf + b) / np.exp(logits).sum()
+        s = _sigmoid(theta - np.sort(theta)[::-1][1])
+        return -(wf[:, 0] - wf @ p) * xf * s * (1 - s)
+
+    theta = _adam_by_hand(start.astype(np.float64), gradient, 2, 0.3)
+    assert np.allclose(result.scores[0].reshape(-1), theta, atol=1e-6)
+    assert np.array_equal(result.extras["mask"][0].round().astype(bool), top_k_mask(theta.reshape(1, 2, 2), 2)[0])
+    assert result.kept.tolist() == [2]
+
+
+def test_zero_steps_return_the_start_s_top_k():
+    rng = np.random.default_rng(11)
+    model = keras.Sequential([keras.Input((5, 5, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    x, start = rng.random((3, 5, 5, 1)).astype(np.float32), rng.normal(size=(3, 5, 5)).astype(np.float32)
+    explainer = MaskExplainer(model, "topk", stochastic=False, epochs=0)
+    result = explainer.explain(x, start=start, budget=[1, 4, 7])
+    expected = top_k_mask(start, [1, 4, 7])
+    assert np.array_equal(result.extras["mask"].round().astype(bool), expected)
+    assert np.array_equal(top_k_mask(result.scores, [1, 4, 7]), expected)
+    by_default = explainer.explain(x, start=start)   # the start's own budget: logits > 0
+    assert by_default.kept.tolist() == (start > 0).sum(axis=(1, 2)).tolist()
+
+
+def test_refinement_leaves_the_classifier_s_weights_unchanged():
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    before = [v.numpy().copy() for v in model.weights]
+    x = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
+    start = np.random.default_rng(1).normal(size=(2, 8, 8))
+    for objective in ("topk", "ssr"):
+        MaskExplainer(model, objective, stochastic=False, epochs=5).explain(x, start=start)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, model.weights))
+
+
+@pytest.mark.parametrize("kwargs, call, match", [
+    (dict(objective="topk", stochastic=False), dict(), "refines a start"),
+    (dict(epochs=0), dict(), "epochs=0"),
+    (dict(), dict(start=np.zeros((1, 4, 4))), "one logit per pixel"),
+    (dict(), dict(start=np.zeros((1, 16, 16)), budget=3), "budget is the top-k"),
+    (dict(objective="topk", stochastic=False), dict(start=np.zeros((1, 16, 16)), budget=0), "budget must be"),
+    (dict(grid=4), dict(start=np.zeros((1, 16, 16))), "drop grid"),
+])
+def test_bad_starts_are_clear(kwargs, call, match):
+    with pytest.raises(ValueError, match=match):
+        MaskExplainer(block_model(), epochs=kwargs.pop("epochs", 1), **kwargs).explain(block_images(1), **call)
 
 
 # --- top-k -----------------------------------------------------------------------------------------

@@ -296,3 +296,25 @@ def test_the_random_mask_seeker_starts_from_seeker_weights_when_given(tmp_path, 
     start, best = read_weights("seeker.weights.h5"), read_weights(paths.best)
     assert start.keys() == best.keys()
     assert all(np.array_equal(a, b) for k in start for a, b in zip(start[k], best[k]))  # learning rate 0
+
+
+def test_refinement_rows_are_named_by_start_and_steps_and_include_the_start_s_time():
+    from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config
+    from utils.config.checks import parse_refine_objectives, parse_refine_steps
+    from utils.evaluation.benchmark import refinement_scores
+    from utils.evaluation.refinement import refined_name
+    from utils.explainers import top_k_mask
+
+    cfg = parse_config(["--refine_steps", "30,3,0,3", "--refine_objectives", "topk,ssr", "--infiller", "zero"],
+                       "faithfulness.py", "", groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH))
+    assert parse_refine_steps(cfg.refine_steps) == [0, 3, 30] and parse_refine_objectives(cfg.refine_objectives) == [
+        "topk", "ssr"]
+    assert parse_refine_steps("") == []   # the default: no refinement rows, the tables as before
+    assert refined_name("hns", 30) == "hns+refine30" and refined_name("hns", 3, "bbmp-ssr") == "hns+refine3-bbmp-ssr"
+    rng = np.random.default_rng(0)
+    seeker = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    x, start = rng.random((3, 6, 6, 1)).astype(np.float32), rng.normal(size=(3, 6, 6)).astype(np.float32)
+    mask = top_k_mask(start, [0, 2, 5]).astype(np.float32)   # an HnS mask keeping 0, 2 and 5 pixels
+    scores, seconds, _ = refinement_scores(cfg, 0, "topk", seeker, x, start, (mask, 0.25, mask > 0.5), None, None)
+    # K = 0: the start's top k_i, k_i = the HnS mask's pixels (at least one); the hider's pass is in the time
+    assert np.array_equal(top_k_mask(scores, [1, 2, 5]), top_k_mask(start, [1, 2, 5])) and seconds >= 0.25

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, SIZE_MULTIPLE, Config, default_occlusion_patch,
-                                 type_of)
+from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, REFINE_OBJECTIVES, SIZE_MULTIPLE, Config,
+                                 default_occlusion_patch, type_of)
 from utils.errors import UsageError
 
 # A checkpoint file is named by alpha written with the decimals of --alpha_step (see
@@ -133,9 +133,30 @@ def parse_methods(text: str) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
+def parse_refine_steps(text: str) -> list[int]:
+    """The --refine_steps list, each a number of steps K >= 0, sorted (empty: no refinement rows)."""
+    try:
+        steps = sorted({int(k) for k in text.split(",") if k.strip()})
+    except ValueError:
+        raise UsageError(f"--refine_steps {text!r}: give comma-separated whole numbers of steps, e.g. 3,10,30") \
+            from None
+    check(all(k >= 0 for k in steps), f"--refine_steps {text!r}: steps must be >= 0, e.g. 3,10,30")
+    return steps
+
+
+def parse_refine_objectives(text: str) -> list[str]:
+    """The --refine_objectives list (`REFINE_OBJECTIVES`), in the order given."""
+    objectives = list(dict.fromkeys(o.strip() for o in text.split(",") if o.strip()))
+    check(objectives and all(o in REFINE_OBJECTIVES for o in objectives),
+          f"--refine_objectives {text!r}: choose {', '.join(REFINE_OBJECTIVES)} or both, comma-separated")
+    return objectives
+
+
 def check_list(cfg: Config) -> None:
     parse_budgets(cfg.budgets)
     parse_methods(cfg.methods)
+    parse_refine_steps(cfg.refine_steps)
+    parse_refine_objectives(cfg.refine_objectives)
 
 
 def _check_file(name: str, path: Optional[str]) -> None:
@@ -224,6 +245,12 @@ def validate(cfg: Config) -> None:
           f"{origin(cfg, 'save_every')} must be in [1, --max_iterations = {cfg.max_iterations}], got {cfg.save_every}")
     check(cfg.save_every is None or (cfg.cem_patience is None and cfg.c_tolerance is None),
           "--save_every needs the full CEM search: drop --cem_patience and --c_tolerance")
+    check(cfg.start is None or cfg.method.startswith(("fido", "bbmp")),
+          f"{origin(cfg, 'start', cfg.start)} refines a FIDO or BBMP mask, not {cfg.method}: use --method bbmp-ssr "
+          "(or fido-ssr, fido-sdr, bbmp-sdr), or drop --start")
+    check(cfg.refine_objective == "own" or (cfg.start is not None and cfg.method == "bbmp-ssr"),
+          f"{origin(cfg, 'refine_objective', cfg.refine_objective)} refines a start with BBMP's deterministic mask: "
+          "add --start hns --method bbmp-ssr, or drop it")
     native = NATIVE_SHAPES.get(cfg.dataset)
     check(native is None or cfg.num_classes == native[2],
           f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has {native and native[2]} "

@@ -36,6 +36,9 @@ METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "
 INFILLERS = ("zero", "mean", "local-mean", "blur", "noise", "autoencoder")
 # What the faithfulness benchmark scores: the explainers, the HnS masks, and references.
 REFERENCES = ("random", "random-foreground", "brightest")
+# Where FIDO/BBMP refinement starts (explain.py --start), and what a refinement row optimises (faithfulness.py).
+STARTS = ("hns",)
+REFINE_OBJECTIVES = ("topk", "ssr")
 FAITH_METHODS = ("hns", "hns-ranked", *METHODS, *REFERENCES)
 # The hider halves the image twice (small) or five times (large, resnet), so the
 # image size must be a multiple of 2**n for the decoder to give back the input size.
@@ -260,7 +263,15 @@ class Config:
     epochs: int = _opt(300, "FIDO, BBMP: Adam iterations (the learning rate decays linearly to 0).",
                        group=EXPLAIN, at_least=1)
     # Gradients and occlusion
-    steps: int = _opt(50, "Integrated gradients: steps of the path integral.", group=EXPLAIN, at_least=1)
+    steps: int = _opt(50, "Integrated gradients: steps of the path integral; FIDO, BBMP with --start: the "
+                      "refinement's steps K.", group=EXPLAIN, at_least=1)
+    # Refinement from a start (FIDO, BBMP; semi-amortised: utils/explainers/masks.py)
+    start: Optional[str] = _opt(None, "FIDO, BBMP: start from each image's logits of the HnS hider ('hns': the run "
+                                "and checkpoint the HnS flags name, as for faithfulness.py) and refine them for "
+                                "--steps iterations, one logit per pixel.", group=EXPLAIN, choices=STARTS)
+    refine_objective: str = _opt("own", "With --start: the method's own objective (own), or the budget mode's exact "
+                                 "top-k objective at each image's HnS budget (topk; bbmp-ssr only).", group=EXPLAIN,
+                                 choices=("own", "topk"))
     baseline_value: float = _opt(0.0, "Integrated gradients: the baseline image's value.", group=EXPLAIN)
     noise_samples: int = _opt(50, "SmoothGrad: noisy copies per image.", group=EXPLAIN, at_least=1)
     noise_std: float = _opt(0.15, "SmoothGrad: noise standard deviation, as a share of the input range.",
@@ -291,6 +302,11 @@ class Config:
                         group=FAITH)
     budgets: str = _opt("0.01,0.02,0.05,0.1,0.2,0.5", "Comma-separated fixed budgets (shares of the pixels kept, "
                         "each in (0, 1]) besides each image's HnS budget.", group=FAITH)
+    refine_steps: str = _opt("", "Comma-separated refinement steps K, each adding a row hns+refine<K>: BBMP from the "
+                             "HnS hider's logits, K steps, cut at each image's HnS budget (empty: none).", group=FAITH)
+    refine_objectives: str = _opt("topk", "Comma-separated objectives of the --refine_steps rows: topk (the budget "
+                                  "mode's, rows hns+refine<K>) and/or ssr (BBMP-SSR's, rows hns+refine<K>-bbmp-ssr).",
+                                  group=FAITH)
     faith_images: int = _opt(200, "Images scored (the first ones of --faith_split).", group=FAITH, at_least=1)
     faith_split: str = _opt("test", "Split scored: test (to report) or validation (to choose settings on).",
                             group=FAITH, choices=SPLITS)

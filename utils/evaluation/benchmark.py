@@ -2,7 +2,8 @@
 
 Judges: the EVAL-X evaluator (`networks.evalx`, trained here on random masks if its run is missing)
 and the frozen pretrained seeker. The post-hoc methods explain the pretrained seeker; Hide-and-Seek
-is scored with the mask of one checkpoint of its run. The co-trained HnS seeker's accuracy on its
+is scored with the mask of one checkpoint of its run; with --refine_steps, BBMP refines the hider's logits
+for K steps (rows hns+refine<K>, `utils.evaluation.refinement`). The co-trained HnS seeker's accuracy on its
 own masks is reported beside them, labelled as what it is: not faithfulness. Figures and their
 definitions: `utils.evaluation.faithfulness`; the table, CSV, figures and faithfulness.json:
 `utils.reporting.faithfulness_report`.
@@ -13,15 +14,15 @@ and scores them.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from utils.config.checks import parse_budgets, parse_methods, plain_name
+from utils.config.checks import parse_budgets, parse_methods, parse_refine_objectives, parse_refine_steps, plain_name
 from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS, as_dict
 from utils.errors import UsageError
+from utils.evaluation.refinement import HNS_START, REFINED, TOPK, refined_name
 from utils.reporting.faithfulness_report import CO_TRAINED, line, table, write
 from utils.runs import (EVALUATOR, VARIANT_FLAGS, default_hider_weights, default_seeker_weights, hns_model_type, locked,
                         series)
@@ -34,6 +35,7 @@ HNS_BUDGET = "hns"
 class Inputs:
     methods: list
     budgets: list
+    refinements: list          # (row name, steps K, objective) of --refine_steps x --refine_objectives
     run: object
     checkpoint: Path
     seeker: Path
@@ -43,7 +45,8 @@ class Inputs:
     notes: list = field(default_factory=list)
 
 
-def _checkpoint(cfg, run) -> tuple[Path, str]:
+def hns_checkpoint(cfg, run) -> tuple[Path, str]:
+    """The checkpoint of the HnS `run` to score (and to start refinements from), and how it was chosen."""
     weights = run.paths.weights
     if cfg.checkpoint:
         path = weights / cfg.checkpoint
@@ -70,14 +73,17 @@ def resolve(cfg) -> Inputs:
     from utils.training.evaluator import evaluator_config
 
     methods, budgets = parse_methods(cfg.methods), parse_budgets(cfg.budgets)
+    refinements = [(refined_name(HNS_START, k, None if objective == TOPK else REFINED), k, objective)
+                   for k in parse_refine_steps(cfg.refine_steps) for objective in parse_refine_objectives(
+                       cfg.refine_objectives)]
     run = series(cfg, hns_model_type(cfg))[0]
-    checkpoint, how = _checkpoint(cfg, run)
+    checkpoint, how = hns_checkpoint(cfg, run)
     seeker = Path(cfg.seeker_weights) if cfg.seeker_weights else default_seeker_weights(cfg)
     if not seeker.is_file():
         raise UsageError(f"no seeker weights at {seeker}: the methods explain the pretrained seeker; run "
                          f"pretrain_seeker.py --config {cfg.config} --identifier {cfg.identifier} or pass --seeker_weights")
     wants_ae = any(needs_autoencoder(_as_method(cfg, m))
-                   for m in methods if m.startswith(("cem", "fido", "bbmp")))
+                   for m in methods + ([REFINED] if refinements else []) if m.startswith(("cem", "fido", "bbmp")))
     autoencoder = Path(cfg.hider_weights) if cfg.hider_weights else default_hider_weights(cfg)
     if (wants_ae or cfg.judge_infiller == "autoencoder") and not autoencoder.is_file():
         raise UsageError(f"no hider autoencoder at {autoencoder}, which the in-filler or CEM's term needs: run "
@@ -101,7 +107,8 @@ def resolve(cfg) -> Inputs:
                  f"({weights})")
     if cfg.num_trainings > 1:
         notes.append(f"--num_trainings {cfg.num_trainings}: scoring run 1 ({run.paths.weights})")
-    return Inputs(methods, budgets, run, checkpoint, seeker, autoencoder if autoencoder.is_file() else None,
+    return Inputs(methods, budgets, refinements, run, checkpoint, seeker,
+                  autoencoder if autoencoder.is_file() else None,
                   evaluator, weights, notes)
 
 
@@ -165,17 +172,26 @@ def refuse_a_judge_at_chance(accuracy: float, n: int, classes: int, weights) -> 
                          f"epochs (--max_epochs) or larger cells (--evalx_grid) under a new --evaluator NAME")
 
 
-def hns_scores(hns, x) -> dict:
+def hns_scores(hns, x) -> tuple[dict, np.ndarray]:
     """(scores (n, H, W), seconds per image, binary mask) of "hns" (the mask) and "hns-ranked" (the keep
-    probability) on images x, from one pass of the hider."""
-    import tensorflow as tf
+    probability) on images x, and the hider's logits (n, H, W), the refinements' start, from one pass of
+    the hider."""
+    from utils.evaluation.refinement import hider_pass
 
-    compiled = tf.function(lambda images: hns.mask(images, training=False)[:2])
-    compiled(tf.constant(x))  # trace for this batch shape, so that the timed call does not
-    start = time.perf_counter()
-    mask, probability = (t.numpy()[..., 0] for t in compiled(tf.constant(x)))
-    seconds = (time.perf_counter() - start) / len(x)
-    return {"hns": (mask, seconds, mask > 0.5), "hns-ranked": (probability, seconds, mask > 0.5)}
+    mask, probability, logits, seconds = hider_pass(hns, x)
+    return {"hns": (mask, seconds, mask > 0.5), "hns-ranked": (probability, seconds, mask > 0.5)}, logits
+
+
+def refinement_scores(cfg, steps, objective, seeker, x, start, hns, train, autoencoder):
+    """(scores (n, H, W), seconds per image, None) of BBMP run `steps` from the hider's logits `start` with
+    `objective` (`utils.evaluation.refinement`); `hns` is the HnS mask's (scores, seconds, binary mask),
+    whose pass the time per image includes: the start is part of the method's cost."""
+    from utils.evaluation.refinement import refine
+
+    _, start_seconds, mask = hns
+    explanation = refine(cfg, REFINED, objective, seeker, x, start, mask, steps, train, autoencoder,
+                         seeds=np.arange(len(x)) + cfg.seed)
+    return np.asarray(explanation.scores, np.float64), start_seconds + explanation.seconds / len(x), None
 
 
 def method_scores(cfg, method, seeker, x, train, autoencoder):
@@ -234,10 +250,16 @@ def compute(cfg, inputs: Inputs) -> tuple[dict, dict]:
                              inputs.evaluator_weights)
     views = {"x": x, "labels": labels, "masks": {}}
     probe = LeakageProbe(x.shape[1:3], data.num_classes, epochs=1, seed=cfg.seed)
-    own_scores = hns_scores(hns, x)
+    own_scores, start = hns_scores(hns, x)
     hns_mask = own_scores["hns"][2]
-    for method in inputs.methods:
-        scores, seconds, mask = own_scores.get(method) or method_scores(cfg, method, seeker, x, train, autoencoder)
+    refinements = {name: (steps, objective) for name, steps, objective in inputs.refinements}
+    for method in inputs.methods + list(refinements):
+        if method in refinements:
+            scores, seconds, mask = refinement_scores(cfg, *refinements[method], seeker, x, start, own_scores["hns"],
+                                                      train, autoencoder)
+        else:
+            scores, seconds, mask = (own_scores.get(method)
+                                     or method_scores(cfg, method, seeker, x, train, autoencoder))
         summary, rows, view = score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, labels,
                                            evidence, inputs.budgets, judge_infiller, probe)
         report["methods"][method] = summary
@@ -265,7 +287,8 @@ def score_method(cfg, method, scores, seconds, mask, hns_mask, judges, own, x, l
     for budget, cut in cuts:
         row = {"method": method, "budget": budget, "kept_pixels": mean_se(cut.sum(axis=(1, 2)))[0],
                "seconds_per_image": seconds}
-        scored = keep_and_remove(judges + ([own] if method.startswith("hns") else []), x, labels, cut, infiller, seeds)
+        scored = keep_and_remove(judges + ([own] if method in ("hns", "hns-ranked") else []), x, labels, cut, infiller,
+                                 seeds)
         for name, (keep, remove) in scored.items():
             row[f"keep_{name}"], row[f"remove_{name}"] = mean_se(keep), mean_se(remove)
         if evidence is not None:

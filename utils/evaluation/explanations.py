@@ -1,24 +1,38 @@
 """explain.py's pipeline: resolve the weights, load the model, explain --n test images, score the result.
 
 Every method of `utils.explainers` explains the first --n test images (of --sample_from_class);
-the scores are cut at --budget, the rest in-filled and given to the model again. The files and
+the scores are cut at --budget, the rest in-filled and given to the model again. With --start hns,
+FIDO or BBMP refine the HnS hider's logits for --steps (`utils.evaluation.refinement`): the run is
+named <start>+refine<K>[-<method>], and its time per image includes the hider's pass. The files and
 figures (explanations.json, explanations[_<page>].png, savepoints.npz):
 `utils.reporting.explanations`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from utils.errors import UsageError
-from utils.runs import claimed, default_hider_weights, default_seeker_weights, explanation_model_type, series
+from utils.runs import (claimed, default_hider_weights, default_seeker_weights, explanation_model_type,
+                        hns_model_type, series)
 
 
 @dataclass
 class Inputs:
     seeker: str
     autoencoder: str | None
+    start: tuple[Path, str] | None = None   # the HnS checkpoint a refinement starts from, and how it was chosen
+
+
+def run_name(cfg) -> str:
+    """The run folder's method: --method, or the refinement's name with --start."""
+    from utils.evaluation.refinement import TOPK, refined_name
+
+    if cfg.start is None:
+        return cfg.method
+    return refined_name(cfg.start, cfg.steps, None if cfg.refine_objective == TOPK else cfg.method)
 
 
 def needs_autoencoder(cfg) -> bool:
@@ -42,7 +56,12 @@ def resolve(cfg) -> Inputs:
             raise UsageError(f"no hider autoencoder at {autoencoder} ({why} needs it): run pretrain_hider.py "
                              f"--config {cfg.config} --identifier {cfg.identifier} first, pass --hider_weights "
                              f"PATH, or {fix}")
-    return Inputs(seeker, autoencoder)
+    start = None
+    if cfg.start is not None:
+        from utils.evaluation.benchmark import hns_checkpoint
+
+        start = hns_checkpoint(cfg, series(cfg, hns_model_type(cfg))[0])
+    return Inputs(seeker, autoencoder, start)
 
 
 def test_images(cfg, data):
@@ -75,19 +94,38 @@ def explain_images(cfg) -> dict:
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
                                                       cfg.hider_decoder)
     train = as_float_images(data.train.x)
-    explainer = build_explainer(cfg.method, seeker, train, autoencoder, progress=not cfg.quiet,
-                                **explainer_arguments(cfg, cfg.method))
     infiller = build_infiller(cfg.infiller, cfg.image_size, train, autoencoder)
-    model_type = explanation_model_type(cfg.method)
+    model_type = explanation_model_type(run_name(cfg))
     (run,) = series(cfg, model_type)
     with claimed(cfg, model_type, [run]):
         x, labels = as_float_images(data.test.x[indices]), data.test.y[indices]
-        explanation = explainer.explain(x)
+        if inputs.start is None:
+            explainer = build_explainer(cfg.method, seeker, train, autoencoder, progress=not cfg.quiet,
+                                        **explainer_arguments(cfg, cfg.method))
+            explanation = explainer.explain(x)
+        else:
+            explanation = refine_from_hns(cfg, inputs, data, seeker, x, train, autoencoder)
         report = compute_report(cfg, explanation, seeker, infiller, x, labels, indices)
-        print_summary(cfg.method, report["summary"])
+        print_summary(run_name(cfg), report["summary"])
         if not cfg.debug:
             write_report(cfg, inputs, run.paths, report, explanation, x)
     return report
+
+
+def refine_from_hns(cfg, inputs: Inputs, data, seeker, x, train, autoencoder):
+    """--method refined for --steps from the HnS hider's logits on x; its seconds include the hider's pass."""
+    from utils.evaluation.refinement import hider_pass, load_hns, refine
+
+    checkpoint, how = inputs.start
+    print(f"refining from the HnS hider's logits of {checkpoint} ({how})")
+    mask, _, logits, start_seconds = hider_pass(load_hns(cfg, data, checkpoint), x)
+    explanation = refine(cfg, cfg.method, cfg.refine_objective, seeker, x, logits, mask, cfg.steps, train,
+                         autoencoder)
+    explanation.seconds += start_seconds * len(x)
+    explanation.settings.update(start=cfg.start, start_checkpoint=str(checkpoint), steps=cfg.steps,
+                                refine_objective=cfg.refine_objective, start_seconds_per_image=start_seconds,
+                                hns_kept=(mask > 0.5).sum(axis=(1, 2)).tolist())
+    return explanation
 
 
 def budget_view(seeker, infiller, x, scores, budget: float, seeds):
@@ -118,7 +156,7 @@ def compute_report(cfg, explanation, seeker, infiller, x, labels, indices) -> di
                "loss": None if loss is None else float(loss[j]), "kept": None if kept is None else int(kept[j]),
                "kept_at_budget": int(mask[j].sum()), "pred_filled": int(pred_filled[j]), "seconds": per_image}
               for j, i in enumerate(indices)]
-    summary = {"method": cfg.method, "images": len(x), "seconds_per_image": per_image,
+    summary = {"method": run_name(cfg), "images": len(x), "seconds_per_image": per_image,
                "budget": cfg.budget, "pixels_at_budget": int(mask[0].sum()),
                "target_kept_when_filled": float(np.mean(pred_filled == explanation.targets)),
                "mean_kept": None if kept is None else float(np.mean(kept))}
@@ -127,7 +165,7 @@ def compute_report(cfg, explanation, seeker, infiller, x, labels, indices) -> di
         e = explanation.extras
         for j, record in enumerate(images):
             record.update(found=bool(e["found"][j]), c=float(e["c"][j]), l1=float(e["l1"][j]), l2=float(e["l2"][j]))
-    return {"method": cfg.method,
+    return {"method": run_name(cfg),
             "settings": {**explanation.settings, "budget": cfg.budget, "budget_infiller": infiller.settings()},
-            "legend": legend(cfg.method), "summary": summary, "images": images,
+            "legend": legend(explanation.method), "summary": summary, "images": images,
             "views": {"mask": mask, "filled": filled}}

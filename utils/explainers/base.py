@@ -32,13 +32,13 @@ class Explanation:
     """What `Explainer.explain` returns for a batch of n images of H x W pixels.
 
     ``scores`` (n, H, W): one score per pixel, higher = more important (kept first by
-    `top_k_mask`); for mask methods the keep probability (sufficient regions) or the drop
-    probability (destroying regions). ``targets`` (n,): the class explained. ``kept`` (n,):
-    pixels kept at the method's own threshold (mask methods: probability > 0.5), or None
-    where the method has none. ``seconds``: wall time of the whole batch. ``extras``: what
-    the method naturally has, e.g. ``mask`` (a sampled or final mask, (n, H, W)), ``filled``
-    (the in-filled input, (n, H, W, C)), ``loss`` (final objective per image, (n,)),
-    ``attributions`` (per element, (n, H, W, C)).
+    `top_k_mask`); for mask methods the keep probability (sufficient regions), the drop
+    probability (destroying regions) or the logits (a top-k refinement). ``targets`` (n,): the
+    class explained. ``kept`` (n,): pixels kept at the method's own threshold (mask methods:
+    probability > 0.5; a top-k refinement: its budget), or None where the method has none.
+    ``seconds``: wall time of the whole batch. ``extras``: what the method naturally has, e.g.
+    ``mask`` (a sampled or final mask, (n, H, W)), ``filled`` (the in-filled input, (n, H, W, C)),
+    ``loss`` (final objective per image, (n,)), ``attributions`` (per element, (n, H, W, C)).
     """
 
     method: str
@@ -103,6 +103,11 @@ class Explainer:
         return {"outputs": self.outputs, "seed": self.seed}
 
     def explain(self, x, targets=None, seeds=None) -> Explanation:
+        return self._explain_checked(x, targets, seeds)
+
+    def _explain_checked(self, x, targets, seeds, **inputs) -> Explanation:
+        """`explain` after a subclass checked its own per-image `inputs` (a start to refine), which reach
+        `_explain` as tensors; the time of the batch includes them."""
         x = check_images(x, self.images)
         n = len(x)
         scores = call_model(self.model, x)
@@ -117,12 +122,12 @@ class Explainer:
             raise ValueError(f"seeds must hold one integer per image ({n}), got shape {seeds.shape}")
         start = time.perf_counter()
         explanation = self._explain(tf.constant(x), tf.constant(targets.astype(np.int32)),
-                                    tf.constant(seeds.astype(np.int32)))
+                                    tf.constant(seeds.astype(np.int32)), **inputs)
         explanation.seconds = time.perf_counter() - start
         explanation.settings = self.settings()
         return explanation
 
-    def _explain(self, x, targets, seeds) -> Explanation:
+    def _explain(self, x, targets, seeds, **inputs) -> Explanation:
         raise NotImplementedError
 
     # --- what the methods differentiate ---------------------------------------------------------

@@ -18,7 +18,8 @@ def build_explainer(method: str, model, train_images=None, autoencoder=None, pro
 
     `settings` are the keyword arguments of the method's class (`ContrastiveExplainer` for cem-pp and
     cem-pn, `MaskExplainer` for fido-* and bbmp-*, `OcclusionExplainer`, `GradientExplainer` for the
-    rest; `EdgeExplainer`, sobel, takes none). FIDO and BBMP fill dropped pixels
+    rest; `EdgeExplainer`, sobel, takes none); ``objective="topk"`` turns bbmp-ssr into the refinement of
+    a start on the budget mode's top-k objective. FIDO and BBMP fill dropped pixels
     with the in-filler named `infiller`, scaled to `image_size` (default: the model's input height);
     `train_images` (float, in [0, 1]) give the data set's mean for the mean and local-mean in-fillers;
     `autoencoder` is CEM's autoencoder term (used when its gamma > 0) and the autoencoder in-filler.
@@ -28,7 +29,8 @@ def build_explainer(method: str, model, train_images=None, autoencoder=None, pro
         return ContrastiveExplainer(model, mode=method[-2:].upper(), progress=progress,
                                     autoencoder=autoencoder if settings["gamma"] > 0 else None, **settings)
     if family in ("fido", "bbmp"):
-        return MaskExplainer(model, objective=method.split("-")[1], stochastic=family == "fido",
+        settings = {"objective": method.split("-")[1], **settings}
+        return MaskExplainer(model, stochastic=family == "fido",
                              infiller=build_infiller(infiller, image_size or model.input_shape[1], train_images,
                                                      autoencoder),
                              progress=progress, **settings)

@@ -30,6 +30,8 @@ def legend(method: str) -> dict:
     """What the per-image fields of explanations.json mean for `method`."""
     if method.startswith("cem"):
         kept = "L0 of the pertinent positive / negative (elements changed)"
+    elif method.endswith("-topk"):
+        kept = "the HnS mask's pixels (at least 1): the refined top-k mask keeps exactly these"
     elif method.endswith("-sdr"):
         kept = "pixels in the destroying region: drop probability > 1/2 (pixels the method removes, not keeps)"
     elif method.startswith(("fido", "bbmp")):
