@@ -168,8 +168,10 @@ def refuse_a_judge_at_chance(accuracy: float, n: int, classes: int, weights) -> 
     floor = chance + 3.0 * np.sqrt(chance * (1.0 - chance) / max(n, 1))
     if not accuracy > floor:
         raise UsageError(f"the EVAL-X judge {weights} reads {accuracy:.3f} of the whole test images, no better than "
-                         f"chance ({chance:.3f}; floor {floor:.3f}): it never learnt; train a new one with more "
-                         f"epochs (--max_epochs) or larger cells (--evalx_grid) under a new --evaluator NAME")
+                         f"chance ({chance:.3f}; floor {floor:.3f}): it never learnt, or learnt to read only masked "
+                         f"images; train a new one under a new --evaluator NAME with more epochs (--max_epochs), larger "
+                         f"cells (--evalx_grid) or, for a seeker with global pooling, the blur in-filler "
+                         f"(--judge_infiller blur)")
 
 
 def hns_scores(hns, x) -> tuple[dict, np.ndarray]:
