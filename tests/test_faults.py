@@ -206,3 +206,15 @@ def test_an_evaluation_of_a_run_still_training_is_refused_in_one_line(tmp_path, 
         holder.wait()
     assert code == 2 and len(err) == 1 and f"in use by process {holder.pid}" in err[0]
     assert snapshot(tmp_path) == before
+
+
+def test_the_cause_of_a_failed_write_is_the_systems_in_a_few_words():
+    from utils.runs.atomic import describe
+
+    h5py_error = OSError(28, "Can't close file (file write failed: time = Mon Dec  7 06:48:54 2026\n, filename = "
+                             "'x.tmp', file descriptor = 9, errno = 28, error message = 'No space left on device', "
+                             "buf = 0x55, total write size = 2048)")
+    assert describe(h5py_error) == "No space left on device (errno 28)"
+    assert describe(OSError(13, "Permission denied")) == "Permission denied (errno 13)"
+    assert describe(OSError("Unable to synchronously create file (unable to open file: name = 'w.h5', errno = 30, "
+                            "error message = 'Read-only file system', flags = 13)")) == "Read-only file system (errno 30)"

@@ -35,11 +35,11 @@ class WriteFailed(RunError):
 def describe(error: OSError) -> str:
     """The cause of an OSError in a few words: 'No space left on device (errno 28)'."""
     text = str(error)
-    found = _H5_CAUSE.search(text)
-    if error.strerror:
-        cause = error.strerror
-    elif found:
+    found = _H5_CAUSE.search(text)   # h5py puts its own words in strerror, the system's inside them
+    if found:
         cause = found.group(1)
+    elif error.strerror:
+        cause = error.strerror.strip().splitlines()[0]
     else:
         cause = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     number = error.errno or (int(_H5_ERRNO.search(text).group(1)) if _H5_ERRNO.search(text) else None)
