@@ -201,6 +201,16 @@ def validate(cfg: Config) -> None:
     check_fields(cfg)
     check(cfg.image_size is None or cfg.augment_shift < cfg.image_size,
           f"{origin(cfg, 'augment_shift', cfg.augment_shift)} must be smaller than the image size {cfg.image_size}")
+    _check_training(cfg)
+    _check_explainers(cfg)
+    _check_data(cfg)
+    check_list(cfg)
+    _check_image_geometry(cfg)
+    _check_files(cfg)
+
+
+def _check_training(cfg: Config) -> None:
+    """Flags of the trainings that exclude or need each other."""
     check(decimals(cfg.alpha_step) is not None,
           f"{origin(cfg, 'alpha_step', cfg.alpha_step)} needs more than {MAX_ALPHA_DECIMALS} decimals, so the "
           f"checkpoint names alpha_<a> of two alphas could collide: use e.g. "
@@ -239,6 +249,10 @@ def validate(cfg: Config) -> None:
     check(not (cfg.nested_budget and cfg.mask_mode != "topk"),
           f"{origin(cfg, 'nested_budget', cfg.nested_budget)} cuts the ranking of a top-k mask lower; a thresholded "
           "mask has none: add --mask_mode topk or drop it")
+
+
+def _check_explainers(cfg: Config) -> None:
+    """Flags of the explainers (CEM, refinement) that exclude or need each other."""
     check(not (cfg.no_ae and "gamma" in cfg.typed and cfg.gamma > 0),
           "--no_ae and --gamma > 0 exclude each other: drop one")
     check(cfg.save_every is None or cfg.save_every <= cfg.max_iterations,
@@ -251,6 +265,10 @@ def validate(cfg: Config) -> None:
     check(cfg.refine_objective == "own" or (cfg.start is not None and cfg.method == "bbmp-ssr"),
           f"{origin(cfg, 'refine_objective', cfg.refine_objective)} refines a start with BBMP's deterministic mask: "
           "add --start hns --method bbmp-ssr, or drop it")
+
+
+def _check_data(cfg: Config) -> None:
+    """The data set's classes, images and folder, and the cluster of --strategy multiworker."""
     native = NATIVE_SHAPES.get(cfg.dataset)
     check(native is None or cfg.num_classes == native[2],
           f"{origin(cfg, 'num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has {native and native[2]} "
@@ -268,7 +286,10 @@ def validate(cfg: Config) -> None:
         check(Path(cfg.data_dir).is_dir(), f"--data_dir {cfg.data_dir}: no such folder")
         check(cfg.image_size is not None, "dataset 'folder' needs --image_size (e.g. 64)")
         check(cfg.channels is not None, "dataset 'folder' needs --channels 1 or 3")
-    check_list(cfg)
+
+
+def _check_image_geometry(cfg: Config) -> None:
+    """The grids, occlusion patches and the image size against each other and the model."""
     for flag, hint in (("evalx_grid", False), ("mask_grid", True), ("grid", True)):
         g = getattr(cfg, flag)
         check(g is None or cfg.image_size is None or cfg.image_size % g == 0,
@@ -285,6 +306,10 @@ def validate(cfg: Config) -> None:
         check(cfg.image_size >= m and cfg.image_size % m == 0,
               f"{origin(cfg, 'image_size', cfg.image_size)} does not fit model '{cfg.model}': use a multiple of {m} "
               f"(e.g. {max(m, round(cfg.image_size / m) * m)})")
+
+
+def _check_files(cfg: Config) -> None:
+    """The files given by flag exist and hold what they should, before TensorFlow starts."""
     for name in ("hider_weights", "seeker_weights", "baseline", "evaluator_weights"):
         _check_file(name, getattr(cfg, name))
     if cfg.baseline:  # its values too, before anything starts (no TensorFlow in that module)

@@ -116,6 +116,47 @@ def stop_rule(step_best, since, active, valid, dist, patience):
     return step_best, since, active & (since < patience)
 
 
+def judged(x, adv, mode):
+    """What the model sees of an iterate: ``adv`` for a PN, ``delta = x - adv`` for a PP."""
+    return adv if mode == "PN" else x - adv
+
+
+def objective(scores, autoencoder, x, y, onehot, c, mode, kappa, gamma, axes):
+    """The smooth part of CEM's loss, summed over the batch, at iterate y with z = judged(x, y):
+
+        c * max(0, hinge) + ||x - y||^2 (+ gamma * ||AE(z) - z||^2)
+
+    with margin = f_t(z) - max_{j != t} f_j(z), hinge = margin + kappa (PN) or kappa - margin (PP)."""
+    z = judged(x, y, mode)
+    out = scores(z)
+    margin = tf.reduce_sum(out * onehot, 1) - tf.reduce_max(tf.where(onehot > 0, -np.inf, out), 1)
+    hinge = margin + kappa if mode == "PN" else kappa - margin
+    loss = c * tf.maximum(0.0, hinge) + tf.reduce_sum(tf.square(x - y), axes)
+    if gamma > 0:
+        reconstruction = tf.cast(autoencoder(z, training=False), tf.float32)
+        loss += gamma * tf.reduce_sum(tf.square(reconstruction - z), axes)
+    return tf.reduce_sum(loss)
+
+
+def is_valid(out, onehot, target, mode, kappa):
+    """Per row: a PN changes the class by more than kappa; a PP keeps it by more than kappa."""
+    if mode == "PN":
+        return tf.argmax(out + kappa * onehot, 1, output_type=tf.int32) != target
+    return tf.argmax(out - kappa * onehot, 1, output_type=tf.int32) == target
+
+
+def fista_step(y, adv, grad, lr, kf, x, beta, lower, upper, no_info, mode):
+    """One FISTA iteration k (kf = k as a float): the projected shrinkage step from the momentum iterate y,
+    then the new momentum iterate; returns (adv_{k+1}, y_{k+1})."""
+    new = project(shrink(y - lr * grad, x, beta, lower, upper), x, no_info, mode)
+    return new, project(new + (kf + 1.0) / (kf + 4.0) * (new - adv), x, no_info, mode)
+
+
+def elastic_distance(delta, beta, axes):
+    """Per row: ||delta||_2^2 + beta * ||delta||_1, the distance CEM minimises."""
+    return tf.reduce_sum(tf.square(delta), axes) + beta * tf.reduce_sum(tf.abs(delta), axes)
+
+
 def bracket_closed(lower, upper, tolerance):
     """Whether the search on c can stop: a valid solution was found and ``upper - lower <= tolerance * upper``.
 
@@ -403,8 +444,7 @@ class ContrastiveExplainer(Explainer):
 
     def _build_c_step(self, shape, classes):
         mode, kappa, beta, gamma = self.mode, self.kappa, self.beta, self.gamma
-        iterations, lr_init, clip, save_every = (self.max_iterations, self.learning_rate_init, self.clip,
-                                                 self.save_every)
+        iterations, lr_init, clip, save_every = self.max_iterations, self.learning_rate_init, self.clip, self.save_every
         stopping = self.patience is not None
         model, autoencoder = self.model, self.autoencoder
         axes = list(range(1, len(shape) + 1))
@@ -425,25 +465,6 @@ class ContrastiveExplainer(Explainer):
             """Iterations k0 .. k0 + todo - 1 of a c step for the batch (state in, state out)."""
             onehot = tf.one_hot(target, classes)
 
-            def judged(adv):
-                return adv if mode == "PN" else x - adv
-
-            def smooth_loss(y):
-                z = judged(y)
-                out = scores(z)
-                margin = tf.reduce_sum(out * onehot, 1) - tf.reduce_max(tf.where(onehot > 0, -np.inf, out), 1)
-                hinge = margin + kappa if mode == "PN" else kappa - margin
-                loss = c * tf.maximum(0.0, hinge) + tf.reduce_sum(tf.square(x - y), axes)
-                if gamma > 0:
-                    reconstruction = tf.cast(autoencoder(z, training=False), tf.float32)
-                    loss += gamma * tf.reduce_sum(tf.square(reconstruction - z), axes)
-                return tf.reduce_sum(loss)
-
-            def is_valid(out):
-                if mode == "PN":
-                    return tf.argmax(out + kappa * onehot, 1, output_type=tf.int32) != target
-                return tf.argmax(out - kappa * onehot, 1, output_type=tf.int32) == target
-
             found = tf.zeros_like(target, tf.bool)
             ran = tf.zeros_like(target)  # iterations each row ran in this call
             saves = tf.TensorArray(tf.float32, size=todo // save_every if save_every else 0,
@@ -456,19 +477,17 @@ class ContrastiveExplainer(Explainer):
                 # Only the gradient in y is needed: not watching the weights skips their gradients.
                 with tf.GradientTape(watch_accessed_variables=False) as tape:
                     tape.watch(y)
-                    loss = smooth_loss(y)
+                    loss = objective(scores, autoencoder, x, y, onehot, c, mode, kappa, gamma, axes)
                 grad = tf.clip_by_value(tape.gradient(loss, y), *clip)
                 lr = lr_init * tf.sqrt(1.0 - kf / iterations)
-                new = project(shrink(y - lr * grad, x, beta, lower, upper), x, no_info, mode)
-                y_new = project(new + (kf + 1.0) / (kf + 4.0) * (new - adv), x, no_info, mode)
+                new, y_new = fista_step(y, adv, grad, lr, kf, x, beta, lower, upper, no_info, mode)
                 if stopping:  # stopped rows keep their iterates and their best
                     y = tf.where(tf.reshape(active, row), y_new, y)
                     adv = tf.where(tf.reshape(active, row), new, adv)
                 else:
                     y, adv = y_new, new
-                delta = x - adv
-                valid = is_valid(scores(judged(adv)))
-                dist = tf.reduce_sum(tf.square(delta), axes) + beta * tf.reduce_sum(tf.abs(delta), axes)
+                valid = is_valid(scores(judged(x, adv, mode)), onehot, target, mode, kappa)
+                dist = elastic_distance(x - adv, beta, axes)
                 if stopping:
                     valid = valid & active
                     step_best, since, active = stop_rule(step_best, since, active, valid, dist, patience)
@@ -478,7 +497,7 @@ class ContrastiveExplainer(Explainer):
                 found = found | valid
                 if save_every:
                     if (k - k0 + 1) % save_every == 0:
-                        saves = saves.write((k - k0 + 1) // save_every - 1, judged(adv))
+                        saves = saves.write((k - k0 + 1) // save_every - 1, judged(x, adv, mode))
             saved = saves.stack() if save_every else tf.zeros(tf.concat([[0], tf.shape(x)], 0))
             return best_dist, best_adv, found, adv, y, step_best, since, active, saved, ran
 

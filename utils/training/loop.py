@@ -58,14 +58,7 @@ def fit_run(model, paths: RunPaths, resuming: bool, train, steps: int, validatio
     """
     stateful = stateful or {}
     files = files or EpochFiles(paths.weights)
-    first_epoch, extra = 0, {}
-    if resuming:
-        first_epoch, extra = load_state(model, paths.state)
-        files.recover(extra.get("staged"))
-        for name, state in extra.get("callbacks", {}).items():
-            if name in stateful:
-                stateful[name].set_state(state)
-        print(f"resuming {paths.weights} after epoch {first_epoch}")
+    first_epoch, extra = restore(model, paths, files, stateful) if resuming else (0, {})
     guard, graceful = StopOnNonFinite(), GracefulStop()
     resume = ResumeState(paths.state, stateful, skip=lambda: bool(guard.failed or graceful.signal),
                          epoch_logs=extra.get("epoch_logs"), files=files)
@@ -75,8 +68,7 @@ def fit_run(model, paths: RunPaths, resuming: bool, train, steps: int, validatio
         all_callbacks += [resume, TensorBoard(paths.logs), *logging]
     last_epoch = first_epoch if done() else max_epochs
     if last_epoch > first_epoch:
-        calls = -(-steps // model.steps_per_execution) if getattr(model, "steps_per_execution", None) else steps
-        all_callbacks.append(ExpectedTime(last_epoch - first_epoch, calls))
+        all_callbacks.append(ExpectedTime(last_epoch - first_epoch, -(-steps // model.steps_per_execution)))
     start = time.perf_counter()
     try:
         fitted = model.fit(train(first_epoch, last_epoch), steps_per_epoch=steps, initial_epoch=first_epoch,
@@ -85,23 +77,46 @@ def fit_run(model, paths: RunPaths, resuming: bool, train, steps: int, validatio
     except NonFiniteWeights as e:  # a callback was about to save diverged weights: nothing was written
         raise RunError(diverged(paths, guard.failed or str(e), hint, debug)) from e
     seconds = time.perf_counter() - start
-    epochs_run = len(fitted.epoch)  # also with --debug, where no resume state is kept
     if guard.failed:
         raise RunError(diverged(paths, guard.failed, hint, debug))
     if graceful.signal:
-        if debug:
-            raise Interrupted(f"stopped by {graceful.signal} (--debug: nothing saved)")
-        save_weights(saved or model, paths.interrupted)
-        raise Interrupted(f"stopped by {graceful.signal}; the state after epoch {len(resume.epoch_logs)} is saved "
-                          f"in {paths.state} and the current weights in {paths.interrupted.name}: run the same "
-                          "command again to resume")
+        interrupted(paths, graceful.signal, len(resume.epoch_logs), saved or model, debug)
     if not debug:
-        if history is not None:
-            atomic_write_json(paths.results / "history.json", history(resume.epoch_logs))
-        save_weights(saved or model, paths.final)
-        paths.state.unlink(missing_ok=True)
-        paths.interrupted.unlink(missing_ok=True)
-    return FitOutcome(resume.epoch_logs, epochs_run, seconds)
+        finish(paths, saved or model, history and history(resume.epoch_logs))
+    # len(fitted.epoch): the epochs run, also with --debug, where no resume state is kept
+    return FitOutcome(resume.epoch_logs, len(fitted.epoch), seconds)
+
+
+def restore(model, paths: RunPaths, files: EpochFiles, stateful: dict) -> tuple[int, dict]:
+    """Load the run's resume state into `model` and the `stateful` callbacks, finish the commit of its
+    epoch's files; returns (the next epoch, the state's extra record)."""
+    first_epoch, extra = load_state(model, paths.state)
+    files.recover(extra.get("staged"))
+    for name, state in extra.get("callbacks", {}).items():
+        if name in stateful:
+            stateful[name].set_state(state)
+    print(f"resuming {paths.weights} after epoch {first_epoch}")
+    return first_epoch, extra
+
+
+def interrupted(paths: RunPaths, signal: str, epochs: int, saved, debug: bool):
+    """Raise `Interrupted` for a run stopped by `signal` after `epochs` saved epochs, keeping its current
+    weights (nothing with --debug)."""
+    if debug:
+        raise Interrupted(f"stopped by {signal} (--debug: nothing saved)")
+    save_weights(saved, paths.interrupted)
+    raise Interrupted(f"stopped by {signal}; the state after epoch {epochs} is saved in {paths.state} and the "
+                      f"current weights in {paths.interrupted.name}: run the same command again to resume")
+
+
+def finish(paths: RunPaths, saved, history: dict | None) -> None:
+    """A run's last files: the history (if any), then the final weights, which mark it finished; then
+    the resume state and interrupted weights are no longer needed."""
+    if history is not None:
+        atomic_write_json(paths.results / "history.json", history)
+    save_weights(saved, paths.final)
+    paths.state.unlink(missing_ok=True)
+    paths.interrupted.unlink(missing_ok=True)
 
 
 def diverged(paths: RunPaths, cause: str, hint: str, debug: bool = False) -> str:
