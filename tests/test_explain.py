@@ -151,7 +151,7 @@ def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_
 def test_only_a_typed_learning_rate_is_cems():
     from utils.config import COMMON, EXPLAIN, parse_config
     from utils.config.arguments import cem_arguments
-    from utils.explainers.factory import LEARNING_RATES
+    from utils.explainers.choices import LEARNING_RATES
 
     CEM_LEARNING_RATE = LEARNING_RATES["cem"]
 

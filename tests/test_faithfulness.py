@@ -303,7 +303,7 @@ def test_refinement_rows_are_named_by_start_and_steps_and_include_the_start_s_ti
     from utils.config.checks import parse_refine_objectives, parse_refine_steps
     from utils.evaluation.benchmark import refinement_scores
     from utils.evaluation.refinement import refined_name
-    from utils.explainers import top_k_mask
+    from utils.explainers.topk import top_k_mask
 
     cfg = parse_config(["--refine_steps", "30,3,0,3", "--refine_objectives", "topk,ssr", "--infiller", "zero"],
                        "faithfulness.py", "", groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH))
