@@ -13,7 +13,8 @@ from utils.config import COMMON, EVAL, HNS, parse_config, run, start_process
 
 def main(argv):
     cfg = start_process(parse_config(argv, "evaluation.py", __doc__, groups=(COMMON, HNS, EVAL)))
-    from utils.evaluation.report import evaluate
+    # deferred: TensorFlow start-up, --help stays fast
+    from utils.stages.evaluation import evaluate
 
     evaluate(cfg)
 

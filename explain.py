@@ -31,7 +31,8 @@ from utils.config import COMMON, EXPLAIN, HNS, parse_config, run, start_process
 
 def main(argv):
     cfg = start_process(parse_config(argv, "explain.py", __doc__, groups=(COMMON, HNS, EXPLAIN)))
-    from utils.evaluation.explanations import explain_images
+    # deferred: TensorFlow start-up, --help stays fast
+    from utils.stages.explain import explain_images
 
     explain_images(cfg)
 

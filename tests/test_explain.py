@@ -243,7 +243,7 @@ def test_explain_refines_the_hns_run_s_logits_end_to_end(weights, objective, mon
     from networks.weights import save_weights
     from utils.config import COMMON, EXPLAIN, HNS, parse_config
     from utils.config.arguments import hns_arguments
-    from utils.runs import hns_model_type, series
+    from utils.stages.runs import hns_model_type, series
 
     monkeypatch.chdir(weights)
     argv = ["--seeker_weights", str(weights / "s.weights.h5"), "--method", "bbmp-ssr", "--start", "hns", "--steps",

@@ -30,8 +30,10 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 import numpy as np
+import tensorflow as tf
 
 from utils.evaluation.prediction import predict_classes
+from utils.explainers.factory import build_explainer
 
 MODES = ("PP", "PN")
 SUPPORT_THRESHOLD = 0.5 / 255
@@ -40,8 +42,6 @@ SUPPORT_THRESHOLD = 0.5 / 255
 def explain(model, x, mode: str, settings: Mapping, autoencoder=None):
     """One batched CEM call (`utils.explainers.factory.build_explainer`, which uses ``autoencoder`` only
     when ``settings['gamma'] > 0``)."""
-    from utils.explainers.factory import build_explainer
-
     return build_explainer(f"cem-{mode.lower()}", model, autoencoder=autoencoder, **settings).explain(x)
 
 
@@ -116,8 +116,6 @@ def compare_pp_pn(seekers: Mapping, autoencoder, hns_model, x, labels, settings:
     (:func:`summarize`), ``iou`` (per image, mean over found PPs) and ``pp_in_kept`` (per image,
     mean)), and what the figures show: the HnS mask and predictions, and the explanations per seeker.
     """
-    import tensorflow as tf
-
     x = np.asarray(x, np.float32)
     labels = np.asarray(labels)
     mask = np.asarray(hns_model.mask(tf.constant(x), training=False)[0], np.float32)

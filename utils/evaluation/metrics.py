@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from networks.metrics import fidelity, fii, fir, foreground_pixels
+from utils.evaluation.faithfulness import ground_truth, mask_ground_truth
 
 
 def figures_of_merit(preds, labels, masks, foreground, baseline: float | None, evidence=None, scores=None) -> dict:
@@ -63,8 +64,6 @@ def figures_of_merit(preds, labels, masks, foreground, baseline: float | None, e
     else:
         out["acc_x_I_fg"] = accuracy * hidden_fg
     if evidence is not None:
-        from utils.evaluation.faithfulness import ground_truth, mask_ground_truth
-
         ranked, own = ground_truth(scores, evidence), mask_ground_truth(masks, evidence)
         out.update(tpr=float(np.mean(ranked["tpr"])), pointing=float(np.mean(ranked["pointing"])),
                    mask_tpr=float(np.mean(own["tpr"])), mask_fdr=float(np.mean(own["fdr"])))
