@@ -16,6 +16,7 @@ from typing import Optional
 
 from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_INFILLS, MASK_MODES, RANDOM_MASK_SHAPES, \
     SEEKER_MODELS, SEEKER_TRAININGS
+from utils.cluster import STRATEGIES
 # The explainers own their names (utils.config may import utils.explainers; the reverse is forbidden).
 from utils.explainers.choices import INFILLERS, METHODS, REFERENCES, default_occlusion_patch  # noqa: F401
 
@@ -24,7 +25,6 @@ DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
 
 DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder", "patches")
 MODELS = ("small", "large", "resnet")
-STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
 BUDGET_SCHEDULES = ("geometric", "plateau")         # utils.training.budget
 SPLITS = ("test", "validation")
