@@ -81,8 +81,9 @@ def mask_agreement(masks) -> float:
         agreement = 1/n sum_i |y_i & y_(i+1)| / |y_i | y_(i+1)|      (1 for two empty masks)
 
     An explanation depends on its image: masks that follow the evidence of each image agree little
-    (0.04 for budget masks on `patches`), while a hider that writes one fixed pattern for every
-    image agrees fully (1.0). With fewer than two images there is nothing to compare: nan.
+    (budget masks on `patches`: docs/results/2026-12-03-patches-budget.md), while a hider that writes
+    one fixed pattern for every image agrees fully (1.0). With fewer than two images there is nothing
+    to compare: nan.
     """
     y = np.asarray(masks, bool).reshape(len(masks), -1)
     if len(y) < 2:
