@@ -8,7 +8,8 @@ alone chooses the recommended checkpoint), and writes evaluation.json, evaluatio
 PNG figures to results/<config>/hns/.../<identifier>/. See utils/evaluation/ for the
 definition of every figure.
 """
-from utils.config import COMMON, EVAL, HNS, parse_config, run, start_process
+from utils.config import COMMON, EVAL, HNS, parse_config, run
+from utils.stages.process import start_process
 
 
 def main(argv):

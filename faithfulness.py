@@ -17,7 +17,8 @@ own, or both), timed with the hider's pass. Writes faithfulness.json/.csv and tw
 results folder.
 Definitions: utils/evaluation/faithfulness.py.
 """
-from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run, start_process
+from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run
+from utils.stages.process import start_process
 
 
 def main(argv):
