@@ -11,8 +11,9 @@ import pytest
 from conftest import ROOT
 from utils.errors import UsageError
 from utils.runs import (EVALUATOR, RunLock, checkpoint_alpha, checkpoint_label, checkpoint_name, checkpoint_stem,
-                        checkpoints, claim_series, claimed, explanation_model_type, lock_path, series)
+                        checkpoints, claim_series, explanation_model_type)
 from utils.runs.layout import alpha_decimals
+from utils.stages.runs import claimed, lock_path, series
 
 
 def cfg(**kw):
