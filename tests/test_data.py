@@ -250,3 +250,14 @@ def test_offline_keras_dataset_names_the_file(tmp_path, monkeypatch):
     with pytest.raises(UsageError) as e:
         load_data(**data_arguments(fill_dataset_defaults(Config(dataset="mnist"))))
     assert str(tmp_path / "datasets" / "mnist.npz") in str(e.value)
+
+
+def test_keras_cache_folder_follows_keras_rule(tmp_path, monkeypatch):
+    from utils.data.datasets import keras_home
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert keras_home() == tmp_path
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    assert keras_home() == tmp_path / "home" / ".keras"

@@ -4,7 +4,8 @@
 * ``mirrored``: ``tf.distribute.MirroredStrategy`` over all local GPUs; without GPUs, over the
   logical CPU devices (``HNS_CPU_DEVICES=N`` splits the CPU into N of them, for testing).
 * ``multiworker``: ``tf.distribute.MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``, made
-  while the command line is parsed (collective ops must be set up before TensorFlow starts); every
+  where the script's run starts, before TensorFlow does (`prepare_devices`: collective ops are set up
+  at start-up only); every
   worker runs the same command; on GPUs the all-reduce uses NCCL. Each process first waits for all
   the others (TensorFlow's cluster registration allows an hour). When a process dies, the others
   notice within seconds (its socket closes) or at most about 20 s (TensorFlow's coordination
