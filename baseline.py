@@ -4,27 +4,26 @@
 
 Writes results/<config>/seeker/<identifier>/baseline.json (and baseline.txt, the bare accuracy).
 """
-from utils.config import parse_config, run, start_process
+from utils.config import as_dict, parse_config, run
 from utils.errors import UsageError
+from utils.runs import atomic_write_json, atomic_write_text
+from utils.stages.process import start_process
+from utils.stages.runs import default_seeker_weights, locked, run_paths, seeker_model_type
 
 
 def main(argv):
     cfg = start_process(parse_config(argv, "baseline.py", __doc__))
-    from utils.runs import default_seeker_weights, locked, run_paths, seeker_model_type
-
     weights = cfg.seeker_weights or str(default_seeker_weights(cfg))
     if cfg.seeker_weights is None and not default_seeker_weights(cfg).is_file():
         raise UsageError(f"no seeker weights at {weights}: run pretrain_seeker.py --config {cfg.config} "
                          f"--identifier {cfg.identifier} first, or pass --seeker_weights PATH")
 
+    # deferred: TensorFlow start-up, --help stays fast
     from networks.build import load_seeker
-    from utils.config import as_dict
-    from utils.config.arguments import data_arguments
-    from utils.data import load_data
     from utils.evaluation import measure_baseline
-    from utils.runs import atomic_write_json, atomic_write_text
+    from utils.stages.data import load_data
 
-    data = load_data(**data_arguments(cfg))
+    data = load_data(cfg)
     seeker = load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, weights)
     with locked(cfg, seeker_model_type(cfg)):
         record = measure_baseline(seeker, data, cfg.batch_size)

@@ -14,23 +14,23 @@ With --mask_mode topk every mask keeps exactly a budget of the pixels instead, l
 Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import COMMON, EVAL, EVALX, HNS, parse_config, run, start_process
+from utils.config import COMMON, EVAL, EVALX, HNS, parse_config, run
+from utils.runs.records import load_baseline
+from utils.seeding import seed_everything
+from utils.stages.process import start_process
 
 
 def main(argv):
     cfg = start_process(parse_config(argv, "collaborative_training.py", __doc__, groups=(COMMON, HNS, EVALX, EVAL)))
-    from utils.config.arguments import data_arguments
-    from utils.data import load_data
-    from utils.evaluation import load_baseline
-    from utils.seeding import seed_everything
-    from utils.training import train_series
+    # deferred: TensorFlow start-up, --help stays fast
+    from utils.stages.data import load_data
+    from utils.stages.evaluation import evaluate
+    from utils.stages.hns import train_series
 
     baseline = load_baseline(cfg.baseline).test if cfg.baseline else None
     seed_everything(cfg.seed)
-    train_series(cfg, load_data(**data_arguments(cfg)), baseline)
+    train_series(cfg, load_data(cfg), baseline)
     if cfg.evaluate and not cfg.debug:
-        from utils.evaluation.report import evaluate
-
         evaluate(cfg)
 
 

@@ -16,7 +16,9 @@ frozen pretrained seeker). Each stage runs the real script with the preset's set
 calibrated ones live in its per-script tables). A finished stage is reused; an interrupted one continues
 from its last saved epoch (one that died before saving anything starts again); --force reruns everything.
 """
+import ctypes
 import resource
+import signal
 import subprocess
 import sys
 import textwrap
@@ -28,9 +30,9 @@ from utils.config import COMMON, DEFAULT_CONFIG_FILE, HNS, Config, parse_config,
 from utils.config.parser import OneLineParser, build_parser
 from utils.config.presets import load_presets, preset_values
 from utils.config.schema import NATIVE_SHAPES
+from utils.runs import RunPaths
 from utils.runs.records import read_record
-from utils.runs import (RunPaths, default_baseline, hider_model_type, hns_model_type, run_paths,
-                        seeker_model_type)
+from utils.stages.runs import default_baseline, hider_model_type, hns_model_type, run_paths, seeker_model_type
 
 HERE = Path(__file__).resolve().parent
 # Switches the demo decides for its stages: it reuses or continues each stage itself (--force reruns them),
@@ -46,9 +48,6 @@ def _die_with_parent():
     """In a stage's process: receive SIGTERM when the demo dies (Linux), so that a killed demo does not
     leave a stage running on its own: the stage saves its state and stops, and the next demo continues it."""
     try:
-        import ctypes
-        import signal
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -184,22 +183,24 @@ def main(argv) -> int:
 
 
 def faithfulness(report: Path) -> None:
-    from utils.reporting.faithfulness_report import table
+    # deferred: TensorFlow start-up (utils.reporting imports it), --help stays fast
+    from utils.reporting.faithfulness_report import faithfulness_table
 
     record = read_record(report, "run faithfulness.py again (demo.py --force reruns every stage)")
-    print(f"\n== faithfulness (judges that never made a mask)\n{table(record)}")
+    print(f"\n== faithfulness (judges that never made a mask)\n{faithfulness_table(record)}")
     print(f"report: {report.parent}/ (faithfulness.json, faithfulness.csv, faithfulness_budgets.png, "
           "faithfulness_examples.png)")
 
 
 def summarize(report: Path, config: str) -> None:
-    from utils.reporting.tables import table
+    # deferred: TensorFlow start-up (utils.reporting imports it), --help stays fast
+    from utils.reporting.tables import checkpoint_table
 
     summary = read_record(report, "run evaluation.py again (demo.py --force reruns every stage)")
     rec = summary["recommended"]
     names = [r["checkpoint"] for r in summary["checkpoints"]]
     print(f"\n== final table (test split, {summary['test_images']} images; baseline {summary['baseline']:.3f})")
-    print(table(summary["checkpoints"], names.index(rec["checkpoint"])))
+    print(checkpoint_table(summary["checkpoints"], names.index(rec["checkpoint"])))
     print(f"\nrecommended: {rec['checkpoint']}: test accuracy {rec['test']['accuracy']:.3f}, "
           f"I_fg {rec['test']['I_fg']:.3f} ({rec['rule']})")
     print(f"report: {report.parent}/ (evaluation.json, evaluation.csv, tradeoff.png, masks_*.png)")

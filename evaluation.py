@@ -8,12 +8,14 @@ alone chooses the recommended checkpoint), and writes evaluation.json, evaluatio
 PNG figures to results/<config>/hns/.../<identifier>/. See utils/evaluation/ for the
 definition of every figure.
 """
-from utils.config import COMMON, EVAL, HNS, parse_config, run, start_process
+from utils.config import COMMON, EVAL, HNS, parse_config, run
+from utils.stages.process import start_process
 
 
 def main(argv):
     cfg = start_process(parse_config(argv, "evaluation.py", __doc__, groups=(COMMON, HNS, EVAL)))
-    from utils.evaluation.report import evaluate
+    # deferred: TensorFlow start-up, --help stays fast
+    from utils.stages.evaluation import evaluate
 
     evaluate(cfg)
 

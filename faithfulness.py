@@ -17,14 +17,23 @@ own, or both), timed with the hider's pass. Writes faithfulness.json/.csv and tw
 results folder.
 Definitions: utils/evaluation/faithfulness.py.
 """
-from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run, start_process
+from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config, run
+from utils.stages.process import start_process
 
 
 def main(argv):
     cfg = start_process(parse_config(argv, "faithfulness.py", __doc__, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH)))
-    from utils.evaluation.benchmark import run_benchmark
+    # deferred: TensorFlow start-up, --help stays fast
+    from utils.stages.faithfulness import benchmark_inputs, load_benchmark_data, run_benchmark
+    from utils.stages.judge import judge_classifier
+    from utils.stages.runs import hns_model_type, locked
 
-    run_benchmark(cfg)
+    inputs = benchmark_inputs(cfg)
+    with locked(cfg, hns_model_type(cfg)):
+        loaded = load_benchmark_data(cfg, inputs)
+        judge = judge_classifier(cfg, inputs.evaluator, inputs.evaluator_weights, inputs.seeker, loaded.data,
+                                 loaded.judge_infiller)
+        run_benchmark(cfg, inputs, loaded, judge)
 
 
 if __name__ == "__main__":

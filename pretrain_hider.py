@@ -5,14 +5,16 @@
 Writes a PNG of test reconstructions to results/<config>/hider/<identifier>/. A run that was
 killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import parse_config, run, start_process
+from utils.config import parse_config, run
+from utils.stages.process import start_process
 
 
 def main(argv):
     cfg = start_process(parse_config(argv, "pretrain_hider.py", __doc__))
+    # deferred: TensorFlow start-up, --help stays fast
     from utils.evaluation.prediction import as_float_images
     from utils.reporting.plotting import reconstructions
-    from utils.training import pretrain
+    from utils.stages.pretraining import pretrain
 
     model, data, paths = pretrain(cfg, "hider")
     if not cfg.debug:

@@ -9,12 +9,14 @@ the frozen seeker of collaborative_training.py --seeker_training frozen (REAL-X)
 starts either kind of seeker from those weights (from scratch a random-mask seeker can stay at chance for many epochs).
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
-from utils.config import COMMON, EVALX, PRETRAIN, parse_config, run, start_process
+from utils.config import COMMON, EVALX, PRETRAIN, parse_config, run
+from utils.stages.process import start_process
 
 
 def main(argv):
     cfg = start_process(parse_config(argv, "pretrain_seeker.py", __doc__, groups=(COMMON, PRETRAIN, EVALX)))
-    from utils.training import pretrain, pretrain_random_masks
+    # deferred: TensorFlow start-up, --help stays fast
+    from utils.stages.pretraining import pretrain, pretrain_random_masks
 
     _, _, paths = pretrain_random_masks(cfg) if cfg.random_masks else pretrain(cfg, "seeker")
     if not cfg.debug:

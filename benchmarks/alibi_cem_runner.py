@@ -83,6 +83,7 @@ def record_first_step(cem, x, steps):
 
 
 def main(src, dst):
+    # deferred: optional dependency, alibi exists only in the alibi environment that runs this file
     from alibi.explainers import CEM
 
     f = np.load(src, allow_pickle=False)

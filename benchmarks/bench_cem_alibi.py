@@ -31,6 +31,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
+from utils.config import parse_config  # noqa: E402
+from utils.explainers.cem import ContrastiveExplainer  # noqa: E402
+from utils.stages.data import load_data  # noqa: E402
+
 SETTINGS = dict(kappa=0.0, beta=0.1, gamma=100.0, c_init=1.0, lr=1e-2, clip=(-1000.0, 1000.0),
                 feature_range=(-0.5, 0.5), no_info_val=-1.0)
 
@@ -66,11 +70,7 @@ def ae_model():
 
 def models(work: Path):
     """alibi's example CNN and autoencoder trained on mnist-5k in [-0.5, 0.5] (cached in `work`)."""
-    from utils.config import parse_config
-    from utils.config.arguments import data_arguments
-    from utils.data import load_data
-
-    data = load_data(**data_arguments(parse_config([], "bench_cem_alibi.py", "")))
+    data = load_data(parse_config([], "bench_cem_alibi.py", ""))
     scale = lambda images: images.astype(np.float32) / 255 - 0.5  # noqa: E731
     cnn, ae = cnn_model(), ae_model()
     cache = work / "alibi_example_models.npz"
@@ -99,8 +99,6 @@ def weight_arrays(cnn, ae) -> dict:
 
 
 def ours(cnn, ae, x, mode, c_steps, max_iterations, patience=None, c_tolerance=None, save_every=None):
-    from utils.explainers.cem import ContrastiveExplainer
-
     s = SETTINGS
     explainer = ContrastiveExplainer(cnn, mode=mode, kappa=s["kappa"], beta=s["beta"], gamma=s["gamma"],
                                      autoencoder=ae, c_init=s["c_init"], c_steps=c_steps,

@@ -37,11 +37,11 @@ from networks.build import build_hns, load_seeker  # noqa: E402
 from networks.seeker import build_seeker  # noqa: E402
 from utils.config import COMMON, EXPLAIN, parse_config  # noqa: E402
 from utils.config.schema import METHODS  # noqa: E402
-from utils.data import load_data  # noqa: E402
 from utils.evaluation.prediction import as_float_images  # noqa: E402
 from utils.explainers.factory import build_explainer  # noqa: E402
-from utils.runs import default_seeker_weights  # noqa: E402
-from utils.config.arguments import data_arguments, explainer_arguments, hns_arguments  # noqa: E402
+from utils.config.arguments import explainer_arguments, hns_arguments  # noqa: E402
+from utils.stages.data import load_data  # noqa: E402
+from utils.stages.runs import default_seeker_weights  # noqa: E402
 
 
 def seeker_for(cfg, data, path):
@@ -93,7 +93,7 @@ def main():
 
     cfg = parse_config(["--no_ae", "--max_iterations", str(args.cem_iterations), "--c_steps", str(args.cem_c_steps)],
                        "explain.py", "", groups=(COMMON, EXPLAIN))
-    data = load_data(**data_arguments(cfg))
+    data = load_data(cfg)
     x = as_float_images(data.test.x[:args.n])
     train = as_float_images(data.train.x)
     seeker, origin = seeker_for(cfg, data, args.seeker_weights or str(default_seeker_weights(cfg)))

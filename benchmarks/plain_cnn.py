@@ -41,6 +41,7 @@ EPOCHS = 8
 
 def plain_cnn(image_shape, num_classes: int):
     """The reference CNN of the module docstring (logits, float32)."""
+    # deferred: TensorFlow start-up, --help stays fast
     import keras
     from keras import layers
 
@@ -56,6 +57,7 @@ def plain_cnn(image_shape, num_classes: int):
 
 def train_and_test(model, cfg, data) -> dict:
     """Fit `model` (compiled) on the pretraining batches; its best validation epoch and that epoch's test accuracy."""
+    # deferred: TensorFlow start-up, --help stays fast
     import keras
     import numpy as np
 
@@ -92,13 +94,13 @@ def main(argv) -> int:
     cfg = parse_config(defaults + rest, "benchmarks/plain_cnn.py", __doc__ + "\n--seekers LIST: seekers to train "
                        f"beside the plain CNN, of {', '.join(SEEKER_MODELS)} (default small,pooling)",
                        groups=(COMMON, PRETRAIN))
+    # deferred: TensorFlow start-up, --help stays fast
     import keras
 
-    from utils.config.arguments import data_arguments
-    from utils.data import load_data
-    from utils.training.pretraining import build_pretraining_model
+    from utils.stages.data import load_data
+    from utils.stages.pretraining import build_pretraining_model
 
-    data = load_data(**data_arguments(cfg))
+    data = load_data(cfg)
     print(f"{cfg.data_dir}: {len(data.train)} train, {len(data.val)} validation, {len(data.test)} test images of "
           f"{data.image_shape}, {data.num_classes} classes (chance {1 / data.num_classes:.3f}); Adam "
           f"{cfg.learning_rate:g}, batch {cfg.batch_size}, {cfg.max_epochs} epochs, shifts of up to "

@@ -48,10 +48,11 @@ tf.get_logger().setLevel("ERROR")  # one tf.function per measured model is inten
 
 from networks.build import build_hns  # noqa: E402
 from utils.config import COMMON, EVAL, HNS, parse_config  # noqa: E402
-from utils.data import Split, epoch_pipeline, load_data, steps_per_epoch  # noqa: E402
-from utils.config.arguments import data_arguments, hns_arguments  # noqa: E402
+from utils.config.arguments import hns_arguments  # noqa: E402
+from utils.data import Split, epoch_pipeline, steps_per_epoch  # noqa: E402
+from utils.stages.data import load_data  # noqa: E402
+from utils.stages.pretraining import build_pretraining_model  # noqa: E402
 from utils.training.precision import precision_policy  # noqa: E402
-from utils.training.pretraining import build_pretraining_model  # noqa: E402
 from utils.training.schedules import AdaptiveAlpha  # noqa: E402
 
 # HnS steps measured: the original joint training with each neuron, and the deterministic neuron with
@@ -196,7 +197,7 @@ def pooled_digits(data) -> Split:
 
 def largest_set(pooled: Split, args) -> tuple[Split, str]:
     if args.full_mnist:
-        full = load_data(**data_arguments(parse_config(["--config", "mnist"], "pretrain_seeker.py", "")))
+        full = load_data(parse_config(["--config", "mnist"], "pretrain_seeker.py", ""))
         return full.train, "mnist"
     x, y = pooled.x, pooled.y
     reps = -(-args.largest // len(x))
@@ -232,7 +233,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    data = load_data(**data_arguments(parse_config([], "pretrain_seeker.py", "")))
+    data = load_data(parse_config([], "pretrain_seeker.py", ""))
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, intra-op threads "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}; mnist-5k "
           f"({len(data.train)} training images)")

@@ -22,7 +22,7 @@ def files(tmp_path_factory):
     from networks.seeker import build_seeker
     from networks.weights import save_weights
     from utils.config import parse_config
-    from utils.runs import hns_model_type, run_paths
+    from utils.stages.runs import hns_model_type, run_paths
 
     d = tmp_path_factory.mktemp("values")
     for name in ("seeker.weights.h5", NAN_WEIGHTS):
@@ -177,7 +177,7 @@ def test_a_diverged_training_keeps_its_last_finite_state_and_says_where(tmp_path
     from networks.weights import read_weights
     from utils.config import parse_config
     from utils.errors import RunError
-    from utils.runs import run_paths
+    from utils.stages.runs import run_paths
     from utils.training.callbacks import BestWeights
     from utils.training.loop import fit_run
 

@@ -171,8 +171,9 @@ def _tiny_data(n=32, size=8, classes=3, seed=0):
 def test_a_tiny_topk_fit_writes_one_checkpoint_per_budget(tmp_path, monkeypatch, mask_grid):
     from networks.weights import load_weights
     from utils.evaluation.checkpoints import evaluate_run, recommend
-    from utils.runs import Run, run_paths
-    from utils.training.hns import train_hns
+    from utils.runs import Run
+    from utils.stages.runs import run_paths
+    from utils.stages.hns import train_hns
 
     monkeypatch.chdir(tmp_path)
     cfg = fill_dataset_defaults(Config(dataset="mnist", image_size=8, channels=1, num_classes=3, batch_size=8,
@@ -262,9 +263,10 @@ def test_a_killed_topk_run_with_every_patches_option_resumes_exactly(tmp_path, m
     # objective, blur in-fill, random-mask seeker) dies right after its second epoch's state reached the
     # disk; the resumed run must end exactly as the uninterrupted one, history and weights alike.
     from networks.weights import read_weights
-    from utils.runs import Run, run_paths
+    from utils.runs import Run
+    from utils.stages.runs import run_paths
     from utils.seeding import seed_everything
-    from utils.training.hns import train_hns
+    from utils.stages.hns import train_hns
     from utils.training.resume import ResumeState
 
     monkeypatch.chdir(tmp_path)

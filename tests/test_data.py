@@ -238,18 +238,26 @@ def test_offline_keras_dataset_names_the_file(tmp_path, monkeypatch):
     # The download fails the way it does offline, on any machine, online or not.
     import urllib.error
 
-    import keras.src.utils.file_utils as file_utils
+    import keras
 
     def unreachable(*args, **kwargs):
         raise urllib.error.URLError("[Errno 101] Network is unreachable (simulated)")
 
-    import keras.src.backend.config as keras_config
-
-    # Keras fixed its folder when it was imported: point it (not only the variable) at an empty one,
-    # so a machine with ~/.keras/datasets/mnist.npz cached cannot skip the download.
+    # An empty cache folder, and a loader that fails as it does offline, so that a machine with
+    # ~/.keras/datasets/mnist.npz cached cannot skip the download.
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
-    monkeypatch.setattr(file_utils, "urlretrieve", unreachable)
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", unreachable)
     with pytest.raises(UsageError) as e:
         load_data(**data_arguments(fill_dataset_defaults(Config(dataset="mnist"))))
     assert str(tmp_path / "datasets" / "mnist.npz") in str(e.value)
+
+
+def test_keras_cache_folder_follows_keras_rule(tmp_path, monkeypatch):
+    from utils.data.datasets import keras_home
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert keras_home() == tmp_path
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    assert keras_home() == tmp_path / "home" / ".keras"

@@ -56,7 +56,8 @@ def test_collective_timeout_is_checked(monkeypatch):
 
 def test_parsing_sets_up_no_devices_and_starting_the_process_does(monkeypatch):
     import utils.training.distribute as distribute
-    from utils.config import parse_config, start_process
+    from utils.config import parse_config
+    from utils.stages.process import start_process
 
     calls = []
     monkeypatch.setattr(distribute, "prepare_devices", calls.append)

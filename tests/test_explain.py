@@ -151,7 +151,7 @@ def test_bad_input_is_a_usage_error_before_anything_is_written(argv, match, tmp_
 def test_only_a_typed_learning_rate_is_cems():
     from utils.config import COMMON, EXPLAIN, parse_config
     from utils.config.arguments import cem_arguments
-    from utils.explainers.factory import LEARNING_RATES
+    from utils.explainers.choices import LEARNING_RATES
 
     CEM_LEARNING_RATE = LEARNING_RATES["cem"]
 
@@ -243,7 +243,7 @@ def test_explain_refines_the_hns_run_s_logits_end_to_end(weights, objective, mon
     from networks.weights import save_weights
     from utils.config import COMMON, EXPLAIN, HNS, parse_config
     from utils.config.arguments import hns_arguments
-    from utils.runs import hns_model_type, series
+    from utils.stages.runs import hns_model_type, series
 
     monkeypatch.chdir(weights)
     argv = ["--seeker_weights", str(weights / "s.weights.h5"), "--method", "bbmp-ssr", "--start", "hns", "--steps",

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.explainers import (GradientExplainer, MaskExplainer, OcclusionExplainer, budget_pixels, build_infiller,
-                              infill, top_k_mask)
 from utils.explainers.base import per_image_uniform
-from utils.explainers.infillers import Autoencoder, Blur, LocalMean, Mean, Noise, Zero, default_sigma, default_window
-from utils.explainers.masks import concrete, default_reg_coef
+from utils.explainers.edges import EdgeExplainer
+from utils.explainers.gradients import GradientExplainer, OcclusionExplainer
+from utils.explainers.infillers import (Autoencoder, Blur, LocalMean, Mean, Noise, Zero, build_infiller, default_sigma,
+                                        default_window, infill)
+from utils.explainers.masks import MaskExplainer, concrete, default_reg_coef
+from utils.explainers.topk import budget_pixels, top_k_mask
 
 
 def linear_model(weights, bias):
@@ -356,8 +358,6 @@ def test_occlusion_of_single_pixels_on_a_linear_model(linear):
 # --- the Sobel edge filter -------------------------------------------------------------------------
 
 def test_sobel_scores_equal_the_hand_computed_responses():
-    from utils.explainers import EdgeExplainer
-
     # Image 0, 5 x 5, one channel: 0 in columns 0-1, 1 in columns 2-4 (a vertical step). Gy = 0 (no change
     # down the rows, and the reflected border rows repeat their neighbours). Gx(i, j) = (1 + 2 + 1) (x(j+1)
     # - x(j-1)) with x(-1) = x(1) and x(5) = x(3) by reflection: columns 0..4 give 0, 4, 4, 0, 0.
@@ -386,8 +386,6 @@ def test_sobel_scores_equal_the_hand_computed_responses():
 
 
 def test_sobel_never_looks_at_the_model():
-    from utils.explainers import EdgeExplainer
-
     rng = np.random.default_rng(3)
     x = rng.random((4, 6, 6, 2)).astype(np.float32)
     keras.utils.set_random_seed(0)
@@ -404,7 +402,6 @@ def test_sobel_is_a_method_of_explain_py_and_of_the_benchmark():
     from utils.config import COMMON, EXPLAIN, parse_config
     from utils.config.arguments import explainer_arguments
     from utils.config.checks import parse_methods
-    from utils.explainers import EdgeExplainer
     from utils.explainers.factory import build_explainer
 
     cfg = parse_config(["--method", "sobel"], "explain.py", "", groups=(COMMON, EXPLAIN))

@@ -67,7 +67,7 @@ def test_every_row_of_the_benchmark_reports_the_precision_of_its_cut():
 
     from utils.evaluation.benchmark import score_method
     from utils.explainers.infillers import build_infiller
-    from utils.reporting.faithfulness_report import faithfulness_csv, line, table
+    from utils.reporting.faithfulness_report import faithfulness_csv, faithfulness_table, line
 
     # 2 images of 4 x 4. Evidence: image 0 pixels (0, 0), (0, 1); image 1 pixel (3, 3). The HnS mask keeps
     # (0, 0), (2, 2) in image 0 and (3, 3), (0, 0), (1, 1), (2, 2) in image 1: precision 1/2 and 1/4, mean
@@ -86,18 +86,18 @@ def test_every_row_of_the_benchmark_reports_the_precision_of_its_cut():
     judges = [SimpleNamespace(name=name, **vars(every)) for name in ("evalx", "seeker")]
     own = SimpleNamespace(name="co-trained HnS seeker (not faithfulness)", **vars(every))
     probe = SimpleNamespace(predict=lambda train, y, test, repeat: np.zeros(len(test), int))
-    cfg = SimpleNamespace(seed=0, leakage_folds=2, probe_epochs=1)
+    settings = dict(seed=0, leakage_folds=2, probe_epochs=1)
     args = (own, x, labels, evidence, [0.25], build_infiller("zero", 4), probe)
-    summary, rows, _ = score_method(cfg, "hns", hns.astype(float), 0.0, hns, hns, judges, *args)
+    summary, rows, _ = score_method("hns", hns.astype(float), 0.0, hns, hns, judges, *args, **settings)
     assert rows[0]["precision"] == (0.375, pytest.approx(0.125))
-    ranked, ranked_rows, _ = score_method(cfg, "sobel", ranking, 0.0, None, hns, judges, *args)
+    ranked, ranked_rows, _ = score_method("sobel", ranking, 0.0, None, hns, judges, *args, **settings)
     assert ranked["at_hns_budget"]["precision"] == (0.625, pytest.approx(0.375))
     assert ranked_rows[1]["budget"] == 0.25 and ranked_rows[1]["precision"] == (0.375, pytest.approx(0.125))
     assert ranked["tpr"][0] == 1.0 and ranked["pointing"][0] == 1.0   # at |evidence|: the evidence first
     assert "precision 0.375+-0.125  TPR" in line("hns", summary)
     assert "precision 0.625+-0.375  TPR 1.000" in line("sobel", ranked)
     report = {"images": 2, "split": "test", "methods": {"hns": summary, "sobel": ranked}}
-    assert "share of the kept pixels on the evidence" in table(report)
+    assert "share of the kept pixels on the evidence" in faithfulness_table(report)
     header = faithfulness_csv(rows + ranked_rows).splitlines()[0].split(",")
     assert {"precision", "precision_se"} <= set(header)
 
@@ -207,10 +207,10 @@ def test_evaluator_reads_random_masks_after_a_short_run():
 def test_one_evaluator_judges_every_run_of_a_series():
     # faithfulness.py --num_trainings 3 scores run 1 with one judge: a lone evaluator run of seed + 1
     from utils.config.schema import Config
-    from utils.runs.layout import series
-    from utils.training.evaluator import evaluator_config
+    from utils.stages.judge import judge_config
+    from utils.stages.runs import series
 
-    judge = evaluator_config(Config(config="mnist-5k", identifier="t", seed=4, num_trainings=3))
+    judge = judge_config(Config(config="mnist-5k", identifier="t", seed=4, num_trainings=3))
     (run,) = series(judge, "evalx")
     assert run.index is None and run.seed == 5 and run.paths.weights.name == "t-seed5"
 
@@ -258,12 +258,14 @@ def test_a_judge_started_from_the_seeker_is_another_run_and_starts_from_its_weig
     from utils.config.schema import Config
     from utils.data.splits import Data, Split
     from utils.explainers.infillers import Zero
-    from utils.runs.layout import series
-    from utils.training.evaluator import evaluator_config, train_evaluator
+    from utils.stages.judge import judge_config
+    from utils.stages.pretraining import evaluator_arguments
+    from utils.stages.runs import series
+    from utils.training.evaluator import train_evaluator
 
     monkeypatch.chdir(tmp_path)
-    scratch = evaluator_config(Config(config="mnist-5k", identifier="t", seed=4))
-    judge = evaluator_config(Config(config="mnist-5k", identifier="t", seed=4, evaluator_start="seeker"))
+    scratch = judge_config(Config(config="mnist-5k", identifier="t", seed=4))
+    judge = judge_config(Config(config="mnist-5k", identifier="t", seed=4, evaluator_start="seeker"))
     assert (scratch.identifier, judge.identifier) == ("t-seed5", "t-seed5-from-seeker")
     seeker = build_seeker("small", (8, 8, 1), 3)
     save_weights(seeker, "seeker.weights.h5")
@@ -272,7 +274,8 @@ def test_a_judge_started_from_the_seeker_is_another_run_and_starts_from_its_weig
     cfg = fill_dataset_defaults(dataclasses.replace(judge, dataset="mnist", image_size=8, channels=1, num_classes=3,
                                                     batch_size=8, max_epochs=1, learning_rate=0.0, quiet=True))
     (run,) = series(cfg, "evalx")
-    trained = train_evaluator(cfg, Data(split, split, split, 3), run, Zero(), start="seeker.weights.h5")
+    trained = train_evaluator(Data(split, split, split, 3), run, Zero(), start="seeker.weights.h5",
+                              **evaluator_arguments(cfg))
     start = read_weights("seeker.weights.h5")
     # a learning rate of 0: the judge's weights are the seeker's it started from, and its run saved them
     assert all(np.array_equal(start[k][i], v) for k in start for i, v in enumerate(read_weights(run.paths.best)[k]))
@@ -286,7 +289,7 @@ def test_the_random_mask_seeker_starts_from_seeker_weights_when_given(tmp_path, 
     from networks.weights import read_weights, save_weights
     from utils.config import fill_dataset_defaults
     from utils.config.schema import Config
-    from utils.training.pretraining import pretrain_random_masks
+    from utils.stages.pretraining import pretrain_random_masks
 
     monkeypatch.chdir(tmp_path)
     save_weights(build_seeker("small", (28, 28, 1), 10), "seeker.weights.h5")
@@ -301,9 +304,9 @@ def test_the_random_mask_seeker_starts_from_seeker_weights_when_given(tmp_path, 
 def test_refinement_rows_are_named_by_start_and_steps_and_include_the_start_s_time():
     from utils.config import COMMON, EVALX, EXPLAIN, FAITH, HNS, parse_config
     from utils.config.checks import parse_refine_objectives, parse_refine_steps
-    from utils.evaluation.benchmark import refinement_scores
+    from utils.stages.faithfulness import refinement_scores
     from utils.evaluation.refinement import refined_name
-    from utils.explainers import top_k_mask
+    from utils.explainers.topk import top_k_mask
 
     cfg = parse_config(["--refine_steps", "30,3,0,3", "--refine_objectives", "topk,ssr", "--infiller", "zero"],
                        "faithfulness.py", "", groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH))

@@ -162,7 +162,7 @@ def test_the_whole_model_saves_as_keras_and_loads_back(features, head_layers, ma
 def test_the_flag_reaches_the_model_and_names_the_run(pretrained):
     from utils.config import parse_config
     from utils.config.arguments import hns_arguments
-    from utils.runs import hns_model_type
+    from utils.stages.runs import hns_model_type
 
     groups = ("common", "hns")
     live = parse_config(["--hider_features", "live"], "evaluation.py", "", groups=groups)

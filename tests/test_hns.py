@@ -377,7 +377,7 @@ def test_mask_smoothness_changes_the_hiders_update_only():
 
 
 def test_hns_model_type_names_each_variant():
-    from utils.runs import hider_model_type, hns_model_type
+    from utils.stages.runs import hider_model_type, hns_model_type
 
     base = fill_dataset_defaults(Config())
     assert hns_model_type(base) == "hns/deterministic" and hider_model_type(base) == "hider"
@@ -415,7 +415,7 @@ def test_a_flat_loss_lasts_alpha_levels_times_patience_steps(tmp_path, monkeypat
 def test_run_length_names_what_bounds_the_run():
     from types import SimpleNamespace
 
-    from utils.training.hns import run_length
+    from utils.stages.hns import run_length
 
     cfg = SimpleNamespace(alpha=None, alpha_step=0.25, min_alpha=0.5, patience=150, max_epochs=10)
     text = run_length(cfg, steps=57)   # 3 alphas x 150 steps = 450 steps = 7.9 epochs of 57

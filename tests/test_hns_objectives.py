@@ -111,7 +111,7 @@ def test_a_frozen_seeker_cannot_learn_the_complement():
 
 def test_run_folders_name_the_new_objectives():
     from utils.config import Config, fill_dataset_defaults
-    from utils.runs import hns_model_type
+    from utils.stages.runs import hns_model_type
 
     base = fill_dataset_defaults(Config())
     cfg = dataclasses.replace(base, masked_out_weight=10.0, seeker_masked_out=True)
@@ -258,7 +258,7 @@ def test_area_hinge_on_a_toy_case_solved_by_hand():
 def test_area_hinge_is_refused_under_a_budget_and_named_in_the_run_folder():
     from networks.budget import TopKNeuron
     from utils.config import Config, fill_dataset_defaults
-    from utils.runs import hns_model_type
+    from utils.stages.runs import hns_model_type
 
     hider, seeker = fresh_pair()
     with pytest.raises(ValueError, match="area_hinge"):

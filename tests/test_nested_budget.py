@@ -111,7 +111,7 @@ def test_nested_budget_is_refused_for_thresholded_masks_and_out_of_range():
 
 def test_nested_budget_round_trips_names_its_run_folder_and_old_configs_load():
     from utils.config import Config, fill_dataset_defaults
-    from utils.runs import hns_model_type
+    from utils.stages.runs import hns_model_type
 
     model = HideAndSeek(build_hider("small", SHAPE, 1, logits=True), build_seeker("small", SHAPE, 3),
                         TopKNeuron(0.5), nested_budget=0.25)

@@ -121,7 +121,7 @@ def faithfulness_run(pipeline_dir):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(pipeline_dir)
         mp.setattr(networks.weights, "load_weights", recording)
-        for module in ("networks.build", "utils.evaluation.benchmark"):
+        for module in ("networks.build", "utils.stages.explain"):
             import importlib
 
             if hasattr(importlib.import_module(module), "load_weights"):

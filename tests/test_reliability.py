@@ -111,15 +111,14 @@ def test_bad_input_one_line_exit_2_nothing_written(files, script, args, message,
     if message == "mnist.npz":  # the download fails as it does offline, on any machine
         import urllib.error
 
-        import keras.src.backend.config as keras_config
-        import keras.src.utils.file_utils as file_utils
+        import keras
 
         def unreachable(*args, **kwargs):
             raise urllib.error.URLError("[Errno 101] Network is unreachable (simulated)")
 
-        # Keras fixed its folder at import: an empty one, so a cached ~/.keras cannot answer
-        monkeypatch.setattr(keras_config, "_KERAS_DIR", str(files / "keras_home"))
-        monkeypatch.setattr(file_utils, "urlretrieve", unreachable)
+        # An empty cache folder (KERAS_HOME above) and a loader that fails as it does offline, so that a
+        # cached ~/.keras cannot answer
+        monkeypatch.setattr(keras.datasets.mnist, "load_data", unreachable)
     if message in IN_A_PROCESS:
         # A proxy on a closed local port makes every download fail, online or offline.
         offline = {"KERAS_HOME": str(files / "keras_home"), "https_proxy": "http://127.0.0.1:9",
@@ -267,7 +266,7 @@ def test_pretraining_resumes_exactly(tmp_path, monkeypatch):
     # process): here the run dies right after its second epoch's state reached the disk.
     from networks.weights import read_weights
     from utils.config import parse_config
-    from utils.training import pretrain
+    from utils.stages.pretraining import pretrain
     from utils.training.resume import ResumeState
 
     monkeypatch.chdir(tmp_path)

@@ -11,8 +11,9 @@ import pytest
 from conftest import ROOT
 from utils.errors import UsageError
 from utils.runs import (EVALUATOR, RunLock, checkpoint_alpha, checkpoint_label, checkpoint_name, checkpoint_stem,
-                        checkpoints, claim_series, claimed, explanation_model_type, lock_path, series)
+                        checkpoints, claim_series, explanation_model_type, run_folders, series_lock)
 from utils.runs.layout import alpha_decimals
+from utils.stages.runs import claimed, lock_path, run_paths, series
 
 
 def cfg(**kw):
@@ -47,6 +48,12 @@ def test_paths_and_series(tmp_path):
     assert lock_path(c, "hns/deterministic", tmp_path) == tmp_path / "weights/c/hns/deterministic/id/.lock"
     (lone,) = series(cfg(), "seeker", tmp_path)
     assert lone.index is None and lone.paths.final == tmp_path / "weights/c/seeker/id/final.weights.h5"
+
+
+def test_a_runs_own_lock_is_its_configurations_lock(tmp_path):
+    for c, model_type in ((cfg(num_trainings=3), "hns/deterministic"), (cfg(), EVALUATOR)):
+        assert series_lock(series(c, model_type, tmp_path)) == lock_path(c, model_type, tmp_path)
+    assert run_folders("c", "seeker", "id", None, tmp_path) == run_paths(cfg(), "seeker", None, tmp_path)
 
 
 def test_checkpoint_names_are_exact_and_listed_highest_alpha_first(tmp_path):

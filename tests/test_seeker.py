@@ -107,7 +107,7 @@ def test_the_feature_hider_reads_the_pooling_seeker(features, tmp_path):
 def test_the_flag_reaches_every_seeker_builder(tmp_path):
     from utils.config import parse_config
     from utils.config.arguments import hns_arguments
-    from utils.training.pretraining import build_pretraining_model
+    from utils.stages.pretraining import build_pretraining_model
 
     pooling = parse_config(["--seeker_model", "pooling"], "collaborative_training.py", "", groups=("common", "hns"))
     default = parse_config([], "collaborative_training.py", "", groups=("common", "hns"))
@@ -117,8 +117,8 @@ def test_the_flag_reaches_every_seeker_builder(tmp_path):
     assert build_pretraining_model(pooling, "seeker", (16, 16, 1), 2).name == "seeker_pooling"
     assert build_pretraining_model(default, "seeker", (16, 16, 1), 2).name == "seeker_small"
     # another architecture never shares a run folder (or a judge) with --model's seeker
-    from utils.runs import hns_model_type, seeker_model_type
-    from utils.training.evaluator import evaluator_config
+    from utils.stages.runs import hns_model_type, seeker_model_type
+    from utils.stages.judge import judge_config as evaluator_config
 
     assert seeker_model_type(pooling) == "seeker+pooling" and seeker_model_type(default) == "seeker"
     assert seeker_model_type(pooling, random_masks=True) == "seeker-random+pooling"

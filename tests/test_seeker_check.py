@@ -52,7 +52,7 @@ def _cfg(path, *flags):
 
 def test_collaborative_training_refuses_a_seeker_at_chance_before_touching_a_run(seeker_and_data, tmp_path,
                                                                                 monkeypatch):
-    from utils.training import train_series
+    from utils.stages.hns import train_series
     from utils.training.seeker_check import require_trained_seeker
 
     path, data = seeker_and_data

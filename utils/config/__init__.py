@@ -2,10 +2,11 @@
 
 Nothing here imports TensorFlow, so `--help` and bad input answer at once.
 """
-from utils.config.entry import run, start_process
+from utils.config.entry import run
 from utils.config.parser import parse_config
 from utils.config.schema import (COMMON, DEFAULT_CONFIG_FILE, EVAL, EVALX, EXPLAIN, FAITH, HNS, PRETRAIN, Config,
                                  as_dict, fill_dataset_defaults)
 
 __all__ = ["COMMON", "DEFAULT_CONFIG_FILE", "EVAL", "EVALX", "EXPLAIN", "FAITH", "HNS", "PRETRAIN", "Config",
-           "as_dict", "fill_dataset_defaults", "parse_config", "run", "start_process"]
+           "as_dict", "fill_dataset_defaults", "parse_config", "run"]
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from utils.config.checks import origin
+from utils.explainers.choices import LEARNING_RATES
 
 
 def data_arguments(cfg) -> dict:
@@ -35,9 +36,7 @@ def hns_arguments(cfg, seed: int | None = None, start_weights: bool = True) -> d
 
 def method_learning_rate(cfg, method: str) -> float:
     """The learning rate of `method`: a typed --learning_rate, else the method's own
-    (`utils.explainers.factory.LEARNING_RATES`; the preset's is Adam's, not the method's)."""
-    from utils.explainers.factory import LEARNING_RATES
-
+    (`utils.explainers.choices.LEARNING_RATES`; the preset's is Adam's, not the method's)."""
     return cfg.learning_rate if "learning_rate" in cfg.typed else LEARNING_RATES[method.split("-")[0]]
 
 

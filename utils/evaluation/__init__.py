@@ -1,8 +1,10 @@
-"""Evaluation: figures of merit, the baseline, checkpoints and their choice, leakage, contrastive checks,
-and the pipelines of the reports: evaluation.py's (`utils.evaluation.report`), explain.py's
-(`utils.evaluation.explanations`) and the faithfulness benchmark's (`utils.evaluation.benchmark`).
+"""Evaluation, with explicit arguments: figures of merit, the baseline, checkpoints and their choice, leakage,
+contrastive checks, faithfulness scores, the budget view of an explanation and the refinement's start.
 
-Nothing here trains a Hide-and-Seek model; models come built from `networks`.
+The pipelines that read a configuration (evaluation.py's, explain.py's, faithfulness.py's) are
+`utils.stages.evaluation`, `utils.stages.explain` and `utils.stages.faithfulness`; nothing here imports
+`utils.config`, `utils.training` or `utils.stages`, and nothing here trains a model: models come built from
+`networks`, the faithfulness judge from `utils.stages.judge`.
 """
 from utils.evaluation.baseline import Baseline, load_baseline, measure_baseline
 from utils.evaluation.checkpoints import FIGURE_KEYS, aggregate_runs, evaluate_run, recommend

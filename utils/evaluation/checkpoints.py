@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from networks.metrics import foreground_pixels
 from networks.weights import load_weights
@@ -39,8 +40,6 @@ class MaskedPredictions:
 
 def mask_predictor(model, threshold: float):
     """Compiled (images -> predicted class, kept pixels, foreground, keep probability) of an HnS `model`."""
-    import tensorflow as tf
-
     @tf.function(reduce_retracing=True)
     def infer(x):
         y, probability, _ = model.mask(x, training=False)

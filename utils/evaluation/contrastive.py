@@ -17,10 +17,9 @@ pertinent negatives (PN, a minimal addition to x that changes it). This module
 
   The threshold (default half a grey level, 0.5 / 255 on the [0, 1] input scale) only drops
   values that would round to 0 in the uint8 image, i.e. float residue. It is deliberately not a
-  "visible" level: CEM keeps a PP as faint as it can (pretrained seeker_small on mnist-5k at
-  the MNIST settings: PP maxima 0.04 to 0.15 for 80% of the images, median entry 0.03), so a
-  threshold like 0.05 would empty most PPs. ``pp_in_kept = |S & K| / |S|`` says how much of the
-  PP the hider keeps.
+  "visible" level: CEM keeps a PP as faint as it can (its L1 term shrinks every entry towards the
+  no-information value), so a threshold at a visible grey level would empty most PPs.
+  ``pp_in_kept = |S & K| / |S|`` says how much of the PP the hider keeps.
 
 The seekers output logits, so the CEM margin ``kappa`` is on the logit scale (no softmax is
 applied); with ``kappa = 0`` that does not change which solutions are valid.
@@ -30,8 +29,10 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 import numpy as np
+import tensorflow as tf
 
 from utils.evaluation.prediction import predict_classes
+from utils.explainers.factory import build_explainer
 
 MODES = ("PP", "PN")
 SUPPORT_THRESHOLD = 0.5 / 255
@@ -40,8 +41,6 @@ SUPPORT_THRESHOLD = 0.5 / 255
 def explain(model, x, mode: str, settings: Mapping, autoencoder=None):
     """One batched CEM call (`utils.explainers.factory.build_explainer`, which uses ``autoencoder`` only
     when ``settings['gamma'] > 0``)."""
-    from utils.explainers.factory import build_explainer
-
     return build_explainer(f"cem-{mode.lower()}", model, autoencoder=autoencoder, **settings).explain(x)
 
 
@@ -116,8 +115,6 @@ def compare_pp_pn(seekers: Mapping, autoencoder, hns_model, x, labels, settings:
     (:func:`summarize`), ``iou`` (per image, mean over found PPs) and ``pp_in_kept`` (per image,
     mean)), and what the figures show: the HnS mask and predictions, and the explanations per seeker.
     """
-    import tensorflow as tf
-
     x = np.asarray(x, np.float32)
     labels = np.asarray(labels)
     mask = np.asarray(hns_model.mask(tf.constant(x), training=False)[0], np.float32)

@@ -42,6 +42,8 @@ import tensorflow as tf
 
 from utils.evaluation.prediction import batched
 from utils.evaluation.road import impute
+from utils.explainers.infillers import infill
+from utils.explainers.topk import top_k_mask
 
 
 def mean_se(values) -> tuple[float, float]:
@@ -72,8 +74,6 @@ class Judge:
 
 def fill(x, keep, infiller, seeds):
     """x with the pixels where `keep` (n, H, W) is False replaced by the in-filler (no noise of ours)."""
-    from utils.explainers.infillers import infill
-
     keep = tf.constant(np.asarray(keep, np.float32)[..., None])
     return infill(tf.constant(x), keep, infiller, tf.constant(np.asarray(seeds, np.int32))).numpy()
 
@@ -122,8 +122,6 @@ def leakage_correct(masks, labels, probe, folds: int = 5, epochs: int = 100, see
 
 def ground_truth(scores, evidence) -> dict:
     """Per image TPR, FDR at k = |evidence| kept pixels, and the pointing game (see module doc)."""
-    from utils.explainers.topk import top_k_mask
-
     evidence = np.asarray(evidence, bool)
     k = evidence.sum(axis=(1, 2))
     kept = top_k_mask(scores, k)

@@ -8,6 +8,7 @@ accuracy of an independently trained classifier on the masked images.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 
@@ -20,8 +21,6 @@ class LeakageProbe:
     """
 
     def __init__(self, mask_shape, num_classes: int, epochs: int = 3, seed: int = 0):
-        import keras
-
         keras.utils.set_random_seed(seed)
         self.epochs = epochs
         self.model = keras.Sequential([
@@ -45,8 +44,6 @@ class LeakageProbe:
         together): the same number of steps as `repeat` times more epochs on a few masks, without
         the per-epoch overhead.
         """
-        import keras
-
         keras.utils.set_random_seed(self.seed)
         for v, value in zip(self.variables, self.initial):
             v.assign(value)

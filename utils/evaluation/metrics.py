@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from networks.metrics import fidelity, fii, fir, foreground_pixels
+from utils.evaluation.faithfulness import ground_truth, mask_ground_truth
 
 
 def figures_of_merit(preds, labels, masks, foreground, baseline: float | None, evidence=None, scores=None) -> dict:
@@ -63,8 +64,6 @@ def figures_of_merit(preds, labels, masks, foreground, baseline: float | None, e
     else:
         out["acc_x_I_fg"] = accuracy * hidden_fg
     if evidence is not None:
-        from utils.evaluation.faithfulness import ground_truth, mask_ground_truth
-
         ranked, own = ground_truth(scores, evidence), mask_ground_truth(masks, evidence)
         out.update(tpr=float(np.mean(ranked["tpr"])), pointing=float(np.mean(ranked["pointing"])),
                    mask_tpr=float(np.mean(own["tpr"])), mask_fdr=float(np.mean(own["fdr"])))
@@ -82,8 +81,9 @@ def mask_agreement(masks) -> float:
         agreement = 1/n sum_i |y_i & y_(i+1)| / |y_i | y_(i+1)|      (1 for two empty masks)
 
     An explanation depends on its image: masks that follow the evidence of each image agree little
-    (0.04 for budget masks on `patches`), while a hider that writes one fixed pattern for every
-    image agrees fully (1.0). With fewer than two images there is nothing to compare: nan.
+    (budget masks on `patches`: docs/results/2026-12-03-patches-budget.md), while a hider that writes
+    one fixed pattern for every image agrees fully (1.0). With fewer than two images there is nothing
+    to compare: nan.
     """
     y = np.asarray(masks, bool).reshape(len(masks), -1)
     if len(y) < 2:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
+import tensorflow as tf
 
 _CLASSIFIERS = weakref.WeakKeyDictionary()  # model -> {masked: compiled argmax function}
 
@@ -22,8 +23,6 @@ def batched(fn, *arrays, batch_size: int = 256):
     (masks, labels). `fn` returns a tensor or a tuple of tensors, each with the batch first;
     the result is the same structure of numpy arrays over all rows.
     """
-    import tensorflow as tf
-
     arrays = (as_float_images(arrays[0]), *arrays[1:])
     n = len(arrays[0])
     compiled = fn if hasattr(fn, "get_concrete_function") else tf.function(fn, reduce_retracing=True)
@@ -46,8 +45,6 @@ def batched(fn, *arrays, batch_size: int = 256):
 
 def classifier(model, masked: bool = False):
     """The compiled ``argmax model(x)`` (``argmax model(x * mask)`` if `masked`), made once per model."""
-    import tensorflow as tf
-
     compiled = _CLASSIFIERS.setdefault(model, {})
     if masked not in compiled:
         if masked:

@@ -1,5 +1,6 @@
 """Explanation methods for any Keras classifier, batched, behind one call: ``explain(x, targets=None)``.
 
+    choices.py     the names of the methods, in-fillers and references (free of TensorFlow)
     cem.py         contrastive explanations: pertinent positives and negatives (CEM)
     masks.py       masks optimised per image: FIDO (SSR/SDR) and BBMP (meaningful perturbation)
     gradients.py   gradient, gradient x input, integrated gradients, SmoothGrad; occlusion
@@ -9,16 +10,10 @@
     topk.py        cut any score map to exactly k kept pixels per image
     factory.py     an explainer by method name, with explicit settings
     base.py        the shared interface and `Explanation`
-"""
-from utils.config.schema import METHODS
-from utils.explainers.base import OUTPUTS, Explainer, Explanation
-from utils.explainers.cem import ContrastiveExplainer
-from utils.explainers.edges import EdgeExplainer
-from utils.explainers.gradients import GradientExplainer, OcclusionExplainer
-from utils.explainers.infillers import INFILLERS, build_infiller, infill
-from utils.explainers.masks import MaskExplainer, default_reg_coef
-from utils.explainers.topk import budget_pixels, top_k_mask
 
-__all__ = ["ContrastiveExplainer", "EdgeExplainer", "Explainer", "Explanation", "GradientExplainer", "INFILLERS",
-           "METHODS", "MaskExplainer", "OUTPUTS", "OcclusionExplainer", "budget_pixels", "build_infiller",
-           "default_reg_coef", "infill", "top_k_mask"]
+The package exports only the names, so that the configuration (`utils.config.schema`) offers them before
+TensorFlow starts; the explainers are imported from their modules.
+"""
+from utils.explainers.choices import INFILLERS, LEARNING_RATES, METHODS, REFERENCES, default_occlusion_patch
+
+__all__ = ["INFILLERS", "LEARNING_RATES", "METHODS", "REFERENCES", "default_occlusion_patch"]

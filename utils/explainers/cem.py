@@ -28,6 +28,7 @@ instance has its own c and its own bookkeeping, and one compiled ``tf.function``
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -437,8 +438,6 @@ class ContrastiveExplainer(Explainer):
         return self._compiled[key]
 
     def _progress_bar(self):
-        import keras
-
         print(f"CEM {self.mode}: {self.c_steps} c steps x {self.max_iterations} iterations")
         return keras.utils.Progbar(self.c_steps, unit_name="c step")
 

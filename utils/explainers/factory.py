@@ -1,5 +1,5 @@
-"""Explainers by method name, with explicit settings (explain.py and the faithfulness benchmark turn their
-configuration into them with `utils.config.arguments.explainer_arguments`)."""
+"""Explainers by method name, with explicit settings (the orchestration layer, `utils.stages`, turns a
+configuration into them)."""
 from __future__ import annotations
 
 from utils.explainers.cem import ContrastiveExplainer
@@ -7,9 +7,6 @@ from utils.explainers.edges import EdgeExplainer
 from utils.explainers.gradients import GradientExplainer, OcclusionExplainer
 from utils.explainers.infillers import build_infiller
 from utils.explainers.masks import MaskExplainer
-
-# Each method's own learning rate, used unless --learning_rate was typed (the preset's is Adam's).
-LEARNING_RATES = {"cem": 1e-2, "fido": 0.05, "bbmp": 0.05}
 
 
 def build_explainer(method: str, model, train_images=None, autoencoder=None, progress: bool = False,

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from utils.config.schema import default_occlusion_patch
 from utils.explainers.base import Explainer, Explanation, channel_sum, per_image_normal
+from utils.explainers.choices import default_occlusion_patch
 
 
 class GradientExplainer(Explainer):

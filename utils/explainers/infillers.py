@@ -37,7 +37,7 @@ import tensorflow as tf
 # The in-fillers that need no data and no model live in networks.infill, where HideAndSeek can use them.
 from networks.infill import (FIDO_SIGMA, FIDO_SIZE, FIDO_WINDOW, Blur, Infiller, LocalMean, Noise, Zero,  # noqa: F401
                              default_sigma, default_window, infill)
-from utils.config.schema import INFILLERS
+from utils.explainers.choices import INFILLERS
 
 
 class Mean(Infiller):

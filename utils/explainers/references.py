@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from networks.metrics import foreground_pixels
-from utils.config.schema import REFERENCES
 from utils.explainers.base import Explainer, Explanation
+from utils.explainers.choices import REFERENCES
 
 
 class ReferenceExplainer(Explainer):

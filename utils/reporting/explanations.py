@@ -10,7 +10,8 @@ explain.py writes to ``results/<config>/explanations/<method>/<identifier>/``:
   in-filled image and the model's class on it (| the PP or PN itself, for CEM);
 * ``savepoints.npz`` for CEM with --save_every.
 
-The run itself (weights, model, method, the scores at --budget): `utils.evaluation.explanations`.
+The run itself (weights, model, method, the scores at --budget): `utils.stages.explain` and
+`utils.evaluation.explanations`.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
-from utils.config.schema import COMMON, EXPLAIN, as_dict
+from utils.evaluation.prediction import as_float_images
 from utils.reporting.plotting import draw_rows, page_paths
 from utils.runs import RunPaths, atomic_path, atomic_write_json
 from utils.runs.layout import EXPLANATIONS
@@ -57,24 +58,23 @@ def print_summary(method: str, s: Mapping) -> None:
               f"mean L0 {c['mean_l0'] or 0:.1f}, mean L1 {c['mean_l1'] or 0:.2f}")
 
 
-def write_report(cfg, inputs, paths: RunPaths, report: dict, explanation, x) -> None:
-    """The figures, CEM's savepoints and explanations.json (it marks a finished run), replacing the earlier
-    report all at once (`utils.runs.reports`).
+def write_explanations(paths: RunPaths, report: dict, explanation, x, method: str, title: str, weights: dict,
+                       settings: dict) -> None:
+    """The figures of `method` (titled `title`), CEM's savepoints and explanations.json (it marks a finished
+    run), replacing the earlier report all at once (`utils.runs.reports`).
 
-    `inputs`: the weights read (`utils.evaluation.explanations.Inputs`).
+    `weights`: the weights read ("seeker", "autoencoder"); `settings`: the configuration, both written to
+    explanations.json beside the report.
     """
     views = report.pop("views")
-    rows = explanation_rows(cfg.method, report, explanation, x, views)
+    rows = explanation_rows(method, report, explanation, x, views)
     with report_files(paths.results, EXPLANATIONS) as staged:
         pages = page_paths(staged, "explanations", len(x))
         for path, page in pages:
-            draw_rows(rows[page], path, title=f"{cfg.method} of {inputs.seeker} ({cfg.config}); kept: top "
-                                              f"{cfg.budget:.0%}, filled with {cfg.infiller}")
+            draw_rows(rows[page], path, title=title)
         if explanation.extras.get("savepoints"):
             save_savepoints(staged / "savepoints.npz", explanation, [r["index"] for r in report["images"]])
-        atomic_write_json(staged / EXPLANATIONS, {
-            **report, "seeker": inputs.seeker, "autoencoder": inputs.autoencoder,
-            "config": as_dict(cfg, groups=(COMMON, EXPLAIN))})
+        atomic_write_json(staged / EXPLANATIONS, {**report, **weights, "config": settings})
     print(f"explanations: {paths.explanations}, {', '.join(p.name for p, _ in pages)}")
 
 
@@ -97,8 +97,6 @@ def explanation_rows(method: str, report: dict, explanation, x, views) -> list:
 
 def contrastive_figures(report: dict, views: dict, images, results_dir) -> list[str]:
     """One figure per seeker of the evaluation's CEM comparison: input | HnS mask | kept | PP | PN."""
-    from utils.evaluation.prediction import as_float_images
-
     x, labels, mask, hns_pred = as_float_images(images), report["labels"], views["mask"], views["hns_pred"]
     written = []
     for name, explanations in views["explanations"].items():

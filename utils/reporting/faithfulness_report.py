@@ -4,12 +4,15 @@ What it writes, to the HnS run's results folder: ``faithfulness.json`` (settings
 accuracy, one summary per method, one row per method and budget), ``faithfulness.csv`` (the rows),
 ``faithfulness_budgets.png`` (keep and remove accuracy against budget per method, both judges) and
 ``faithfulness_examples.png`` (one row per image, one column per method: the kept pixels at the
-image's HnS budget). The benchmark itself (judges, methods, scores): `utils.evaluation.benchmark`.
+image's HnS budget). The benchmark itself (judges, methods, scores): `utils.stages.faithfulness` and
+`utils.evaluation.benchmark`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from utils.reporting.plotting import budget_curves, draw_rows
+from utils.reporting.tables import csv_text
 from utils.runs import RunPaths, atomic_write_json, atomic_write_text
 from utils.runs.layout import FAITHFULNESS
 from utils.runs.reports import report_files
@@ -34,7 +37,7 @@ def line(method: str, s: dict) -> str:
             f"{_fmt(s.get('deletion_evalx'))} {_fmt(s['leakage'])}{extra}")
 
 
-def table(report: dict) -> str:
+def faithfulness_table(report: dict) -> str:
     head = (f"{'method':22s} {'ms/image':>9s} {'keep EVAL-X':^12s} {'remove EVAL-X':^12s} {'keep seeker':^12s} "
             f"{'remove seeker':^12s} {'insertion':^12s} {'deletion':^12s} {'leakage':^12s}")
     lines = [f"at each image's HnS budget, {report['images']} {report['split']} images (mean +- "
@@ -52,8 +55,6 @@ def table(report: dict) -> str:
 
 def faithfulness_csv(rows: list[dict]) -> str:
     """faithfulness.csv: one row per method and budget; a (mean, standard error) pair fills two columns, k and k_se."""
-    from utils.reporting.tables import csv_text
-
     keys = list(dict.fromkeys(k for r in rows for k in r))
     paired = {k for k in keys if any(isinstance(r.get(k), tuple) for r in rows)}
     header = [c for k in keys for c in ([k, f"{k}_se"] if k in paired else [k])]
@@ -62,20 +63,19 @@ def faithfulness_csv(rows: list[dict]) -> str:
     return csv_text(header, cells)
 
 
-def write(cfg, paths: RunPaths, report: dict, views: dict) -> Path:
+def write_faithfulness(paths: RunPaths, report: dict, views: dict, name: str) -> Path:
     """faithfulness.json (it marks a finished report), the CSV and figures, replacing the earlier report all
-    at once (`utils.runs.reports`); returns the path of faithfulness.json."""
+    at once (`utils.runs.reports`); returns the path of faithfulness.json. `name` (config and identifier)
+    titles the budget figure."""
     with report_files(paths.results, FAITHFULNESS) as staged:
-        _write(cfg, staged, report, views)
+        _write_files(staged, report, views, name)
     return paths.faithfulness
 
 
-def _write(cfg, results: Path, report: dict, views: dict) -> None:
-    from utils.reporting.plotting import budget_curves, draw_rows
-
+def _write_files(results: Path, report: dict, views: dict, name: str) -> None:
     atomic_write_text(results / "faithfulness.csv", faithfulness_csv(report["rows"]))
     budget_curves(report, results / "faithfulness_budgets.png", judges=JUDGES,
-                  title=f"{cfg.config} {cfg.identifier}: {report['images']} {report['split']} images")
+                  title=f"{name}: {report['images']} {report['split']} images")
     methods = list(views["masks"])
     rows = []
     for i in range(min(8, len(views["x"]))):

@@ -7,7 +7,7 @@ import io
 from utils.evaluation.checkpoints import FIGURE_KEYS
 
 
-def table(rows: list[dict], recommended: int | None) -> str:
+def checkpoint_table(rows: list[dict], recommended: int | None) -> str:
     """A readable fixed-width table of the test figures (and leakage) per checkpoint."""
     keys = [k for k in FIGURE_KEYS if k in rows[0]["test"]]
     extra = [k for k in ("leakage", "masked_by_seeker") if k in rows[0]]

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from utils.errors import UsageError
-from utils.runs.layout import LOCK, Run, RunPaths, lock_path
+from utils.runs.layout import LOCK, Run, RunPaths
 
 
 class RunLock:
@@ -171,23 +171,24 @@ def claim_series(runs: list[Run], overwrite: bool = False, resume: bool = False)
 
 
 @contextmanager
-def claimed(cfg, model_type: str, runs: list[Run]):
-    """Hold the lock of `cfg`'s run of `model_type` and yield `claim_series(runs, ...)`.
+def claim(lock: Path, runs: list[Run], *, debug: bool = False, overwrite: bool = False, resume: bool = False):
+    """Hold the lock file `lock` of `runs` (a run's or a series': `utils.runs.layout.series_lock`) and yield
+    `claim_series(runs, overwrite, resume)`.
 
-    With --debug nothing is locked or cleared and every run starts from scratch.
+    With `debug` (--debug) nothing is locked or cleared and every run starts from scratch.
     """
-    if cfg.debug:
+    if debug:
         yield [(r, False) for r in runs]
         return
-    with RunLock(lock_path(cfg, model_type)):
-        yield claim_series(runs, cfg.overwrite, cfg.resume)
+    with RunLock(lock):
+        yield claim_series(runs, overwrite, resume)
 
 
 @contextmanager
-def locked(cfg, model_type: str):
-    """Hold the lock of `cfg`'s run of `model_type` (nothing with --debug): for readers and report writers."""
-    if cfg.debug:
+def hold(lock: Path, debug: bool = False):
+    """Hold the lock file `lock` (nothing with `debug`): for readers and report writers."""
+    if debug:
         yield None
         return
-    with RunLock(lock_path(cfg, model_type)) as lock:
-        yield lock
+    with RunLock(lock) as held:
+        yield held

@@ -8,7 +8,7 @@ Model types: ``seeker`` (``seeker-random`` trained on random masks, REAL-X), ``h
 (``hider-<decoder>`` for another decoder), ``evalx`` (the faithfulness judge),
 ``explanations/<method>``, and for Hide-and-Seek ``hns/deterministic`` or
 ``hns/stochastic/<estimator>`` (``.../sa/rate_<r>`` for slope annealing), with ``+<variant>``
-appended for a run that is not the original (`hns_model_type`).
+appended for a run that is not the original (`utils.stages.runs` names them from a configuration).
 
 In a weights folder:
 
@@ -32,6 +32,7 @@ budget schedule rounds every budget to as many (`utils.training.budget`), so the
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,112 +124,43 @@ class Run:
     seed: int
 
 
-def hider_model_type(cfg) -> str:
-    """'hider' for the original decoder, 'hider-<decoder>' for another (their weights differ)."""
-    return "hider" if cfg.hider_decoder == "transpose" else f"hider-{cfg.hider_decoder}"
-
-
-def seeker_model_type(cfg, random_masks: bool = False) -> str:
-    """'seeker', or 'seeker-random' for the seeker trained on random masks (pretrain_seeker.py --random_masks),
-    with '+<architecture>' appended where --seeker_model is not --model's seeker (their weights differ)."""
-    kind = "seeker-random" if random_masks else "seeker"
-    return kind if cfg.seeker_architecture == cfg.model else f"{kind}+{cfg.seeker_architecture}"
-
-
 def explanation_model_type(method: str) -> str:
     """The run folder of explain.py --method `method`."""
     return f"explanations/{method}"
 
 
-def _exact(value: float) -> str:
-    """A float for a folder name: short ('0.1', '1e-05') where that is exact, else every digit, so
-    two different values never share a run folder (0.1234567 and 0.1234568 both print '0.123457')."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(float(value))
-
-
-# The flags hns_variant reads: a run is found again only with the same ones.
-VARIANT_FLAGS = ("neuron and mask flags (--seeker_model, --hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
-                  "--mask_mode, --budget_schedule, --hider_features, --hider_head_layers, --masked_out_weight, "
-                  "--seeker_masked_out, --random_mask_shape, --mask_infill, --area_hinge, --nested_budget)")
-
-
-def hns_variant(cfg) -> str:
-    """What sets a run apart from the original HnS: '+'-joined seeker architecture, decoder, mask grid, seeker training,
-    smoothness, hider features and the objectives' options where they are not the original's ('' for the
-    original)."""
-    parts = []
-    if cfg.seeker_architecture != cfg.model:
-        parts.append(f"seeker-{cfg.seeker_architecture}")
-    if cfg.hider_decoder != "transpose":
-        parts.append(cfg.hider_decoder)
-    if cfg.mask_grid:
-        parts.append(f"grid{cfg.mask_grid}")
-    if cfg.seeker_training != "joint":
-        parts.append(cfg.seeker_training)
-    if cfg.mask_smoothness:
-        parts.append(f"tv{_exact(cfg.mask_smoothness)}")
-    if cfg.hider_features != "none":
-        parts.append(f"features-{cfg.hider_features}")
-    if cfg.hider_head_layers:
-        parts.append(f"head{cfg.hider_head_layers}")
-    if cfg.masked_out_weight:
-        parts.append(f"out{_exact(cfg.masked_out_weight)}")
-    if cfg.seeker_masked_out:
-        parts.append("seeker-out")
-    if cfg.random_mask_shape != "evalx":
-        parts.append(f"rm-{cfg.random_mask_shape}")
-    if cfg.mask_infill != "zero":
-        parts.append(f"fill-{cfg.mask_infill}")
-    if cfg.area_hinge:
-        parts.append("hinge")
-    if cfg.nested_budget:
-        parts.append(f"nested{_exact(cfg.nested_budget)}")
-    return "+".join(parts)
-
-
-def hns_model_type(cfg) -> str:
-    """hns/deterministic or hns/stochastic/<estimator>[/rate_<r>] (hns/topk/<budget schedule> with
-    --mask_mode topk), with '+<variant>' appended to the last folder for a run that is not the
-    original HnS (e.g. hns/deterministic+resize+frozen)."""
-    if cfg.mask_mode == "topk":
-        kind = f"hns/topk/{cfg.budget_schedule}"
-    elif not cfg.stochastic:
-        kind = "hns/deterministic"
-    else:
-        kind = f"hns/stochastic/{cfg.estimator}"
-        if cfg.estimator == "sa":
-            kind += f"/rate_{_exact(cfg.rate)}"
-    variant = hns_variant(cfg)
-    return f"{kind}+{variant}" if variant else kind
-
-
-def run_paths(cfg, model_type: str, run: int | None = None, root: Path | str = ".") -> RunPaths:
-    """Folders of one run of `cfg`; `run` is the 1-based index under --num_trainings."""
-    parts = [cfg.config, *model_type.split("/"), cfg.identifier]
+def run_folders(config: str, model_type: str, identifier: str, run: int | None = None,
+                root: Path | str = ".") -> RunPaths:
+    """Folders of one run of preset `config`, `model_type` and `identifier`; `run` is the 1-based index
+    in a series of --num_trainings (None for a lone run)."""
+    parts = [config, *model_type.split("/"), identifier]
     if run is not None:
         parts.append(str(run))
     root = Path(root)
     return RunPaths(*(root.joinpath(kind, *parts) for kind in KINDS))
 
 
-def series(cfg, model_type: str, root: Path | str = ".") -> list[Run]:
-    """The runs of `cfg`: one lone run, or runs 1..N (seeds seed .. seed + N - 1) with --num_trainings N."""
-    n = cfg.num_trainings
-    if n == 1:
-        return [Run(None, run_paths(cfg, model_type, None, root), cfg.seed)]
-    return [Run(i, run_paths(cfg, model_type, i, root), cfg.seed + i - 1) for i in range(1, n + 1)]
+def series_lock(runs: list[Run]) -> Path:
+    """The lock of `runs`: a lone run's in its weights folder, a series' in the identifier's folder above its runs."""
+    first = runs[0]
+    return (first.paths.weights if first.index is None else first.paths.weights.parent) / LOCK
 
 
-def lock_path(cfg, model_type: str, root: Path | str = ".") -> Path:
-    """The lock of a run or of a whole series: in the weights folder of the identifier."""
-    return run_paths(cfg, model_type, None, root).weights / LOCK
+# A checkpoint file is named by alpha written with the decimals of --alpha_step (`alpha_decimals`),
+# so a step with more decimals than this is refused (`utils.config.checks`).
+MAX_ALPHA_DECIMALS = 6
+
+
+def decimals(value: float, most: int = MAX_ALPHA_DECIMALS) -> int | None:
+    """The fewest decimals (0..most) that write `value` exactly, or None if more are needed."""
+    for d in range(most + 1):
+        if abs(round(value, d) - value) < 1e-12:
+            return d
+    return None
 
 
 def alpha_decimals(step: float) -> int:
     """Decimals of the checkpoint names for an --alpha_step: those of the step, at least 2."""
-    from utils.config.checks import decimals
-
     d = decimals(step)
     if d is None:
         raise ValueError(f"alpha step {step!r} has more decimals than a checkpoint name holds")
@@ -241,8 +173,6 @@ def checkpoint_name(alpha: float, decimals: int = 2) -> str:
 
 def budget_decimals(final_budget: float) -> int:
     """Decimals of the budget checkpoint names: three significant digits of the final budget, at least 4."""
-    import math
-
     return max(4, 2 - math.floor(math.log10(final_budget)))
 
 
@@ -288,14 +218,3 @@ def checkpoints(weights_dir) -> list[Path]:
     final = weights_dir / FINAL
     return per_alpha + per_budget + ([final] if final.is_file() else [])
 
-
-def default_seeker_weights(cfg, random_masks: bool = False) -> Path:
-    return run_paths(cfg, seeker_model_type(cfg, random_masks)).best
-
-
-def default_hider_weights(cfg) -> Path:
-    return run_paths(cfg, hider_model_type(cfg)).best
-
-
-def default_baseline(cfg) -> Path:
-    return run_paths(cfg, seeker_model_type(cfg)).baseline

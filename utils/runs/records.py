@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from utils.errors import UsageError
@@ -57,3 +58,24 @@ def value(record, key: str, path, fix: str, kind: type = float, low: float | Non
     if problem:
         raise UsageError(f"{path}: '{key}' must be {problem}: {fix}")
     return found
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The accuracies of the seeker trained alone (baseline.py's ``baseline.json``), which Fidelity divides by:
+    ``accuracy`` on test, ``val_accuracy`` on validation (None in a bare-number file), and the file's path."""
+
+    test: float
+    val: float | None
+    source: str
+
+
+def load_baseline(path) -> Baseline:
+    """The accuracies in `path` (baseline.json, or a text file holding a bare number), each in (0, 1]."""
+    fix = "point --baseline at a baseline.json written by baseline.py, or run baseline.py again"
+    record = read_record(path, fix)
+    if not isinstance(record, dict):  # a bare accuracy
+        record = {"accuracy": record}
+    test = value(record, "accuracy", path, fix, low=0, high=1, low_open=True)
+    val = value(record, "val_accuracy", path, fix, low=0, high=1, low_open=True, required=False)
+    return Baseline(test, val, str(Path(path)))

@@ -4,7 +4,8 @@
 * ``mirrored``: ``tf.distribute.MirroredStrategy`` over all local GPUs; without GPUs, over the
   logical CPU devices (``HNS_CPU_DEVICES=N`` splits the CPU into N of them, for testing).
 * ``multiworker``: ``tf.distribute.MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``, made
-  while the command line is parsed (collective ops must be set up before TensorFlow starts); every
+  where the script's run starts, before TensorFlow does (`prepare_devices`: collective ops are set up
+  at start-up only); every
   worker runs the same command; on GPUs the all-reduce uses NCCL. Each process first waits for all
   the others (TensorFlow's cluster registration allows an hour). When a process dies, the others
   notice within seconds (its socket closes) or at most about 20 s (TensorFlow's coordination
@@ -20,15 +21,13 @@ on the chief alone (``--strategy default``), or started again on every worker wi
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import os
 import re
 
 import tensorflow as tf
 
-from utils.config.checks import check_tf_config
-from utils.config.schema import STRATEGIES
+from utils.cluster import STRATEGIES, check_tf_config
 from utils.errors import RunError, UsageError
 from utils.training.precision import precision_policy
 
@@ -126,37 +125,32 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
 
 
-def as_this_process(cfg, strategy: tf.distribute.Strategy | None = None):
-    """`cfg` as this process runs it: on a multi-worker task that is not the chief, with ``debug=True``
-    (it writes nothing and claims no run). Idempotent; `utils.config.entry.start_process` applies it."""
-    if cfg.strategy != "multiworker" or cfg.debug or is_chief(strategy or make_strategy(cfg.strategy)):
-        return cfg
-    return dataclasses.replace(cfg, debug=True)
-
-
 @contextlib.contextmanager
-def distributed(cfg):
-    """Enter ``cfg.strategy``'s scope (and with --mixed_precision the mixed bfloat16 policy, see
-    `utils.training.precision`); yields the configuration this process trains with.
-
-    A worker that is not the chief gets ``debug=True`` (it writes nothing and claims no run).
-    """
-    strategy = make_strategy(cfg.strategy)
-    chief = is_chief(strategy)
-    if cfg.strategy != "default" and not cfg.quiet:
-        role = "chief" if chief else "worker (writes nothing)"
-        print(f"--strategy {cfg.strategy}: {strategy.num_replicas_in_sync} replicas, global batch {cfg.batch_size}, "
+def strategy_scope(name: str, batch_size: int, mixed_precision: bool = False, quiet: bool = False):
+    """Enter the scope of ``--strategy name`` (and with `mixed_precision` the mixed bfloat16 policy, see
+    `utils.training.precision`); yields the strategy. `batch_size` is the global batch, a multiple of the
+    replicas. A multiworker collective that breaks off raises a `RunError` of one line (`broken_off_message`)."""
+    strategy = make_strategy(name)
+    if name != "default" and not quiet:
+        role = "chief" if is_chief(strategy) else "worker (writes nothing)"
+        print(f"--strategy {name}: {strategy.num_replicas_in_sync} replicas, global batch {batch_size}, "
               f"this process is the {role}")
-    if cfg.batch_size % strategy.num_replicas_in_sync:
-        raise UsageError(f"--batch_size {cfg.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} "
-                         "replicas of --strategy " + cfg.strategy)
-    with strategy.scope(), precision_policy(cfg.mixed_precision):
+    if batch_size % strategy.num_replicas_in_sync:
+        raise UsageError(f"--batch_size {batch_size} must be a multiple of the {strategy.num_replicas_in_sync} "
+                         "replicas of --strategy " + name)
+    with strategy.scope(), precision_policy(mixed_precision):
         try:
-            yield as_this_process(cfg, strategy)
+            yield strategy
         except tf.errors.OpError as e:
-            if cfg.strategy == "multiworker" and broke_off(e):
+            if name == "multiworker" and broke_off(e):
                 raise RunError(broken_off_message(e)) from e
             raise
+
+
+def writes_files(name: str, strategy: tf.distribute.Strategy | None = None) -> bool:
+    """Whether this process writes a run's files under ``--strategy name``: always, except a multi-worker task
+    that is not the chief (which runs as with --debug: it writes nothing and claims no run)."""
+    return name != "multiworker" or is_chief(strategy or make_strategy(name))
 
 
 def broke_off(error: tf.errors.OpError) -> bool:

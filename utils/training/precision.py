@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 
+import keras
+
 
 @contextlib.contextmanager
 def precision_policy(mixed: bool):
     """Build and train the models made inside in mixed bfloat16 (`mixed`) or float32."""
-    import keras
-
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16" if mixed else "float32")
     try:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from networks.build import load_seeker
 from utils.errors import UsageError
+from utils.evaluation.prediction import predict_classes
 
 CHANCE_FACTOR = 1.5
 
@@ -42,9 +44,6 @@ def check_seeker_accuracy(accuracy: float, num_classes: int, path: str, config: 
 def require_trained_seeker(path: str, model: str, data, batch_size: int, config: str) -> float:
     """The validation accuracy of the `model` seeker at `path` (--seeker_weights), after `check_seeker_accuracy`;
     `config` is the preset its error names."""
-    from networks.build import load_seeker
-    from utils.evaluation.prediction import predict_classes
-
     seeker = load_seeker(model, data.image_shape, data.num_classes, path)
     accuracy = float(np.mean(predict_classes(seeker, data.val.x, batch_size=batch_size) == data.val.y))
     check_seeker_accuracy(accuracy, data.num_classes, path, config, len(data.train), model)

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
 
 from utils.data.suite.registry import DATA_SETS, generate
 
@@ -25,10 +28,6 @@ def outline(evidence: np.ndarray) -> np.ndarray:
 def plot_examples(name: str, path, count: int = 6, seed: int = 0) -> Path:
     """Write to `path` (PNG) the first image of every class, then further test images up to `count`, of data
     set `name` (test split, `seed`): top row as generated, bottom row with the evidence's outline in magenta."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from PIL import Image
-
     images, labels, evidence, classes = generate(name, "test", 4 * count, seed)
     firsts = [int(np.flatnonzero(labels == k)[0]) for k in range(len(classes))]
     chosen = (firsts + [i for i in range(len(labels)) if i not in firsts])[:count]

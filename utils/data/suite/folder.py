@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from utils.data.suite.registry import data_set, generate
 from utils.errors import UsageError
@@ -26,8 +27,6 @@ def write_folder(name: str, out_dir, sizes: dict[str, int] | None = None, seed: 
     interrupted run leaves no half-written `out_dir` (only a hidden ``.<name>.partial-*`` folder, removed on
     any error this process sees). An `out_dir` that exists and is not empty is refused with a UsageError.
     """
-    from PIL import Image
-
     spec = data_set(name)
     sizes = dict(FULL_SIZES if sizes is None else sizes)
     bad = {k: v for k, v in sizes.items() if k not in FULL_SIZES or not isinstance(v, int) or v < 0}

@@ -1,0 +1,127 @@
+"""A configuration's runs: the model types and run folders it names, their locks, its default weights files.
+
+`utils.runs` holds the explicit machinery (`RunPaths`, `Run`, `run_folders`, `claim`, `hold`); this module
+reads the flags that choose among them. A run is found again only with the same flags: `hns_variant`
+names what sets a Hide-and-Seek run apart from the original.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from utils.runs import LOCK, Run, RunPaths, claim, hold, run_folders
+
+
+def hider_model_type(cfg) -> str:
+    """'hider' for the original decoder, 'hider-<decoder>' for another (their weights differ)."""
+    return "hider" if cfg.hider_decoder == "transpose" else f"hider-{cfg.hider_decoder}"
+
+
+def seeker_model_type(cfg, random_masks: bool = False) -> str:
+    """'seeker', or 'seeker-random' for the seeker trained on random masks (pretrain_seeker.py --random_masks),
+    with '+<architecture>' appended where --seeker_model is not --model's seeker (their weights differ)."""
+    kind = "seeker-random" if random_masks else "seeker"
+    return kind if cfg.seeker_architecture == cfg.model else f"{kind}+{cfg.seeker_architecture}"
+
+
+def _exact(value: float) -> str:
+    """A float for a folder name: short ('0.1', '1e-05') where that is exact, else every digit, so
+    two different values never share a run folder (0.1234567 and 0.1234568 both print '0.123457')."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+# The flags hns_variant reads: a run is found again only with the same ones.
+VARIANT_FLAGS = ("neuron and mask flags (--seeker_model, --hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
+                  "--mask_mode, --budget_schedule, --hider_features, --hider_head_layers, --masked_out_weight, "
+                  "--seeker_masked_out, --random_mask_shape, --mask_infill, --area_hinge, --nested_budget)")
+
+
+def hns_variant(cfg) -> str:
+    """What sets a run apart from the original HnS: '+'-joined seeker architecture, decoder, mask grid, seeker training,
+    smoothness, hider features and the objectives' options where they are not the original's ('' for the
+    original)."""
+    parts = []
+    if cfg.seeker_architecture != cfg.model:
+        parts.append(f"seeker-{cfg.seeker_architecture}")
+    if cfg.hider_decoder != "transpose":
+        parts.append(cfg.hider_decoder)
+    if cfg.mask_grid:
+        parts.append(f"grid{cfg.mask_grid}")
+    if cfg.seeker_training != "joint":
+        parts.append(cfg.seeker_training)
+    if cfg.mask_smoothness:
+        parts.append(f"tv{_exact(cfg.mask_smoothness)}")
+    if cfg.hider_features != "none":
+        parts.append(f"features-{cfg.hider_features}")
+    if cfg.hider_head_layers:
+        parts.append(f"head{cfg.hider_head_layers}")
+    if cfg.masked_out_weight:
+        parts.append(f"out{_exact(cfg.masked_out_weight)}")
+    if cfg.seeker_masked_out:
+        parts.append("seeker-out")
+    if cfg.random_mask_shape != "evalx":
+        parts.append(f"rm-{cfg.random_mask_shape}")
+    if cfg.mask_infill != "zero":
+        parts.append(f"fill-{cfg.mask_infill}")
+    if cfg.area_hinge:
+        parts.append("hinge")
+    if cfg.nested_budget:
+        parts.append(f"nested{_exact(cfg.nested_budget)}")
+    return "+".join(parts)
+
+
+def hns_model_type(cfg) -> str:
+    """hns/deterministic or hns/stochastic/<estimator>[/rate_<r>] (hns/topk/<budget schedule> with
+    --mask_mode topk), with '+<variant>' appended to the last folder for a run that is not the
+    original HnS (e.g. hns/deterministic+resize+frozen)."""
+    if cfg.mask_mode == "topk":
+        kind = f"hns/topk/{cfg.budget_schedule}"
+    elif not cfg.stochastic:
+        kind = "hns/deterministic"
+    else:
+        kind = f"hns/stochastic/{cfg.estimator}"
+        if cfg.estimator == "sa":
+            kind += f"/rate_{_exact(cfg.rate)}"
+    variant = hns_variant(cfg)
+    return f"{kind}+{variant}" if variant else kind
+
+
+def run_paths(cfg, model_type: str, run: int | None = None, root: Path | str = ".") -> RunPaths:
+    """Folders of one run of `cfg`; `run` is the 1-based index under --num_trainings."""
+    return run_folders(cfg.config, model_type, cfg.identifier, run, root)
+
+
+def series(cfg, model_type: str, root: Path | str = ".") -> list[Run]:
+    """The runs of `cfg`: one lone run, or runs 1..N (seeds seed .. seed + N - 1) with --num_trainings N."""
+    n = cfg.num_trainings
+    if n == 1:
+        return [Run(None, run_paths(cfg, model_type, None, root), cfg.seed)]
+    return [Run(i, run_paths(cfg, model_type, i, root), cfg.seed + i - 1) for i in range(1, n + 1)]
+
+
+def lock_path(cfg, model_type: str, root: Path | str = ".") -> Path:
+    """The lock of a run or of a whole series: in the weights folder of the identifier."""
+    return run_paths(cfg, model_type, None, root).weights / LOCK
+
+
+def claimed(cfg, model_type: str, runs: list[Run]):
+    """Hold the lock of `cfg`'s run of `model_type` and yield `utils.runs.claim_series(runs, ...)` of its
+    --overwrite and --resume; with --debug nothing is locked or cleared and every run starts from scratch."""
+    return claim(lock_path(cfg, model_type), runs, debug=cfg.debug, overwrite=cfg.overwrite, resume=cfg.resume)
+
+
+def locked(cfg, model_type: str):
+    """Hold the lock of `cfg`'s run of `model_type` (nothing with --debug): for readers and report writers."""
+    return hold(lock_path(cfg, model_type), cfg.debug)
+
+
+def default_seeker_weights(cfg, random_masks: bool = False) -> Path:
+    return run_paths(cfg, seeker_model_type(cfg, random_masks)).best
+
+
+def default_hider_weights(cfg) -> Path:
+    return run_paths(cfg, hider_model_type(cfg)).best
+
+
+def default_baseline(cfg) -> Path:
+    return run_paths(cfg, seeker_model_type(cfg)).baseline
