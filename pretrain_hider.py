@@ -4,7 +4,8 @@
 
 The hider of --model and --hider_decoder learns to reconstruct its input; its weights start
 collaborative_training.py's hider (--hider_weights) and give CEM its reconstruction term. Writes a
-PNG of test reconstructions to results/<config>/hider/<identifier>/. A run that was killed continues from its last completed epoch when the same command is run again.
+PNG of test reconstructions to results/<config>/hider/<identifier>/. A run that was killed continues
+from its last completed epoch when the same command is run again.
 """
 from utils.config import parse_config, run, start_process
 

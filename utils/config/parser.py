@@ -115,7 +115,7 @@ def effective_values(script: str, typed: dict) -> dict:
 def shown_values(script: str, typed: dict) -> dict:
     """`effective_values` as --help shows them: explain.py's learning rate is the method's unless typed,
     and demo.py, which runs the other scripts, names what their script tables of the preset change."""
-    values = {key: (value, source) for key, (value, source) in effective_values(script, typed).items()}
+    values = effective_values(script, typed)
     if script == "explain.py" and "learning_rate" not in typed:
         method = values["method"][0]
         family = method.split("-")[0]

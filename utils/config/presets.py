@@ -140,10 +140,10 @@ def preset_sources(presets: dict, name: str, script: str, typed: dict, config_fi
     """{key: (value, where it is written)} of what preset `name` gives `script` (a file name such as
     'explain.py'), before typed flags."""
     preset, owners = resolve_preset(presets, name, config_file)
-    where = f"preset [{name}] in {config_file}"
 
     def entries(table: dict, *path) -> dict:
-        values = _values(table, f"{where}" if not path else f"table [{'.'.join((name, *path))}] in {config_file}")
+        where = f"table [{'.'.join((name, *path))}]" if path else f"preset [{name}]"
+        values = _values(table, f"{where} in {config_file}")
         return {k: (v, _label(config_file, owners[(*path, k)], (*path, k), name)) for k, v in values.items()}
 
     out = entries(preset)

@@ -364,7 +364,7 @@ HIDDEN_FLAGS = {
     "faithfulness.py": ("overwrite", "resume", *_TRAINING_ONLY),
 }
 # The learning rates of the methods whose --learning_rate explain.py takes only when typed; the same as
-# utils/explainers/factory.py's LEARNING_RATES (tests/test_help.py holds them equal), here so that --help
+# utils/explainers/factory.py's LEARNING_RATES (tests/test_parser.py holds them equal), here so that --help
 # shows them without importing TensorFlow.
 METHOD_LEARNING_RATES = {"cem": 1e-2, "fido": 0.05, "bbmp": 0.05}
 # What a flag does in one script when that differs from its help in the schema.

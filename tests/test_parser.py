@@ -75,7 +75,8 @@ def run_config(script: str, argv, monkeypatch):
 
 def recorded(cfg) -> dict:
     """The settings a run records, and the switches of its invocation (never recorded) as it holds them."""
-    return {**{name: getattr(cfg, name) for name in UI_FLAGS}, **json.loads(json.dumps(as_dict(cfg, groups=EVERY_GROUP)))}
+    settings = json.loads(json.dumps(as_dict(cfg, groups=EVERY_GROUP)))   # as a report holds them
+    return {**{name: getattr(cfg, name) for name in UI_FLAGS}, **settings}
 
 
 CASES = [
