@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,16 @@ def test_example_builds_on_patches_with_only_its_differences():
     assert own == {"extends", "unset", "dataset", "data_dir", "image_size", "seeker_model", "augment_shift",
                    "evalx_grid"}
     assert not any(isinstance(v, dict) for v in presets["example"].values())  # patches' script tables serve
+    assert presets["fashion"] == {"extends": "mnist", "dataset": "fashion"}
+    assert presets["cifar100"] == {"extends": "cifar10", "dataset": "cifar100", "num_classes": 100}
+
+
+def test_config_comments_cite_measurements_rather_than_carry_them():
+    text = (Path(__file__).resolve().parent.parent / "config.toml").read_text()
+    comments = [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
+    assert not [c for c in comments if re.search(r"\b0\.\d\d", c)]     # accuracies, TPRs: docs/results/
+    cited = {m for c in comments for m in re.findall(r"docs/results/[\w.-]+\.md", c)}
+    assert cited and all((Path(__file__).resolve().parent.parent / path).is_file() for path in cited)
 
 
 def parse(toml, *argv, script="test.py"):
