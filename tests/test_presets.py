@@ -68,6 +68,8 @@ def test_a_preset_extends_another_table_by_table(tmp_path):
     ('[p]\nunset = ["batch_size"]\n', "has 'unset' but extends no preset: remove the unset line"),
     ('[p]\nextends = "q"\nunset = ["batch_size"]\n', r"unset must list keys that \[q\] sets, got \['batch_size'\]"),
     ('[p]\nextends = "q"\n[q]\nbogus = 1\n', r"preset \[q\] in .* has unknown key 'bogus'"),   # the parent's table
+    ('[p]\nextends = "q"\n[p.estimator.sa]\nrate = 0.1\n[q]\nestimator = "sa"\n',
+     r"preset \[p\] in .*: 'estimator' is a table there and a value in the preset it extends: keep one"),
 ])
 def test_bad_extends_are_refused_with_one_line_naming_the_fix(tmp_path, content, message):
     toml = tmp_path / "c.toml"

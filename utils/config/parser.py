@@ -44,9 +44,9 @@ class ConfigParser(OneLineParser):
     """The parser of a script's Config flags, whose --help ends each flag's help with the value the run
     would take, for the preset and flags given, and where it comes from (`effective_values`)."""
 
-    def __init__(self, script: str, groups, **kw):
+    def __init__(self, script: str, **kw):
         super().__init__(**kw)
-        self.script, self.groups = script, groups
+        self.script = script
 
     def parse_known_args(self, args=None, namespace=None):
         args = sys.argv[1:] if args is None else list(args)
@@ -147,7 +147,7 @@ def build_parser(script: str, description: str, groups=(COMMON,), skip=()) -> ar
     describes the flag for `script` (`SCRIPT_HELP`) and shows the value the run takes and its source.
     Flags of `HIDDEN_FLAGS`, which mean nothing in `script`, are accepted but left out of its help.
     """
-    parser = ConfigParser(script, groups, prog=script, description=description, formatter_class=_HelpFormatter)
+    parser = ConfigParser(script, prog=script, description=description, formatter_class=_HelpFormatter)
     for f in fields(Config):
         if f.metadata.get("group") not in groups or f.name in skip:
             continue

@@ -103,10 +103,15 @@ def _lineage(presets: dict, name: str, config_file) -> list[str]:
         lineage.append(parent)
 
 
-def _merge(into: dict, table: dict, path: tuple, preset: str, owners: dict) -> None:
+def _merge(into: dict, table: dict, path: tuple, preset: str, owners: dict, config_file) -> None:
     for key, value in table.items():
+        if key in into and isinstance(value, dict) != isinstance(into[key], dict):
+            # estimator = "sa" in one preset, [NAME.estimator.sa] in the other: TOML allows no such pair
+            raise UsageError(f"preset [{preset}] in {config_file}: '{'.'.join((*path, key))}' is a "
+                             f"{'table' if isinstance(value, dict) else 'value'} there and a "
+                             f"{'value' if isinstance(value, dict) else 'table'} in the preset it extends: keep one")
         if isinstance(value, dict):
-            _merge(into.setdefault(key, {}), value, (*path, key), preset, owners)
+            _merge(into.setdefault(key, {}), value, (*path, key), preset, owners, config_file)
         else:
             into[key] = value
             owners[(*path, key)] = preset
@@ -125,7 +130,7 @@ def resolve_preset(presets: dict, name: str, config_file) -> tuple[dict, dict]:
                              f"sets, got {unset!r}: remove the others")
         for key in unset:
             del table[key], owners[(key,)]
-        _merge(table, {k: v for k, v in entries.items() if k not in (EXTENDS, UNSET)}, (), preset, owners)
+        _merge(table, {k: v for k, v in entries.items() if k not in (EXTENDS, UNSET)}, (), preset, owners, config_file)
     return table, owners
 
 
