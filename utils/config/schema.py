@@ -379,6 +379,19 @@ SCRIPT_HELP = {
                                             "losses.",
     ("faithfulness.py", "strategy"): "Distribution of the EVAL-X judge's training: default (one device), mirrored, "
                                      "multiworker (TF_CONFIG; only the chief writes).",
+    ("evaluation.py", "strategy"): "Under mirrored or multiworker (TF_CONFIG) the devices and the cluster are set up "
+                                   "as for training and only the chief writes; the evaluation is not distributed.",
+    ("baseline.py", "strategy"): "Under mirrored or multiworker (TF_CONFIG) the devices and the cluster are set up as "
+                                 "for training and only the chief writes; the measurement is not distributed.",
+    ("evaluation.py", "seeker_weights"): "The pretrained seeker, which classifies each checkpoint's masked images "
+                                         "and is compared in PP/PN (default: the preset's and identifier's, if it "
+                                         "exists).",
+    ("evaluation.py", "hider_weights"): "The hider autoencoder of CEM's term in the PP/PN comparison (default: the "
+                                        "preset's and identifier's, if it exists).",
+    ("faithfulness.py", "seeker_weights"): "The pretrained seeker that the post-hoc methods explain and that judges "
+                                           "(default: the preset's and identifier's).",
+    ("faithfulness.py", "hider_weights"): "The hider autoencoder of the autoencoder in-filler and of CEM's term "
+                                          "(default: the preset's and identifier's).",
     ("explain.py", "learning_rate"): "Learning rate of FIDO and BBMP (Adam) and of CEM (its initial one), only when "
                                      "typed: otherwise each method's own, FIDO/BBMP 0.05, CEM 0.01 (the preset's is "
                                      "the training's Adam rate, not used here).",
