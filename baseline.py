@@ -1,6 +1,8 @@
 """Accuracy of a trained seeker on the whole test split: the baseline that Fidelity divides by.
 
-    python baseline.py --config mnist-5k [--seeker_weights PATH]
+    python baseline.py [--config PRESET] [--seeker_weights PATH]
+
+The seeker is the pretrained one of the preset and identifier unless --seeker_weights names another.
 
 Writes results/<config>/seeker/<identifier>/baseline.json (and baseline.txt, the bare accuracy).
 """

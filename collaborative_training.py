@@ -1,17 +1,19 @@
 """Train a Hide-and-Seek model: a hider masks the input, a seeker classifies what is left.
 
-    python collaborative_training.py --config mnist-5k \
-        --hider_weights weights/mnist-5k/hider/default/best.weights.h5 \
-        --seeker_weights weights/mnist-5k/seeker/default/best.weights.h5
+    python collaborative_training.py [--config PRESET] \
+        --hider_weights weights/<config>/hider/<identifier>/best.weights.h5 \
+        --seeker_weights weights/<config>/seeker/<identifier>/best.weights.h5
 
-Without --alpha, alpha adapts: it starts at 1.0 and drops by --alpha_step whenever the
-monitored loss reaches a plateau, saving alpha_<a>.weights.h5 each time; so the schedule, with
---patience, --alpha_step and --min_alpha, sets the run's length and --max_epochs only caps it (the
-bounds are printed at start). A --seeker_weights whose validation accuracy is within 1.5 times
-chance is refused (--allow_weak_seeker starts from it anyway).
-With --mask_mode topk every mask keeps exactly a budget of the pixels instead, lowered from
---start_budget to --final_budget (--budget_schedule), saving budget_<b>.weights.h5 at each budget.
-Outputs: weights|logs|results/<config>/hns/<deterministic|stochastic/<estimator>>/<identifier>/.
+(--hider_weights: the pretrained autoencoder; a hider on the seeker's features, --hider_features,
+takes none.) The preset chooses how the mask is sized. --mask_mode threshold (the original): without
+--alpha, alpha adapts: it starts at 1.0 and drops by --alpha_step whenever the monitored loss reaches
+a plateau, saving alpha_<a>.weights.h5 each time; so the schedule, with --patience, --alpha_step and
+--min_alpha, sets the run's length and --max_epochs only caps it (the bounds are printed at start).
+--mask_mode topk: every mask keeps exactly a budget of the pixels, lowered from --start_budget to
+--final_budget (--budget_schedule), saving budget_<b>.weights.h5 at each budget. A --seeker_weights
+whose validation accuracy is within 1.5 times chance is refused (--allow_weak_seeker starts from it
+anyway). Outputs: weights|logs|results/<config>/hns/<variant>/<identifier>/, the variant named by the
+neuron and mask flags (deterministic, stochastic/<estimator>, topk, ...).
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
 from utils.config import COMMON, EVAL, EVALX, HNS, parse_config, run

@@ -1,10 +1,12 @@
-"""The whole pipeline of one preset, in one go (`make demo` runs it on mnist-5k, the embedded MNIST digits).
+"""The whole pipeline of one preset, in one go: each stage runs the real script with the preset's settings.
 
-    python demo.py [--force] [--config mnist-5k] [--identifier default] [any flag every script takes]
+    python demo.py [--force] [--config PRESET] [--identifier default] [any flag every script takes]
 
 Every flag the scripts share (--data_dir, --image_size, --channels, --seed, --seeker_model, ...: the
 common flags below) goes to every stage, so that no stage reads other images or builds another seeker
 than the others; --overwrite, --resume and --debug are the demo's to decide (--force reruns every stage).
+Each flag's help ends with the value the stages take for the preset given (`make demo`: the default
+one) and where it comes from, and names the stages whose table of the preset sets another.
 
 Stages: pretrain seeker -> baseline -> pretrain hider (the autoencoder: the hider's start, except for a
 hider on the seeker's features, and CEM's reconstruction term in the benchmark)
@@ -12,9 +14,8 @@ hider on the seeker's features, and CEM's reconstruction term in the benchmark)
 the pretrained networks, with the preset's mask: the adaptive alpha schedule or a pixel budget, and its
 seeker training) -> evaluation -> faithfulness benchmark (the recommended checkpoint's masks against
 every post-hoc method, judged by an EVAL-X evaluator of another seed, which it trains, and by the
-frozen pretrained seeker). Each stage runs the real script with the preset's settings (config.toml: the
-calibrated ones live in its per-script tables). A finished stage is reused; an interrupted one continues
-from its last saved epoch (one that died before saving anything starts again); --force reruns everything.
+frozen pretrained seeker). A finished stage is reused; an interrupted one continues from its last saved
+epoch (one that died before saving anything starts again); --force reruns everything.
 """
 import ctypes
 import resource

@@ -1,11 +1,11 @@
 """Evaluate a trained Hide-and-Seek run: Fidelity, Interpretability, leakage, figures.
 
-    python evaluation.py --config mnist-5k [--identifier ID] [--stochastic --estimator st1 ...]
+    python evaluation.py [--config PRESET] [--identifier ID] [--stochastic --estimator st1 ...]
 
 Picks the run with the same flags as collaborative_training.py, evaluates every per-alpha
-checkpoint and the final weights on the whole test split (and the validation split, which
-alone chooses the recommended checkpoint), and writes evaluation.json, evaluation.csv and
-PNG figures to results/<config>/hns/.../<identifier>/. See utils/evaluation/ for the
+checkpoint (per-budget with --mask_mode topk) and the final weights on the whole test split (and
+the validation split, which alone chooses the recommended checkpoint), and writes evaluation.json,
+evaluation.csv and PNG figures to results/<config>/hns/.../<identifier>/. See utils/evaluation/ for the
 definition of every figure.
 """
 from utils.config import COMMON, EVAL, HNS, parse_config, run

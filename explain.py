@@ -1,6 +1,6 @@
 """Explain a trained seeker's decisions on test images with a post-hoc method or CEM.
 
-    python explain.py --config mnist-5k --method fido-ssr [--n 10] [--sample_from_class K] [--infiller local-mean]
+    python explain.py [--config PRESET] --method fido-ssr [--n 10] [--sample_from_class K] [--infiller local-mean]
 
 Methods (--method): fido-ssr, fido-sdr (FIDO's smallest sufficient / destroying region with an
 in-filler), bbmp-ssr, bbmp-sdr (meaningful perturbation, a deterministic mask), gradient,
@@ -13,7 +13,7 @@ preset and identifier), for the class the seeker predicts. --infiller fills drop
 The formulas and defaults are in utils/explainers/; a typed --learning_rate is the method's
 (FIDO/BBMP 0.05, CEM 1e-2), the preset's is Adam's and is not used here.
 
-    python explain.py --config mnist-5k --method bbmp-ssr --start hns --steps 30 [--refine_objective topk]
+    python explain.py [--config PRESET] --method bbmp-ssr --start hns --steps 30 [--refine_objective topk]
 
 refines each image's mask from the logits of the HnS run that the Hide-and-Seek flags name (as for
 evaluation.py and faithfulness.py; its checkpoint recommended by evaluation.json, else its final

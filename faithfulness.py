@@ -1,6 +1,6 @@
 """Faithfulness benchmark: Hide-and-Seek masks against every post-hoc method, judged independently.
 
-    python faithfulness.py --config mnist-5k [--identifier ID] [--methods all] [--faith_images 200]
+    python faithfulness.py [--config PRESET] [--identifier ID] [--methods all] [--faith_images 200]
 
 Scores the HnS run of the usual flags (its recommended checkpoint from evaluation.json, or
 --checkpoint) and every method of explain.py on the pretrained seeker, on the first

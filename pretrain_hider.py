@@ -1,9 +1,11 @@
 """Train the hider as an autoencoder, to start Hide-and-Seek from a hider that has seen the data.
 
-    python pretrain_hider.py --config mnist-5k
+    python pretrain_hider.py [--config PRESET]
 
-Writes a PNG of test reconstructions to results/<config>/hider/<identifier>/. A run that was
-killed continues from its last completed epoch when the same command is run again.
+The hider of --model and --hider_decoder learns to reconstruct its input; its weights start
+collaborative_training.py's hider (--hider_weights) and give CEM its reconstruction term. Writes a
+PNG of test reconstructions to results/<config>/hider/<identifier>/. A run that was killed continues
+from its last completed epoch when the same command is run again.
 """
 from utils.config import parse_config, run
 from utils.stages.process import start_process

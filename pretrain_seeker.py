@@ -1,12 +1,13 @@
 """Train the seeker (the classifier) alone: the starting point of Hide-and-Seek and its baseline.
 
-    python pretrain_seeker.py --config mnist-5k [--random_masks]
+    python pretrain_seeker.py [--config PRESET] [--random_masks]
 
 With --random_masks the seeker learns from randomly masked images instead (EVAL-X: each image keeps
 a random share U(--evalx_min_rate, 1) of its pixels, or of the cells of an --evalx_grid grid, the
-rest zero), into seeker-random/<identifier>:
-the frozen seeker of collaborative_training.py --seeker_training frozen (REAL-X). --seeker_weights
-starts either kind of seeker from those weights (from scratch a random-mask seeker can stay at chance for many epochs).
+rest zero), into seeker-random/<identifier>: the frozen seeker of collaborative_training.py
+--seeker_training frozen (REAL-X). --seeker_weights starts either kind of seeker from those weights
+(from scratch a random-mask seeker can stay at chance for many epochs). Writes
+weights|logs/<config>/seeker[-random][+<seeker_model>]/<identifier>/.
 A run that was killed continues from its last completed epoch when the same command is run again.
 """
 from utils.config import COMMON, EVALX, PRETRAIN, parse_config, run

@@ -340,6 +340,61 @@ class Config:
 
 FIELDS = {f.name: f for f in fields(Config) if f.metadata.get("group")}
 
+# What each script's --help leaves out of its groups: flags that mean nothing in that script. The script
+# still accepts them (demo.py passes every common flag to every stage), and the run records them as before.
+_TRAINING_ONLY = ("evaluate", "allow_weak_seeker")    # collaborative_training.py's switches among the HnS flags
+HIDDEN_FLAGS = {
+    "pretrain_seeker.py": ("baseline", "foreground_threshold"),
+    "pretrain_hider.py": ("baseline", "foreground_threshold"),
+    "baseline.py": ("mixed_precision", "steps_per_execution", "max_epochs", "learning_rate", "augment_shift",
+                    "shift_fill", "hider_decoder", "hider_weights", "baseline", "foreground_threshold", "overwrite",
+                    "resume"),
+    "evaluation.py": ("mixed_precision", "max_epochs", "learning_rate", "augment_shift", "shift_fill", "overwrite",
+                      "resume", *_TRAINING_ONLY),
+    "explain.py": ("strategy", "mixed_precision", "max_epochs", "resume", "batch_size", "augment_shift", "shift_fill",
+                   "baseline", "foreground_threshold", *_TRAINING_ONLY),
+    "faithfulness.py": ("overwrite", "resume", *_TRAINING_ONLY),
+}
+# The learning rates of the methods whose --learning_rate explain.py takes only when typed; the same as
+# utils/explainers/factory.py's LEARNING_RATES (tests/test_parser.py holds them equal), here so that --help
+# shows them without importing TensorFlow.
+METHOD_LEARNING_RATES = {"cem": 1e-2, "fido": 0.05, "bbmp": 0.05}
+# What a flag does in one script when that differs from its help in the schema.
+SCRIPT_HELP = {
+    ("faithfulness.py", "max_epochs"): "Epochs of the EVAL-X judge's training, when its run (--evaluator) is missing; "
+                                       "it may stay at chance for tens of epochs before it takes off.",
+    ("faithfulness.py", "learning_rate"): "Adam learning rate of the EVAL-X judge's training; typed, also FIDO's, "
+                                          "BBMP's and CEM's (otherwise each method's own: FIDO/BBMP 0.05, CEM 0.01).",
+    ("faithfulness.py", "augment_shift"): "Augmentation of the EVAL-X judge's training images: a random whole number "
+                                          "of pixels in [-N, N] along each axis (0: off).",
+    ("faithfulness.py", "mixed_precision"): "The EVAL-X judge trains in bfloat16 with float32 variables, logits and "
+                                            "losses.",
+    ("faithfulness.py", "strategy"): "Distribution of the EVAL-X judge's training: default (one device), mirrored, "
+                                     "multiworker (TF_CONFIG; only the chief writes).",
+    ("evaluation.py", "strategy"): "Under mirrored or multiworker (TF_CONFIG) the devices and the cluster are set up "
+                                   "as for training and only the chief writes; the evaluation is not distributed.",
+    ("baseline.py", "strategy"): "Under mirrored or multiworker (TF_CONFIG) the devices and the cluster are set up as "
+                                 "for training and only the chief writes; the measurement is not distributed.",
+    ("evaluation.py", "seeker_weights"): "The pretrained seeker, which classifies each checkpoint's masked images "
+                                         "and is compared in PP/PN (default: the preset's and identifier's, if it "
+                                         "exists).",
+    ("evaluation.py", "hider_weights"): "The hider autoencoder of CEM's term in the PP/PN comparison (default: the "
+                                        "preset's and identifier's, if it exists).",
+    ("faithfulness.py", "seeker_weights"): "The pretrained seeker that the post-hoc methods explain and that judges "
+                                           "(default: the preset's and identifier's).",
+    ("faithfulness.py", "hider_weights"): "The hider autoencoder of the autoencoder in-filler and of CEM's term "
+                                          "(default: the preset's and identifier's).",
+    ("explain.py", "learning_rate"): "Learning rate of FIDO and BBMP (Adam) and of CEM (its initial one), only when "
+                                     "typed: otherwise each method's own, FIDO/BBMP 0.05, CEM 0.01 (the preset's is "
+                                     "the training's Adam rate, not used here).",
+}
+# Where a script reads the HnS flags of a trained run (to find and rebuild it), not to train one.
+HNS_RUN_NOTE = {
+    "evaluation.py": "Here: a setting of the HnS run to evaluate, as collaborative_training.py was given it.",
+    "explain.py": "Here: only with --start hns, a setting of the HnS run to start from.",
+    "faithfulness.py": "Here: a setting of the HnS run to score, as collaborative_training.py was given it.",
+}
+
 
 def type_of(f) -> type:
     t = f.type if isinstance(f.type, str) else f.type.__name__
