@@ -12,6 +12,7 @@ second ``explain`` on the same alibi explainer does not repeat the first one's a
 inter-op thread (its results repeat exactly only then). OUT.npz gets the results (``result``,
 ``found``, ``seconds``) and, with ``record`` > 0, alibi's iterates ``adv`` (and ``adv_s``) of the first
 ``record`` iterations of the first c step of the first image, taken from alibi's own graph ops.
+What the comparison measured: docs/results/2026-11-24-cem-alibi.md.
 """
 import sys
 import time

@@ -13,6 +13,7 @@ benchmarks/alibi_cem_runner.py:
 Prints per mode: found rate, median L1 of the delta (PN) or of the PP, explanations per second, and
 the ratios. --record K also compares the first K iterates of the first c step of the first digit,
 iterate by iterate. --patience P runs ours with the early stop of a c step (None: alibi's full search).
+What it measured: docs/results/2026-11-24-cem-alibi.md.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ only pass the ratio of their arithmetic where one runs less efficiently than the
     .venv/bin/python benchmarks/bench_explainers.py [--n 100] [--json out.json]
 
 Targets (issue): FIDO-SSR on 100 images in under 20 s on 2 CPU cores; the amortised HnS mask at
-least 1000 times cheaper per image than FIDO-SSR.
+least 1000 times cheaper per image than FIDO-SSR. What it measured: docs/results/2026-11-24-throughput.md.
 """
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ its better choice to every stage (``--seeker_model``).
 
 Offline. The data flags and their defaults are the `example` preset's (64 pixels, RGB: pass --channels
 1 for grey images) but --max_epochs, 8 here unless given, so that a run takes minutes on a few CPU cores.
+What it measured: docs/results/2026-12-07-position-invariant-seeker.md.
 """
 from __future__ import annotations
 

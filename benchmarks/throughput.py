@@ -26,7 +26,8 @@ Measured in one run, so that the ratios hold on any machine (absolute figures do
 
 Prints tables; with --json writes every figure (rows with ``batch_size``, ``precision``,
 ``ratio``). Targets of the issue on 2 CPU cores: ratio <= 1.10 at batch 256, fit within 10% of
-the bare loop, epoch time per image flat within 15% from 1k to 4k images.
+the bare loop, epoch time per image flat within 15% from 1k to 4k images. What it measured:
+docs/results/2026-11-24-throughput.md.
 """
 from __future__ import annotations
 

@@ -106,8 +106,8 @@ def stop_rule(step_best, since, active, valid, dist, patience):
     step that has found nothing runs all its iterations, as in alibi, so whether a c step finds a
     solution, and with it the whole search on c, is alibi's. (A first version also stopped c steps
     that found nothing in their first ``patience`` iterations; at low c the first valid iterate
-    often comes later, so the bisection drifted to large c: on 10 validation digits the median L1 of
-    the PN was 164 against 59 for the full search, whatever the patience from 25 to 100.)
+    often comes later, so the bisection drifted to large c and the PNs lost their sparsity. What the
+    early stop costs in sparsity and saves in iterations: docs/results/2026-11-24-cem-alibi.md.)
     Returns (step_best, since, active).
     """
     improved = active & valid & (dist < step_best)

@@ -67,7 +67,8 @@ Defaults are FIDO's own: learning rate 0.05, temperature 0.1, 1 sample, 300 iter
 the first 30, and reg_coef 1e-3 for FIDO, 5e-3 for BBMP, per pixel as in FIDO's code. Only the grid
 depends on the image size: image_size / 4 cells per side (FIDO: 56 for 224). Scaling reg_coef by
 the area ((224 / 28)^2 = 64 times at 28 pixels, so that a whole image weighs as at 224) made the
-masks collapse on mnist-5k: SSR kept no pixel above 1/2 (docs/explainers.md: the sweep on validation digits).
+masks collapse on mnist-5k, and a sweep of reg_coef found FIDO's values within about one standard
+error of the best for three of the four methods (docs/results/2026-11-24-fido-reg-coef.md).
 """
 from __future__ import annotations
 
@@ -295,5 +296,7 @@ class MaskExplainer(Explainer):
 
 
 def _progress(total: int, name: str):
+    import keras
+
     print(f"{name}: {total} iterations")
     return keras.utils.Progbar(total, unit_name="iteration")

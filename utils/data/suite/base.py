@@ -18,7 +18,7 @@ class DataSet:
     ``with_object=False`` it draws the same image without the class object (the same random draws), so the
     pixels that differ between the two are exactly what the object changed: the tests compare them with the
     evidence. `evidence_share` is the range of the evidence's share of the image's pixels, as measured on
-    generated images and stated in the generator's docstring.
+    generated images (docs/results/2026-12-07-suite-evidence-shares.md).
     """
 
     name: str

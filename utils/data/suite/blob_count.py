@@ -6,8 +6,8 @@ background.
   integer place, at least 7 px from the others (so blobs never touch: 2 px of background between them);
   places and grey levels are drawn independently of the class.
 * **Evidence:** all the blobs' pixels, 21 k of the 1,024 pixels for k blobs: 2.1%, 4.1% or 6.2% of the image
-  (the same measured on the 12,000 training images of seed 0; the share *is* the class, as it must be
-  when the count decides).
+  (generated images give the same, docs/results/2026-12-07-suite-evidence-shares.md; the share *is* the
+  class, as it must be when the count decides).
 * **Background:** flat, a level ~ U[0.1, 0.35] plus pixel noise of standard deviation 0.03 clipped to +-3
   standard deviations; blobs take a level ~ U[0.7, 0.95] plus the same noise, so every blob pixel is brighter
   than any background pixel.

@@ -6,8 +6,8 @@ of the same kind.
   shape, size and place are drawn independently of the class.
 * **Evidence:** the whole region, a convex polygon of 5 to 8 vertices (at jittered, evenly spread angles on an
   ellipse of axis ratio ~ U[0.6, 1], turned at random) scaled to an area ~ U[0.105, 0.14] of the image; drawn last,
-  so all of it shows. Measured on the 12,000 training images of seed 0:
-  10.2% to 14.5% of the image.
+  so all of it shows; the rasterised range in `DATA_SET.evidence_share`
+  (docs/results/2026-12-07-suite-evidence-shares.md).
 * **Background:** a flat grey level ~ U[0.3, 0.7] with 2 distractors: polygons drawn the same way but grey
   (saturation 0, value ~ U[0.15, 0.9]), which the region may cover in part; grey pixel noise of standard
   deviation 0.02 clipped to +-3 standard deviations over everything. Only the region has colour: its

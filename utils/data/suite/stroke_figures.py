@@ -6,8 +6,8 @@ of the same kind.
   d ~ U[14, 18] px, place and rotation (any angle) are drawn independently of the class.
 * **Evidence:** the figure's stroke pixels (`segment_mask`: the pixels within 1/2 px of a stroke): about
   2.4 d, 2.6 d and 3.4 d pixels for plus, triangle and zigzag (the count changes with the angle: a stroke at
-  45 degrees covers length / sqrt(2) pixels); measured on the 12,000 training images of seed 0:
-  1.1% to 3.4% of the image.
+  45 degrees covers length / sqrt(2) pixels); the range in `DATA_SET.evidence_share`
+  (docs/results/2026-12-07-suite-evidence-shares.md).
 * **Background:** same-kind clutter on a flat field: 4 to 6 loose strokes, each one straight segment of length
   ~ U[8, 16] px at any angle, drawn like the figure's (same width, same grey) but never within 2 px of the
   disc the figure is drawn in (radius d / sqrt(2), whatever the class) or of each other, so they never join

@@ -7,8 +7,8 @@ background of spatially correlated (smoothed Gaussian) noise; the sizes, contras
 * **What decides the class:** the shape, T or L (two classes). Its place, rotation (any angle), cell size
   and contrast are drawn independently of the class.
 * **Evidence:** the tetromino's pixels: four square cells of side s ~ U[4, 6] px, area 4 s^2, so
-  1.6-3.5% of the image before rasterisation; measured on the 12,000 training images of seed 0: 1.4%
-  to 3.7%.
+  1.6-3.5% of the image before rasterisation; rasterised, the range in `DATA_SET.evidence_share`
+  (docs/results/2026-12-07-suite-evidence-shares.md).
 * **Background:** 0.5 + 0.1 z, with z smooth noise (`smooth_noise`, sigma 2 px) clipped to +-3, so the
   background lies in [0.2, 0.8]. The shape *adds* a contrast c ~ U[0.25, 0.35] to the background under
   it (a signal added to the noise), so every one of its pixels changes and keeps the noise.

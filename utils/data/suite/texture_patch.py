@@ -5,7 +5,8 @@ a checkerboard) on a background of irregular colour texture.
   (``vertical``) or a ``checker`` board, all of period 4 px (2 px of one colour, 2 of the other), three
   classes. The patch's side, place, phase and its two colours are drawn independently of the class.
 * **Evidence:** the whole patch, a square of side a ~ U{8, ..., 12} px: a^2 / 48^2, 2.8% to 6.3% of the image
-  (measured on the 12,000 training images of seed 0: the same, the patch is a whole-pixel square).
+  (the patch is a whole-pixel square, so generated images give the same:
+  docs/results/2026-12-07-suite-evidence-shares.md).
 * **Background:** irregular texture of the same scale: per channel, a base level ~ U[0.25, 0.6] plus
   0.12 z, with z smooth noise of sigma 1 px clipped to +-3, so its grain (a few pixels) matches the
   stripes' but has no orientation or period.
