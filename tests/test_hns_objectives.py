@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from networks.binary import build_neuron
 from networks.hider import build_hider
-from networks.hns import HideAndSeek, masked_out_entropy
+from networks.hns import HideAndSeek
+from networks.objective import masked_out_entropy
 from networks.seeker import build_seeker
 
 SHAPE = (8, 8, 1)
