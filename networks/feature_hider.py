@@ -60,27 +60,36 @@ def seeker_convs(seeker: keras.Model) -> list:
     return sorted(convs, key=lambda layer: int(layer.name.removeprefix("seeker_conv")))
 
 
+class ReadOnly:
+    """Layers another model owns, held in a plain object: Keras tracks the layers, variables, metrics and seed
+    generators set as a layer's attributes, and the lists, tuples and dicts of them, but not a plain object, so a
+    layer holding this one neither owns, saves nor trains the layers inside."""
+
+    def __init__(self, layers_read):
+        self.layers = tuple(layers_read)
+
+
 class SeekerFeatures(layers.Layer):
     """The outputs of the seeker's convolutions on the image, each behind stop_gradient (``live``).
 
-    The convolutions are read, not owned: they are kept out of Keras' tracking, so that this layer
-    holds no weights, and the seeker's are saved, restored and trained once, as the seeker's.
+    The convolutions are read, not owned (`ReadOnly`), so that this layer holds no weights, and the seeker's
+    are saved, restored and trained once, as the seeker's.
     """
 
     def __init__(self, convs, **kwargs):
         super().__init__(**kwargs)
-        object.__setattr__(self, "_convs", tuple(convs))  # bypasses Keras' tracking (see the class docstring)
+        self.convs = ReadOnly(convs)
 
     def call(self, x):
         features = []
-        for conv in self._convs:
+        for conv in self.convs.layers:
             x = conv(x)
             features.append(ops.stop_gradient(x))
         return features
 
     def compute_output_spec(self, x):
         features = []
-        for conv in self._convs:
+        for conv in self.convs.layers:
             x = conv.compute_output_spec(x)
             features.append(x)
         return features
