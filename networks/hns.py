@@ -233,9 +233,11 @@ class HideAndSeek(keras.Model):
         h = self.hider(x, training=training)
         y = self.neuron(h, training=training)
         logits = self.seeker(self.fill(x, y, training), training=training and self.seeker.trainable)
+        mask_size = ops.mean(ops.reshape(y, (ops.shape(y)[0], -1)), axis=-1)
+        if self.neuron.estimator == "topk":
+            mask_size = ops.stop_gradient(mask_size)  # k / n: the budget, a constraint, not a cost
         step = dict(x=x, labels=labels, training=training, h=h, y=y, logits=logits, ce=self.ce(labels, logits),
-                    mask_size=ops.mean(ops.reshape(y, (ops.shape(y)[0], -1)), axis=-1),
-                    alpha=ops.convert_to_tensor(self.alpha))
+                    mask_size=mask_size, alpha=ops.convert_to_tensor(self.alpha))
         shares = [share for share in (term.per_sample(self, step) for term in self.terms) if share is not None]
         step["per_sample"] = functools.reduce(operator.add, shares)
         step["total"] = ops.mean(step["per_sample"])

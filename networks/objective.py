@@ -121,9 +121,7 @@ class MaskSize(Term):
         return not settings["area_hinge"]
 
     def per_sample(self, model, step):
-        size = step["mask_size"]
-        if model.neuron.estimator == "topk":
-            size = ops.stop_gradient(size)  # k / n: the budget, a constraint, not a cost
+        size = step["mask_size"]  # under a budget k / n, without gradient (`HideAndSeek._forward`)
         weight = self.weight(step)
         return (1.0 - step["alpha"]) * size if weight is None else (1.0 - step["alpha"]) * weight * size
 
@@ -181,8 +179,8 @@ class LogitBound(Term):
 class EvaluationMask(Term):
     """alpha mean CE(seeker(fill(x, y_eval))), y_eval = 1[p > 0.5] without gradient to the hider: a seeker of
     stochastic masks also learns the mask it is evaluated with. Without it the seeker learns only sampled masks
-    and, where many probabilities stay undecided (ST2, REINFORCE), fails on the thresholded mask (measured on
-    mnist-5k; no results file holds the figures yet). Not with a frozen seeker."""
+    and, where many probabilities stay undecided (ST2, REINFORCE), fails on the thresholded mask (measured in
+    docs/results/2026-11-23-evaluation-mask.md). Not with a frozen seeker."""
 
     forward_rank = 2
 
