@@ -4,8 +4,8 @@ With x the images, h = hider(x) the mask logits, y the binary mask (1 = kept) of
 masked image (`networks.infill`), CE the seeker's cross-entropy, alpha the weight of classification and sg
 stop_gradient, one step's objective is
 
-    objective = mean_i [ alpha CE_i + (1 - alpha) size_i ]      the reported total: `Classification`, `MaskSize`
-                                                                   (or `AreaHinge`)
+    objective = mean_i [ alpha CE_i + (1 - alpha) size_i ]      the reported total (sg under REINFORCE):
+                                                                   `Classification`, `MaskSize` (or `AreaHinge`)
               + lambda mean(relu(|h| - bound)^2)               `LogitBound`
               + alpha mean CE(seeker(fill(x, 1[p > 0.5])))     `EvaluationMask` (stochastic neurons)
               + alpha mean CE(seeker(fill(x, r)))              `RandomMasks` (seeker_training 'random-masks')
@@ -121,13 +121,7 @@ class MaskSize(Term):
         return not settings["area_hinge"]
 
     def per_sample(self, model, step):
-        size = step["mask_size"]  # under a budget k / n, without gradient (`HideAndSeek._forward`)
-        weight = self.weight(step)
-        return (1.0 - step["alpha"]) * size if weight is None else (1.0 - step["alpha"]) * weight * size
-
-    def weight(self, step):
-        """The per-image weight of the size (None: every image's counts)."""
-        return None
+        return (1.0 - step["alpha"]) * step["mask_size"]  # under a budget k / n, without gradient (`_forward`)
 
     def expected(self, model, step):
         """(1 - alpha) E[mean(y)] = (1 - alpha) mean(p): the term's expectation under a stochastic neuron."""
@@ -150,17 +144,22 @@ class AreaHinge(MaskSize):
     def applies(cls, settings, neuron):
         return bool(settings["area_hinge"])
 
-    def weight(self, step):
+    @staticmethod
+    def correct(step):
+        """sg(1[argmax seeker(fill(x_i, y_i)) = label_i]) per image, kept in the step as ``correct``."""
         if "correct" not in step:
             predicted = ops.cast(ops.argmax(step["logits"], axis=-1), "int32")
             correct = ops.equal(predicted, ops.cast(ops.reshape(step["labels"], (-1,)), "int32"))
             step["correct"] = ops.stop_gradient(ops.cast(correct, step["mask_size"].dtype))
         return step["correct"]
 
+    def per_sample(self, model, step):
+        return (1.0 - step["alpha"]) * self.correct(step) * step["mask_size"]
+
     def expected(self, model, step):
         p = model.neuron.probability(step["h"])
         p = ops.mean(ops.reshape(p, (ops.shape(p)[0], -1)), axis=-1)
-        return (1.0 - step["alpha"]) * ops.mean(self.weight(step) * p)
+        return (1.0 - step["alpha"]) * ops.mean(self.correct(step) * p)
 
 
 class LogitBound(Term):
