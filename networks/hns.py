@@ -187,7 +187,9 @@ class HideAndSeek(keras.Model):
 
     def compile_from_config(self, config):
         """Compile as the saved model was, when Keras loads a ``.keras`` file (Keras skips a custom compile), then
-        build it (see `build_from_config`) and its optimizer, whose saved state Keras restores next."""
+        build it and its optimizer, whose saved state Keras restores next. Keras marks the loaded model built
+        before this, though `build_from_config` built nothing: the mark is taken back until the buffer exists."""
+        self.built = False
         self.compile(**keras.saving.deserialize_keras_object(config))
         self.build(None)
         self.optimizer.build(self.trainable_variables)
