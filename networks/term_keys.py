@@ -125,8 +125,9 @@ MASKED_OUT = TermSpec("masked_out", keys=(
     Rule(lambda s: s["seeker_masked_out"] and s["seeker_training"] == "frozen",
          "{seeker_masked_out} trains the seeker, which {seeker_training} never updates: drop one"),))
 
-# Every term with a key or a rule, in the order the objective sums them (`networks.objective.TERMS`).
-SPECS = (LOGIT_BOUND, AREA_HINGE, RANDOM_MASKS, SMOOTHNESS, NESTED_BUDGET, MASKED_OUT)
+# Every term with a key or a rule. Their rules are checked in this order and the first broken one is reported,
+# so a new term goes last: a setting that breaks several rules keeps its message.
+SPECS = (LOGIT_BOUND, MASKED_OUT, RANDOM_MASKS, AREA_HINGE, SMOOTHNESS, NESTED_BUDGET)
 KEYS = {key.name: key for spec in SPECS for key in spec.keys}
 RULES = tuple(rule for spec in SPECS for rule in spec.rules)
 
