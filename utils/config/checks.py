@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from networks.term_keys import KEYS as TERM_KEYS, settings_problems as term_problems
 from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, REFINE_OBJECTIVES, SIZE_MULTIPLE, Config,
                                  default_occlusion_patch, type_of)
-from networks.term_keys import KEYS as TERM_KEYS
-from networks.term_keys import settings_problems as term_problems
 from utils.errors import UsageError
 
 # A checkpoint file is named by alpha written with the decimals of --alpha_step (see

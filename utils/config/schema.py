@@ -5,7 +5,8 @@ A field's metadata drives the command line (`utils.config.parser`) and the per-f
 values, ``at_least``/``above``/``at_most``/``below`` its range, ``plain_name`` that the value
 becomes one folder or file name of a run (never a path); every float must be finite. Script-only
 flags (evaluation, explanations) live here too, so their defaults are written once and presets
-may set them.
+may set them. The keys of the objective's terms are declared with their terms (`networks.term_keys`) and become
+fields here (`_with_term_keys`).
 """
 from __future__ import annotations
 
