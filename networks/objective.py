@@ -169,7 +169,8 @@ class LogitBound(Term):
     spec = term_keys.LOGIT_BOUND
 
     def penalty(self, h):
-        return self.settings["logit_penalty"] * ops.mean(ops.square(ops.relu(ops.abs(h) - self.settings["logit_bound"])))
+        bound, weight = self.settings["logit_bound"], self.settings["logit_penalty"]
+        return weight * ops.mean(ops.square(ops.relu(ops.abs(h) - bound)))
 
     def add(self, model, step, objective):
         objective.add(self.penalty(step["h"]))
