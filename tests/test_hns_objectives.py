@@ -346,3 +346,23 @@ def test_a_terms_rule_is_written_once_and_refused_where_the_settings_enter():
                                          r"thresholded mask has none: add mask_mode='topk' or drop it$"):
         HideAndSeek(*fresh_pair(), build_neuron(False, "st1"), nested_budget=0.3)
     HideAndSeek(*fresh_pair(), TopKNeuron(0.5), nested_budget=0.3)
+
+
+@pytest.mark.parametrize("neuron, settings, terms", [
+    ("det", {}, ["Classification", "MaskSize", "LogitBound"]),
+    ("st1", dict(area_hinge=True, mask_smoothness=0.1),
+     ["Classification", "AreaHinge", "LogitBound", "EvaluationMask", "Smoothness"]),
+    ("reinforce", dict(seeker_training="frozen", masked_out_weight=1.0),
+     ["Classification", "MaskSize", "LogitBound", "ScoreFunction", "MaskedOut"]),
+    ("topk", dict(seeker_training="random-masks", random_mask_shape="budget", nested_budget=0.2,
+                     seeker_masked_out=True),
+     ["Classification", "MaskSize", "LogitBound", "RandomMasks", "NestedBudget", "MaskedOut"]),
+])
+def test_the_objective_holds_the_terms_its_settings_ask_for_in_the_order_of_the_sum(neuron, settings, terms):
+    from networks.budget import TopKNeuron
+
+    made = {"det": build_neuron(False), "st1": build_neuron(True, "st1"), "reinforce": build_neuron(True, "reinforce"),
+            "topk": TopKNeuron(0.5)}[neuron]
+    model = HideAndSeek(*fresh_pair(), made, **settings)
+    assert [type(term).__name__ for term in model.terms] == terms
+    assert model.masked_out == ("MaskedOut" in terms)
