@@ -43,6 +43,15 @@ def keep_count(budget, n: int):
     return tf.clip_by_value(k, 1, n)
 
 
+def ranking(h):
+    """(order, ranks) of each row of (B, n) scores `h`: order[i] its indices by descending score, equal scores by
+    index (the lower first), and ranks[i, j] the place of element j in that order. The one top-k rule of the
+    library: the top k of a row are the elements of rank < k (`utils.explainers.topk` cuts score maps with it)."""
+    # tf.argsort is stable: among equal logits the lower index comes first.
+    order = tf.argsort(h, axis=-1, direction="DESCENDING", stable=True)
+    return order, tf.argsort(order, axis=-1, stable=True)
+
+
 def top_k_mask(h, budget, temperature: float = TEMPERATURE):
     """(hard mask y, soft mask s) of (B, n) logits `h`: exactly k = keep_count(budget, n) ones per row.
 
@@ -57,9 +66,7 @@ def top_k_count_mask(h, k, temperature: float = TEMPERATURE):
     """`top_k_mask` with the number kept given directly: `k` a scalar or (B,) int tensor in [1, n]. Per-image
     refinement (`utils.explainers.masks`, objective "topk") keeps each image's own count this way."""
     k = tf.broadcast_to(tf.cast(k, tf.int32), tf.shape(h)[:1])   # one k per row
-    # tf.argsort is stable: among equal logits the lower index comes first.
-    order = tf.argsort(h, axis=-1, direction="DESCENDING", stable=True)
-    ranks = tf.argsort(order, axis=-1, stable=True)
+    order, ranks = ranking(h)
     y_hard = tf.cast(ranks < k[:, None], h.dtype)
     h_k = tf.gather(tf.gather(h, order, batch_dims=1), k - 1, batch_dims=1)[:, None]
     s = tf.sigmoid((h - tf.stop_gradient(h_k)) / temperature)

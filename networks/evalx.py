@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from networks.infill import Zero, infill
+from networks.infill import Infiller, Zero, infill
 
 
 def random_keep(x, seed_generator, min_keep_rate: float = 0.01, grid=None):
@@ -49,12 +49,24 @@ class RandomMaskClassifier(keras.Model):
     def __init__(self, classifier, infiller=None, min_keep_rate: float = 0.01, grid=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.classifier, self.infiller = classifier, infiller or Zero()
-        self.min_keep_rate, self.grid = float(min_keep_rate), grid
+        self.min_keep_rate, self.grid, self.seed = float(min_keep_rate), grid, seed
         # Named, so that its state has the same path in every process (`utils.training.resume`).
         self.seed_generator = keras.random.SeedGenerator(seed, name="random_masks")
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    def get_config(self):
+        return {**super().get_config(), "classifier": keras.saving.serialize_keras_object(self.classifier),
+                "infiller": self.infiller.settings(), "min_keep_rate": self.min_keep_rate, "grid": self.grid,
+                "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["classifier"] = keras.saving.deserialize_keras_object(config["classifier"])
+        config["infiller"] = Infiller.from_settings(config["infiller"])
+        return cls(**config)
 
     def build(self, input_shape):
         self.built = True

@@ -37,7 +37,8 @@ Where f_i comes from (``features``):
 - ``live`` (Phang et al.): the co-trained seeker's own convolutions, with stop_gradient(f_i): the
   hider's loss never reaches the seeker through them, the seeker learns only from its own terms.
   The hider holds no reference Keras tracks (`SeekerFeatures`), so the seeker's weights are the
-  seeker's alone: written once to a weights file, under the seeker's name, and trained once.
+  seeker's alone: trained once, and written once to a weights file (under the hider's path, where the
+  files have always held them).
 """
 from __future__ import annotations
 
@@ -60,27 +61,43 @@ def seeker_convs(seeker: keras.Model) -> list:
     return sorted(convs, key=lambda layer: int(layer.name.removeprefix("seeker_conv")))
 
 
+class ReadOnly:
+    """Layers another model owns, held in a plain object: Keras tracks the layers, variables, metrics and seed
+    generators set as a layer's attributes, and the lists, tuples and dicts of them, but not a plain object, so a
+    layer holding this one neither owns, saves nor trains the layers inside."""
+
+    def __init__(self, layers_read):
+        self.layers = tuple(layers_read)
+
+
 class SeekerFeatures(layers.Layer):
     """The outputs of the seeker's convolutions on the image, each behind stop_gradient (``live``).
 
-    The convolutions are read, not owned: they are kept out of Keras' tracking, so that this layer
-    holds no weights, and the seeker's are saved, restored and trained once, as the seeker's.
+    The convolutions are read, not owned (`ReadOnly`): this layer holds no variables, and the seeker's are trained
+    once, as the seeker's.
     """
 
     def __init__(self, convs, **kwargs):
         super().__init__(**kwargs)
-        object.__setattr__(self, "_convs", tuple(convs))  # bypasses Keras' tracking (see the class docstring)
+        self.stages = ReadOnly(convs)
+
+    @property
+    def _convs(self) -> tuple:
+        """The convolutions where Keras' weights files have always found them: saving and loading walk a layer's
+        attributes, and the first path to reach a layer holds its weights, so a HideAndSeek file holds the
+        seeker's stages once, under this layer (the walk reaches the hider before the seeker)."""
+        return self.stages.layers
 
     def call(self, x):
         features = []
-        for conv in self._convs:
+        for conv in self.stages.layers:
             x = conv(x)
             features.append(ops.stop_gradient(x))
         return features
 
     def compute_output_spec(self, x):
         features = []
-        for conv in self._convs:
+        for conv in self.stages.layers:
             x = conv.compute_output_spec(x)
             features.append(x)
         return features

@@ -32,13 +32,31 @@ def infill(x, z, infiller, seeds=None, iteration=0):
 
 
 class Infiller:
+    """Every subclass is known by its ``name`` (`from_settings`); its ``settings`` are its constructor's arguments."""
+
     name = "infiller"
+    kinds: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Infiller.kinds[cls.name] = cls
 
     def __call__(self, x, z, seeds=None, iteration=0):
         raise NotImplementedError
 
     def settings(self) -> dict:
         return {"infiller": self.name}
+
+    @staticmethod
+    def from_settings(settings: dict) -> "Infiller":
+        """The in-filler that `settings` (of ``settings()``) describe; a ValueError for one that holds a model."""
+        settings = dict(settings)
+        kind = Infiller.kinds.get(settings.pop("infiller"))
+        try:
+            return kind(**settings)
+        except TypeError:
+            raise ValueError(f"the in-filler {kind.name!r} cannot be rebuilt from its settings {settings} (it holds "
+                             "a model or data): build the model with it again") from None
 
 
 class Zero(Infiller):

@@ -6,9 +6,10 @@ import pytest
 import tensorflow as tf
 from conftest import die_after_epoch
 
-from networks.budget import TopKNeuron, keep_count, top_k_mask
+from networks.budget import TopKNeuron, keep_count, top_k_count_mask, top_k_mask
 from utils.config import Config, fill_dataset_defaults
 from utils.config.arguments import hns_arguments
+from utils.explainers import topk
 from utils.runs import budget_decimals, checkpoint_budget, checkpoint_label, checkpoints
 from utils.training.budget import GeometricBudget, PlateauBudget, budget_levels
 
@@ -302,3 +303,16 @@ def test_a_killed_topk_run_with_every_patches_option_resumes_exactly(tmp_path, m
     for name in names:
         a, b = read_weights(paths.weights / name), read_weights(ref_paths.weights / name)
         assert a.keys() == b.keys() and all(np.array_equal(x, y) for k in a for x, y in zip(a[k], b[k]))
+
+
+def test_the_explainers_top_k_cut_is_the_budget_modes_rule():
+    """utils.explainers.topk cuts score maps with networks.budget's rule: the same k of a budget and the same
+    order, equal scores by position (the earlier first), as the hider's top-k mask."""
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, (6, 4, 4)).astype(np.float32)   # many ties
+    k = np.array([1, 3, 5, 8, 13, 16])
+    hard, _ = top_k_count_mask(tf.constant(scores.reshape(6, 16)), tf.constant(k))
+    assert np.array_equal(topk.top_k_mask(scores, k), hard.numpy().reshape(6, 4, 4) > 0.5)
+    assert topk.top_k_mask(np.zeros((1, 2, 3)), 2).ravel().tolist() == [True, True, False, False, False, False]
+    for fraction, pixels in ((0.03, 784), (0.5, 3), (0.125, 40), (1e-6, 64), (1.0, 7)):
+        assert topk.budget_pixels(fraction, pixels) == int(keep_count(fraction, pixels))

@@ -188,3 +188,19 @@ def test_refusals_are_one_line_exit_2(args, message, tmp_path, monkeypatch, caps
     import collaborative_training
 
     refused_in_one_line(collaborative_training.main, args, message, tmp_path, monkeypatch, capsys)
+
+
+def test_a_live_hider_keeps_the_keras_file_layout_of_earlier_models(tmp_path):
+    """Keras' own files (``model.save``, ``save_weights``) hold the seeker's convolutions once, under the hider's
+    SeekerFeatures layer, as every such file written so far does (so those still load), and not again under the
+    seeker."""
+    import h5py
+
+    path = tmp_path / "keras.weights.h5"
+    model("live").save_weights(path)
+    with h5py.File(path) as f:
+        arrays = []
+        f.visititems(lambda name, item: arrays.append(name) if isinstance(item, h5py.Dataset) else None)
+    read = [a for a in arrays if a.startswith("hider/layers/seeker_features/_convs/")]
+    assert len(read) == 6   # three convolutions, a kernel and a bias each
+    assert len(arrays) == len(set(arrays)) and not [a for a in arrays if a.startswith("layers/") and "/conv2d" in a]

@@ -5,6 +5,7 @@ import tensorflow as tf
 from networks.binary import StochasticBinaryNeuron, build_neuron
 from networks.hider import build_hider
 from networks.hns import HideAndSeek
+from networks.objective import LogitBound
 from networks.seeker import build_seeker
 from networks.build import build_hns
 from utils.config.arguments import hns_arguments
@@ -74,8 +75,8 @@ def test_saturated_logits_still_get_gradient():
 
 def test_logit_penalty_only_beyond_the_bound():
     model = tiny_model(logit_bound=2.0, logit_penalty=1.0)
-    assert float(model._bound_penalty(tf.constant([1.9, -2.0, 0.0]))) == 0.0
-    assert np.isclose(float(model._bound_penalty(tf.constant([3.0, -4.0]))), (1 + 4) / 2)
+    assert float(model.term(LogitBound).penalty(tf.constant([1.9, -2.0, 0.0]))) == 0.0
+    assert np.isclose(float(model.term(LogitBound).penalty(tf.constant([3.0, -4.0]))), (1 + 4) / 2)
 
 
 def test_eval_masks_are_deterministic_for_stochastic_neurons():
@@ -304,7 +305,7 @@ def test_mixed_precision_computes_in_bfloat16_but_masks_and_losses_stay_float32(
 
 
 def test_total_variation_of_a_hand_made_mask():
-    from networks.hns import total_variation
+    from networks.objective import total_variation
 
     y = np.zeros((1, 3, 3, 1), np.float32)
     y[0, 1, 1, 0] = 1.0   # one isolated kept pixel: 2 vertical + 2 horizontal edges out of 6 each

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from networks.binary import build_neuron
 from networks.hider import build_hider
-from networks.hns import HideAndSeek, masked_out_entropy
+from networks.hns import HideAndSeek
+from networks.objective import masked_out_entropy
 from networks.seeker import build_seeker
 
 SHAPE = (8, 8, 1)
@@ -307,3 +308,61 @@ def test_tensorboard_mask_images_show_the_fill_the_seeker_sees(tmp_path, monkeyp
     width = SHAPE[1]
     np.testing.assert_allclose(drawn["grid"][:, :, 2 * width:], model.fill(x, y).numpy(), atol=1e-6)
     assert not np.allclose(drawn["grid"][:, :, 2 * width:], (x * y).numpy())   # the blur, not black holes
+
+
+def test_every_term_key_is_a_flag_an_argument_an_hparam_and_names_its_run_folder():
+    """A term's keys are declared once (networks.term_keys) and read everywhere: the configuration's fields (same
+    default, help and range), hns_arguments, TensorBoard's hparams, the run folder's name and the model's config."""
+    from networks.term_keys import KEYS
+    from utils.config import Config, fill_dataset_defaults
+    from utils.config.arguments import hns_arguments
+    from utils.config.schema import FIELDS, HNS
+    from utils.runs import hns_model_type
+    from utils.training.hns import HPARAMS
+
+    base = fill_dataset_defaults(Config())
+    config = HideAndSeek(*fresh_pair(), build_neuron(False, "st1")).get_config()
+    for name, key in KEYS.items():
+        f = FIELDS[name]
+        assert (f.default, f.metadata["help"], f.metadata["group"]) == (key.default, key.help, HNS)
+        assert all(f.metadata[m] == v for m, v in key.meta.items())
+        assert hns_arguments(base)[name] == key.default and name in HPARAMS and config[name] == key.default
+    assert hns_model_type(dataclasses.replace(base, mask_smoothness=0.25)) == "hns/deterministic+tv0.25"
+
+
+def test_a_terms_rule_is_written_once_and_refused_where_the_settings_enter():
+    """The same rule refuses a model built with the library (ValueError, key='value') and a configuration
+    (UsageError before anything starts, --flag value)."""
+    from networks.budget import TopKNeuron
+    from utils.config import Config, fill_dataset_defaults
+    from utils.config.checks import validate
+    from utils.errors import UsageError
+
+    cfg = dataclasses.replace(fill_dataset_defaults(Config()), nested_budget=0.3, typed=frozenset({"nested_budget"}))
+    with pytest.raises(UsageError, match=r"^--nested_budget 0.3 cuts the ranking of a top-k mask lower; a "
+                                         r"thresholded mask has none: add --mask_mode topk or drop it$"):
+        validate(cfg)
+    with pytest.raises(ValueError, match=r"^nested_budget=0.3 cuts the ranking of a top-k mask lower; a "
+                                         r"thresholded mask has none: add mask_mode='topk' or drop it$"):
+        HideAndSeek(*fresh_pair(), build_neuron(False, "st1"), nested_budget=0.3)
+    HideAndSeek(*fresh_pair(), TopKNeuron(0.5), nested_budget=0.3)
+
+
+@pytest.mark.parametrize("neuron, settings, terms", [
+    ("det", {}, ["Classification", "MaskSize", "LogitBound"]),
+    ("st1", dict(area_hinge=True, mask_smoothness=0.1),
+     ["Classification", "AreaHinge", "LogitBound", "EvaluationMask", "Smoothness"]),
+    ("reinforce", dict(seeker_training="frozen", masked_out_weight=1.0),
+     ["Classification", "MaskSize", "LogitBound", "ScoreFunction", "MaskedOut"]),
+    ("topk", dict(seeker_training="random-masks", random_mask_shape="budget", nested_budget=0.2,
+                     seeker_masked_out=True),
+     ["Classification", "MaskSize", "LogitBound", "RandomMasks", "NestedBudget", "MaskedOut"]),
+])
+def test_the_objective_holds_the_terms_its_settings_ask_for_in_the_order_of_the_sum(neuron, settings, terms):
+    from networks.budget import TopKNeuron
+
+    made = {"det": build_neuron(False), "st1": build_neuron(True, "st1"), "reinforce": build_neuron(True, "reinforce"),
+            "topk": TopKNeuron(0.5)}[neuron]
+    model = HideAndSeek(*fresh_pair(), made, **settings)
+    assert [type(term).__name__ for term in model.terms] == terms
+    assert model.masked_out == ("MaskedOut" in terms)

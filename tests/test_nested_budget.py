@@ -10,6 +10,7 @@ import tensorflow as tf
 from networks.budget import TopKNeuron, top_k_mask
 from networks.hider import build_hider
 from networks.hns import HideAndSeek
+from networks.objective import NestedBudget
 from networks.seeker import build_seeker
 
 SHAPE = (8, 8, 1)
@@ -91,10 +92,10 @@ def test_nested_budgets_draw_smaller_prefixes_and_train_on_them():
     model.compile(optimizer="adam")
     x = tf.constant(np.random.default_rng(0).random((64, *SHAPE)).astype(np.float32))
     h = model.hider(x)
-    kept = np.round(model._nested_mask(x, h).numpy()).reshape(64, -1).sum(axis=1)
+    kept = np.round(model.term(NestedBudget).mask(model, x, h).numpy()).reshape(64, -1).sum(axis=1)
     assert kept.min() >= 3 and kept.max() <= 32
     assert 0.3 < kept.mean() / 32 < 0.5
-    assert (np.round(model._nested_mask(x, h).numpy()) <= np.round(model.neuron(h).numpy())).all()
+    assert (np.round(model.term(NestedBudget).mask(model, x, h).numpy()) <= np.round(model.neuron(h).numpy())).all()
     logs = model.fit(x, tf.constant(np.arange(64) % 3), epochs=1, batch_size=16, verbose=0).history
     assert np.isfinite(logs["nested_classification_loss"][0]) and logs["nested_classification_loss"][0] > 0
 

@@ -97,3 +97,28 @@ def test_unet_mask_follows_a_single_pixel_through_its_skips():
         assert changed.any() == reaches
         if reaches:
             assert changed[5, 9]
+
+
+def test_the_random_mask_classifier_survives_a_save_and_load(tmp_path):
+    """EVAL-X's model is registered for serialisation: its config rebuilds the classifier, the in-filler and the
+    masks' settings, and a saved model loads with the same weights and predictions."""
+    import keras
+    import numpy as np
+
+    from networks.evalx import RandomMaskClassifier
+    from networks.infill import Blur
+    from networks.seeker import build_seeker
+
+    keras.utils.set_random_seed(0)
+    model = RandomMaskClassifier(build_seeker("small", (8, 8, 1), 3), Blur(1.5), min_keep_rate=0.2, grid=2, seed=4)
+    model.compile(optimizer="adam")
+    model.build((None, 8, 8, 1))
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype(np.float32)
+    model.fit(x, np.arange(4) % 3, epochs=1, verbose=0)
+    model.save(tmp_path / "evalx.keras")
+    loaded = keras.models.load_model(tmp_path / "evalx.keras")
+    assert (loaded.min_keep_rate, loaded.grid, loaded.seed) == (0.2, 2, 4)
+    assert loaded.infiller.settings() == model.infiller.settings()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(loaded.optimizer.variables,
+                                                                     model.optimizer.variables))

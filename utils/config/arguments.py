@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from networks.term_keys import KEYS as TERM_KEYS
 from utils.config.checks import origin
 from utils.explainers.choices import LEARNING_RATES
 
@@ -17,21 +18,19 @@ def data_arguments(cfg) -> dict:
 
 def hns_arguments(cfg, seed: int | None = None, start_weights: bool = True) -> dict:
     """`networks.build.build_hns` keyword arguments of a configuration (`seed` default: cfg.seed); with
-    `start_weights`, the --hider_weights / --seeker_weights to start from."""
+    `start_weights`, the --hider_weights / --seeker_weights to start from; the objective terms' keys as they are
+    (`networks.term_keys.KEYS`)."""
     return dict(model=cfg.model, seeker_model=cfg.seeker_architecture, decoder=cfg.hider_decoder,
                 mask_grid=cfg.mask_grid, stochastic=cfg.stochastic, estimator=cfg.estimator,
                 learning_rate=cfg.learning_rate, steps_per_execution=cfg.steps_per_execution,
                 hider_weights=cfg.hider_weights if start_weights else None,
                 seeker_weights=cfg.seeker_weights if start_weights else None,
                 seed=cfg.seed if seed is None else seed, alpha=1.0 if cfg.alpha is None else cfg.alpha,
-                logit_bound=cfg.logit_bound, logit_penalty=cfg.logit_penalty,
                 foreground_threshold=cfg.foreground_threshold, seeker_training=cfg.seeker_training,
                 min_keep_rate=cfg.evalx_min_rate, random_mask_grid=cfg.evalx_grid,
-                mask_smoothness=cfg.mask_smoothness, mask_mode=cfg.mask_mode, start_budget=cfg.start_budget,
+                mask_mode=cfg.mask_mode, start_budget=cfg.start_budget,
                 hider_features=cfg.hider_features, hider_head_layers=cfg.hider_head_layers,
-                masked_out_weight=cfg.masked_out_weight, seeker_masked_out=cfg.seeker_masked_out,
-                random_mask_shape=cfg.random_mask_shape, mask_infill=cfg.mask_infill,
-                area_hinge=cfg.area_hinge, nested_budget=cfg.nested_budget)
+                mask_infill=cfg.mask_infill, **{name: getattr(cfg, name) for name in TERM_KEYS})
 
 
 def method_learning_rate(cfg, method: str) -> float:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from networks.term_keys import KEYS as TERM_KEYS, settings_problems as term_problems
 from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, REFINE_OBJECTIVES, SIZE_MULTIPLE, Config,
                                  default_occlusion_patch, type_of)
 from utils.cluster import check_tf_config
@@ -202,18 +203,18 @@ def _check_training(cfg: Config) -> None:
           f"{set_to(cfg, 'hider_decoder', 'transpose')}")
     check(cfg.mask_mode != "topk" or not cfg.stochastic,
           "--mask_mode topk is deterministic: drop --stochastic (or use --mask_mode threshold)")
-    check(not (cfg.seeker_masked_out and cfg.seeker_training == "frozen"),
-          "--seeker_masked_out trains the seeker, which --seeker_training frozen never updates: drop one")
-    check(cfg.random_mask_shape != "budget" or cfg.mask_mode == "topk",
-          "--random_mask_shape budget draws masks of the top-k budget: it needs --mask_mode topk")
-    check(cfg.random_mask_shape != "budget" or cfg.seeker_training == "random-masks",
-          "--random_mask_shape budget shapes the masks of --seeker_training random-masks: add it")
-    check(not (cfg.area_hinge and cfg.mask_mode == "topk"),
-          "--area_hinge hinges the mask-size penalty of --mask_mode threshold; a top-k mask's size is its budget: "
-          "drop one")
-    check(not (cfg.nested_budget and cfg.mask_mode != "topk"),
-          f"{origin(cfg, 'nested_budget', cfg.nested_budget)} cuts the ranking of a top-k mask lower; a thresholded "
-          "mask has none: add --mask_mode topk or drop it")
+    _check_terms(cfg)
+
+
+def _check_terms(cfg: Config) -> None:
+    """The rules of the objective's terms (`networks.term_keys`), each named as the user set it."""
+    settings = {name: getattr(cfg, name) for name in (*TERM_KEYS, "mask_mode", "seeker_training")}
+
+    def name(key, value, needed):
+        return f"--{key} {value}" if needed else origin(cfg, key, None if isinstance(value, bool) else value)
+
+    for rule in term_problems(settings):
+        raise UsageError(rule.render(settings, name))
 
 
 def _check_explainers(cfg: Config) -> None:

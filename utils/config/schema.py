@@ -5,7 +5,8 @@ A field's metadata drives the command line (`utils.config.parser`) and the per-f
 values, ``at_least``/``above``/``at_most``/``below`` its range, ``plain_name`` that the value
 becomes one folder or file name of a run (never a path); every float must be finite. Script-only
 flags (evaluation, explanations) live here too, so their defaults are written once and presets
-may set them.
+may set them. The keys of the objective's terms are declared with their terms (`networks.term_keys`) and become
+fields here (`_with_term_keys`).
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
-from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_INFILLS, MASK_MODES, RANDOM_MASK_SHAPES, \
-    SEEKER_MODELS, SEEKER_TRAININGS
+from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_INFILLS, MASK_MODES, SEEKER_MODELS, \
+    SEEKER_TRAININGS
+from networks.term_keys import KEYS as TERM_KEYS
 from utils.cluster import STRATEGIES
 # The explainers own their names (utils.config may import utils.explainers; the reverse is forbidden).
 from utils.explainers.choices import INFILLERS, METHODS, REFERENCES, default_occlusion_patch  # noqa: F401
@@ -64,7 +66,25 @@ def _opt(default, help, group=COMMON, **meta):
     return field(default=default, metadata={"help": help, "group": group, **meta})
 
 
+def _with_term_keys(after: str):
+    """A class decorator: the objective terms' keys (`networks.term_keys.KEYS`) become HNS fields after field
+    `after`, each with the default, help, range and choices its term declares."""
+    def add(cls):
+        annotations = {}
+        for name, kind in cls.__annotations__.items():
+            annotations[name] = kind
+            if name == after:
+                for key in TERM_KEYS.values():
+                    annotations[key.name] = key.type.__name__
+                    setattr(cls, key.name, _opt(key.default, key.help, group=HNS, **key.meta))
+        cls.__annotations__ = annotations
+        return cls
+
+    return add
+
+
 @dataclass
+@_with_term_keys(after="evaluate")
 class Config:
     """Everything a run needs: defaults < preset in config.toml < flags (see `parse_config`)."""
 
@@ -153,9 +173,6 @@ class Config:
                             "the window.", group=HNS, at_least=0)
     monitor: str = _opt("classification", "Loss watched by the adaptive schedule.", group=HNS,
                         choices=MONITORS)
-    logit_bound: float = _opt(4.0, "Mask logits beyond +-logit_bound are penalised so the mask never "
-                              "freezes.", group=HNS, above=0)
-    logit_penalty: float = _opt(1.0, "Weight of the logit bound penalty.", group=HNS, at_least=0)
     mask_grid: Optional[int] = _opt(None, "Mask on a coarse grid of G x G cells: the hider's logits are averaged "
                                     "per cell and upsampled bilinearly before the binary neuron (default: per "
                                     "pixel). G must divide the image size.", group=HNS, at_least=1, metavar="G")
@@ -164,9 +181,6 @@ class Config:
                                 "batch; keep rates and grid from --evalx_min_rate and --evalx_grid), frozen "
                                 "(REAL-X: --seeker_weights from pretrain_seeker.py --random_masks, never updated; "
                                 "only the hider learns).", group=HNS, choices=SEEKER_TRAININGS)
-    mask_smoothness: float = _opt(0.0, "Weight of a total-variation penalty on the binary mask (blobs "
-                                  "rather than scattered pixels; 0: off; no effect with --estimator reinforce, whose "
-                                  "sampled mask carries no gradient).", group=HNS, at_least=0)
     allow_weak_seeker: bool = _opt(False, "Start from --seeker_weights even when its validation accuracy is within "
                                    "1.5 times chance (otherwise refused: such a seeker teaches the hider nothing).",
                                    group=HNS)
@@ -194,29 +208,10 @@ class Config:
                                   "told apart (networks/feature_hider.py).", group=HNS, at_least=0)
     num_trainings: int = _opt(1, "Train this many models, in sub-folders 1..N.", group=HNS, at_least=1)
     evaluate: bool = _opt(False, "Evaluate the run (as evaluation.py does) when training ends.", group=HNS)
-    masked_out_weight: float = _opt(0.0, "Weight W of the masked-out objective (Phang et al. 2020): the hider also "
-                                    "maximises W x the seeker's entropy on the complement x * (1 - mask), so what it "
-                                    "hides tells the seeker nothing (0: off).", group=HNS, at_least=0)
-    seeker_masked_out: bool = _opt(False, "The seeker also learns alpha x its cross-entropy on the complement "
-                                   "x * (1 - mask), so the hider must remove the evidence rather than confuse a "
-                                   "seeker that never saw such images (not with --seeker_training frozen).", group=HNS)
-    random_mask_shape: str = _opt("evalx", "The seeker's random masks of --seeker_training random-masks: evalx (keep "
-                                  "rate U(--evalx_min_rate, 1), cells of --evalx_grid) or budget (--mask_mode topk: "
-                                  "exactly the current budget's k pixels, or --mask_grid cells, chosen uniformly at "
-                                  "random per image, the size and cells of the hider's masks).", group=HNS,
-                                  choices=RANDOM_MASK_SHAPES)
     mask_infill: str = _opt("zero", "What HnS's masked images hold where the mask hides (masked-in, masked-out, "
                             "random masks, prediction): zero (the original), blur, local-mean or noise (FIDO's "
                             "in-fillers, settings scaled to the image size), closer to the training images than "
                             "black holes.", group=HNS, choices=MASK_INFILLS)
-    area_hinge: bool = _opt(False, "CASM's area hinge (Zolna et al. 2020): the mask-size penalty counts only for "
-                            "images the seeker classifies correctly masked, so a mask that misses the evidence "
-                            "feels only the classification loss (--mask_mode threshold only).", group=HNS)
-    nested_budget: float = _opt(0.0, "Nested budgets (after nested dropout, Rippel et al. 2014; --mask_mode topk): "
-                                "every step the seeker also classifies each image from only the top u x k "
-                                "pixels of the hider's ranking, u log-uniform on [F, 1], and both networks learn "
-                                "it, so the ranking inside the mask puts the evidence first (0: off).", group=HNS,
-                                at_least=0, below=1)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+
 KINDS = ("logs", "weights", "results")
 WEIGHTS = ".weights.h5"
 FINAL = "final" + WEIGHTS

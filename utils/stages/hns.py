@@ -9,6 +9,7 @@ from __future__ import annotations
 from tensorboard.plugins.hparams import api as hp
 
 from networks.build import build_hns
+from networks.term_keys import KEYS as TERM_KEYS
 from utils.config.arguments import fit_arguments, hns_arguments
 from utils.config.schema import as_dict
 from utils.data import Data, steps_per_epoch, to_float
@@ -25,10 +26,9 @@ from utils.training.schedules import AdaptiveAlpha, SlopeAnnealing, alpha_levels
 from utils.training.seeker_check import require_trained_seeker
 
 HPARAMS = ("model", "stochastic", "estimator", "rate", "alpha", "patience", "monitor", "batch_size",
-           "learning_rate", "augment_shift", "logit_bound", "logit_penalty", "seed", "hider_decoder", "mask_grid",
-           "seeker_training", "mask_smoothness", "mask_mode", "start_budget", "final_budget", "budget_epochs",
-           "budget_schedule", "hider_features", "masked_out_weight", "seeker_masked_out", "random_mask_shape",
-           "mask_infill", "area_hinge", "nested_budget")
+           "learning_rate", "augment_shift", "seed", "hider_decoder", "mask_grid", "seeker_training", "mask_mode",
+           "start_budget", "final_budget", "budget_epochs", "budget_schedule", "hider_features", "mask_infill",
+           *TERM_KEYS)  # and every key of the objective's terms (networks.term_keys)
 
 
 def hparams(cfg) -> dict:

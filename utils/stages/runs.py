@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from networks.term_keys import KEYS as TERM_KEYS
 from utils.runs import LOCK, Run, RunPaths, claim, hold, run_folders
 
 
@@ -30,44 +31,34 @@ def _exact(value: float) -> str:
     return short if float(short) == value else repr(float(value))
 
 
-# The flags hns_variant reads: a run is found again only with the same ones.
-VARIANT_FLAGS = ("neuron and mask flags (--seeker_model, --hider_decoder, --mask_grid, --seeker_training, --mask_smoothness, "
-                  "--mask_mode, --budget_schedule, --hider_features, --hider_head_layers, --masked_out_weight, "
-                  "--seeker_masked_out, --random_mask_shape, --mask_infill, --area_hinge, --nested_budget)")
+# The keys of hns_variant's parts, in the order the run folders already written have them; a key of a new
+# objective term (networks.term_keys) comes after these.
+VARIANT_ORDER = ("seeker_model", "hider_decoder", "mask_grid", "seeker_training", "mask_smoothness", "hider_features",
+                 "hider_head_layers", "masked_out_weight", "seeker_masked_out", "random_mask_shape", "mask_infill",
+                 "area_hinge", "nested_budget")
+# The flags hns_model_type reads: a run is found again only with the same ones.
+VARIANT_FLAGS = "neuron and mask flags ({})".format(", ".join(
+    f"--{name}" for name in ("mask_mode", "budget_schedule", *VARIANT_ORDER,
+                             *(k.name for k in TERM_KEYS.values() if k.part and k.name not in VARIANT_ORDER))))
 
 
 def hns_variant(cfg) -> str:
     """What sets a run apart from the original HnS: '+'-joined seeker architecture, decoder, mask grid, seeker training,
-    smoothness, hider features and the objectives' options where they are not the original's ('' for the
-    original)."""
-    parts = []
-    if cfg.seeker_architecture != cfg.model:
-        parts.append(f"seeker-{cfg.seeker_architecture}")
-    if cfg.hider_decoder != "transpose":
-        parts.append(cfg.hider_decoder)
-    if cfg.mask_grid:
-        parts.append(f"grid{cfg.mask_grid}")
-    if cfg.seeker_training != "joint":
-        parts.append(cfg.seeker_training)
-    if cfg.mask_smoothness:
-        parts.append(f"tv{_exact(cfg.mask_smoothness)}")
-    if cfg.hider_features != "none":
-        parts.append(f"features-{cfg.hider_features}")
-    if cfg.hider_head_layers:
-        parts.append(f"head{cfg.hider_head_layers}")
-    if cfg.masked_out_weight:
-        parts.append(f"out{_exact(cfg.masked_out_weight)}")
-    if cfg.seeker_masked_out:
-        parts.append("seeker-out")
-    if cfg.random_mask_shape != "evalx":
-        parts.append(f"rm-{cfg.random_mask_shape}")
-    if cfg.mask_infill != "zero":
-        parts.append(f"fill-{cfg.mask_infill}")
-    if cfg.area_hinge:
-        parts.append("hinge")
-    if cfg.nested_budget:
-        parts.append(f"nested{_exact(cfg.nested_budget)}")
-    return "+".join(parts)
+    hider features, in-fill and the objective terms' keys where they are not the original's ('' for the original),
+    in `VARIANT_ORDER`."""
+    parts = {"seeker_model": f"seeker-{cfg.seeker_architecture}" if cfg.seeker_architecture != cfg.model else "",
+             "hider_decoder": cfg.hider_decoder if cfg.hider_decoder != "transpose" else "",
+             "mask_grid": f"grid{cfg.mask_grid}" if cfg.mask_grid else "",
+             "seeker_training": cfg.seeker_training if cfg.seeker_training != "joint" else "",
+             "hider_features": f"features-{cfg.hider_features}" if cfg.hider_features != "none" else "",
+             "hider_head_layers": f"head{cfg.hider_head_layers}" if cfg.hider_head_layers else "",
+             "mask_infill": f"fill-{cfg.mask_infill}" if cfg.mask_infill != "zero" else ""}
+    for key in TERM_KEYS.values():  # each term's keys name their parts (networks.term_keys)
+        value = getattr(cfg, key.name)
+        if key.part is not None and value != key.default:
+            parts[key.name] = key.part.format(_exact(value) if isinstance(value, float) else value)
+    order = [*VARIANT_ORDER, *(name for name in parts if name not in VARIANT_ORDER)]
+    return "+".join(parts[name] for name in order if parts.get(name))
 
 
 def hns_model_type(cfg) -> str:
