@@ -61,7 +61,6 @@ def train_and_test(model, cfg, data) -> dict:
     # deferred: TensorFlow start-up, --help stays fast
     import keras
     import numpy as np
-
     from utils.data import epoch_pipeline, pipeline, steps_per_epoch
 
     # patience of the whole run: it never stops early, it only keeps the best validation epoch's weights, as
@@ -97,7 +96,6 @@ def main(argv) -> int:
                        groups=(COMMON, PRETRAIN))
     # deferred: TensorFlow start-up, --help stays fast
     import keras
-
     from utils.stages.data import load_data
     from utils.stages.pretraining import build_pretraining_model
 

@@ -12,6 +12,8 @@ They take floats or tensors; `utils.evaluation.metrics` scores checkpoints with 
 """
 from __future__ import annotations
 
+from keras import ops
+
 
 def fidelity(accuracy, baseline):
     return accuracy / baseline
@@ -21,7 +23,6 @@ def fir(f, i):
     """F / (F + I); 0 when both are 0."""
     if isinstance(f, (int, float)) and isinstance(i, (int, float)):
         return f / (f + i) if f + i > 0 else 0.0
-    from keras import ops
 
     return ops.divide_no_nan(f, f + i)
 
@@ -46,7 +47,6 @@ def foreground_pixels(x, threshold: float):
     or textured ones, where texture far from the median colour counts as foreground (``fg_share``
     of `figures_of_merit` says how much of the image that is).
     """
-    from keras import ops
 
     x = ops.convert_to_tensor(x)
     border = ops.concatenate([x[:, 0], x[:, -1], x[:, 1:-1, 0], x[:, 1:-1, -1]], axis=1)  # (N, 4H - 4, C)

@@ -36,6 +36,7 @@ class NonFiniteWeights(RunError):
 
 def _leaves(model, prefix=""):
     """(path, layer) for every layer holding variables, descending into nested models."""
+    # deferred: TensorFlow start-up (utils.config.checks reads weights files before TensorFlow starts)
     import keras
 
     for layer in model.layers:
@@ -48,6 +49,7 @@ def _leaves(model, prefix=""):
 
 def _models(model):
     """`model` and every model nested in it."""
+    # deferred: TensorFlow start-up (utils.config.checks reads weights files before TensorFlow starts)
     import keras
 
     yield model

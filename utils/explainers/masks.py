@@ -296,7 +296,5 @@ class MaskExplainer(Explainer):
 
 
 def _progress(total: int, name: str):
-    import keras
-
     print(f"{name}: {total} iterations")
     return keras.utils.Progbar(total, unit_name="iteration")
