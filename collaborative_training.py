@@ -18,7 +18,6 @@ A run that was killed continues from its last completed epoch when the same comm
 """
 from utils.config import COMMON, EVAL, EVALX, HNS, parse_config, run
 from utils.runs.records import load_baseline
-from utils.seeding import seed_everything
 from utils.stages.process import start_process
 
 
@@ -28,6 +27,7 @@ def main(argv):
     from utils.stages.data import load_data
     from utils.stages.evaluation import evaluate
     from utils.stages.hns import train_series
+    from utils.seeding import seed_everything
 
     baseline = load_baseline(cfg.baseline).test if cfg.baseline else None
     seed_everything(cfg.seed)

@@ -7,7 +7,7 @@ and dL/dh = dL/dy * d(h) in the backward pass, with d(h) the estimator's derivat
 
 Why straight-through in the *logit*: if the backward pass goes through the sigmoid,
 dy/dh = p(1 - p), which vanishes once p saturates near 0 or 1, and the mask freezes (a
-prototype trained from scratch stalled with about 57% of the foreground hidden). With
+prototype trained from scratch stalled that way). With
 dy/dh = 1 the gradient never vanishes; the model adds a small penalty on |h| beyond a bound
 so logits stay where the decision can still flip.
 

@@ -205,6 +205,7 @@ def test_explain_cem_end_to_end(weights, monkeypatch, capsys):
     assert [r["label"] for r in report["images"]] == [7, 7, 7]
     # The preset's Adam learning rate (1e-3) must not leak into CEM's own default.
     assert report["settings"]["learning_rate_init"] == 0.01
+    assert report["config"]["learning_rate"] == 0.01  # the file records the rate CEM used, not Adam's for training
     assert report["settings"]["max_iterations"] == 20 and report["settings"]["gamma"] == 100.0
     s = report["summary"]["cem"]
     assert s["verified"] == s["found"] == sum(r["found"] for r in report["images"])
@@ -233,6 +234,8 @@ def test_explain_post_hoc_end_to_end(weights, method, monkeypatch):
         assert r["kept_at_budget"] == 39 and 0 <= r["pred_filled"] <= 9 and r["seconds"] > 0   # 5% of 784
         assert (r["loss"] is None) == (method != "fido-ssr") and (r["kept"] is None) == (method != "fido-ssr")
     assert report["settings"]["budget"] == 0.05 and (out / "explanations.png").stat().st_size > 0
+    if method == "fido-ssr":
+        assert report["config"]["learning_rate"] == 0.05  # FIDO's own, which it used
     assert report["legend"]["kept"].startswith("pixels in the sufficient" if method == "fido-ssr" else "null")
 
 

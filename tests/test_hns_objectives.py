@@ -317,8 +317,8 @@ def test_every_term_key_is_a_flag_an_argument_an_hparam_and_names_its_run_folder
     from utils.config import Config, fill_dataset_defaults
     from utils.config.arguments import hns_arguments
     from utils.config.schema import FIELDS, HNS
-    from utils.runs import hns_model_type
-    from utils.training.hns import HPARAMS
+    from utils.stages.hns import HPARAMS
+    from utils.stages.runs import hns_model_type
 
     base = fill_dataset_defaults(Config())
     config = HideAndSeek(*fresh_pair(), build_neuron(False, "st1")).get_config()

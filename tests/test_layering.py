@@ -195,3 +195,16 @@ def test_every_registered_class_serialises():
 def test_networks_and_explainers_never_read_the_configuration():
     for path in [*ROOT.glob("networks/*.py"), *ROOT.glob("utils/explainers/*.py")]:
         assert above(path.read_text(), ("utils.config", "utils.stages")) == [], relative(path)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in ROOT.glob("*.py")))
+def test_help_starts_no_tensorflow(script):
+    """A script imports TensorFlow only once its run starts (inside the scripts' entry, which quiets its
+    start-up lines), so `--help` is fast and an early refusal prints one line."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-X", "importtime", script, "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0
+    assert [line for line in done.stderr.splitlines() if "tensorflow" in line or "keras" in line] == []

@@ -170,7 +170,7 @@ def test_every_script_lists_only_the_flags_it_uses(capsys, monkeypatch):
 
 
 def test_explain_shows_the_learning_rates_the_methods_use():
-    from utils.explainers.factory import LEARNING_RATES
+    from utils.explainers.choices import LEARNING_RATES
 
     assert METHOD_LEARNING_RATES == LEARNING_RATES
 

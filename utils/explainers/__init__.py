@@ -11,9 +11,23 @@
     factory.py     an explainer by method name, with explicit settings
     base.py        the shared interface and `Explanation`
 
-The package exports only the names, so that the configuration (`utils.config.schema`) offers them before
-TensorFlow starts; the explainers are imported from their modules.
+The names come at once, so that the configuration (`utils.config.schema`) offers them before TensorFlow
+starts; the explainers (`from utils.explainers import GradientExplainer`) are imported on first use.
 """
+from importlib import import_module
+
 from utils.explainers.choices import INFILLERS, LEARNING_RATES, METHODS, REFERENCES, default_occlusion_patch
 
-__all__ = ["INFILLERS", "LEARNING_RATES", "METHODS", "REFERENCES", "default_occlusion_patch"]
+_LAZY = {"OUTPUTS": "base", "Explainer": "base", "Explanation": "base", "ContrastiveExplainer": "cem",
+         "EdgeExplainer": "edges", "GradientExplainer": "gradients", "OcclusionExplainer": "gradients",
+         "build_infiller": "infillers", "infill": "infillers", "MaskExplainer": "masks",
+         "default_reg_coef": "masks", "budget_pixels": "topk", "top_k_mask": "topk"}
+
+__all__ = ["INFILLERS", "LEARNING_RATES", "METHODS", "REFERENCES", "default_occlusion_patch", *_LAZY]
+
+
+def __getattr__(name: str):
+    """The explainers on first use (PEP 562): importing them starts TensorFlow."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'utils.explainers' has no attribute {name!r}")
+    return getattr(import_module(f"utils.explainers.{_LAZY[name]}"), name)

@@ -17,13 +17,14 @@ import numpy as np
 
 from networks.build import build_hns, load_autoencoder, load_seeker
 from networks.weights import load_weights
-from utils.config.arguments import data_arguments, explainer_arguments, hns_arguments
+from utils.config.arguments import data_arguments, explainer_arguments, hns_arguments, method_learning_rate
 from utils.config.schema import COMMON, EXPLAIN, as_dict
 from utils.data import load_data
 from utils.errors import UsageError
 from utils.evaluation.explanations import explanation_report
 from utils.evaluation.prediction import as_float_images
 from utils.evaluation.refinement import TOPK, hider_pass, refined_name
+from utils.explainers.choices import LEARNING_RATES
 from utils.explainers.factory import build_explainer
 from utils.explainers.infillers import build_infiller
 from utils.reporting.explanations import print_summary, write_explanations
@@ -113,8 +114,17 @@ def explain_images(cfg) -> dict:
                                title=f"{cfg.method} of {inputs.seeker} ({cfg.config}); kept: top {cfg.budget:.0%}, "
                                      f"filled with {cfg.infiller}",
                                weights={"seeker": inputs.seeker, "autoencoder": inputs.autoencoder},
-                               settings=as_dict(cfg, groups=(COMMON, EXPLAIN)))
+                               settings=recorded_settings(cfg))
     return report
+
+
+def recorded_settings(cfg) -> dict:
+    """The configuration explanations.json records, with the learning rate the method used (its own unless
+    --learning_rate was typed; the preset's is Adam's for training) where it takes one."""
+    settings = as_dict(cfg, groups=(COMMON, EXPLAIN))
+    if cfg.method.split("-")[0] in LEARNING_RATES:
+        settings["learning_rate"] = method_learning_rate(cfg, cfg.method)
+    return settings
 
 
 def refine_from_hns(cfg, inputs: ExplanationInputs, data, seeker, x, train, autoencoder):
