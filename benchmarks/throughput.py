@@ -21,8 +21,12 @@ Measured in one run, so that the ratios hold on any machine (absolute figures do
    on --largest images (the 5,000 digits repeated, or full MNIST with --full_mnist when its file
    is cached): seconds per image of one epoch after a warm-up epoch.
 
+With --jit every step of the first table is timed a second time with its loop compiled by XLA
+(``jit_compile=True``): the row adds XLA's ms per step and the speed-up time(graph) / time(XLA), or
+the first line of XLA's refusal where an op has no XLA kernel.
+
     .venv/bin/python benchmarks/throughput.py [--batch_sizes 64,256] [--precisions float32,mixed_bfloat16]
-        [--json throughput.json]
+        [--jit] [--json throughput.json]
 
 Prints tables; with --json writes every figure (rows with ``batch_size``, ``precision``,
 ``ratio``). Targets of the issue on 2 CPU cores: ratio <= 1.10 at batch 256, fit within 10% of
@@ -75,15 +79,17 @@ def batch(data, batch_size: int, targets: str = "labels"):
     return x, (x if targets == "images" else tf.constant(data.train.y[:batch_size]))
 
 
-def bare_loop_seconds(model, x, y, steps: int, repeats: int) -> float:
-    """Median seconds per ``train_step`` inside one compiled loop of `steps` steps."""
+def bare_loop_seconds(model, x, y, steps: int, repeats: int, jit: bool = False) -> float:
+    """Median seconds per ``train_step`` inside one compiled loop of `steps` steps; with `jit`, the loop is
+    compiled by XLA (``tf.function(jit_compile=True)``, what ``model.compile(jit_compile=True)`` asks of Keras)."""
     model.optimizer.build(model.trainable_variables)
 
-    @tf.function
-    def loop(n):
+    def body(n):
         for _ in tf.range(n):
             model.train_step((x, y))
         return model.optimizer.iterations.value + 0
+
+    loop = tf.function(body, jit_compile=jit)
 
     loop(tf.constant(2)).numpy()  # trace and warm up
     times = []
@@ -108,11 +114,36 @@ def step_rows(data, args) -> list[dict]:
                         model = build_hns(data.image_shape, data.num_classes, **hns_arguments(config(b, name)))
                         x, y = batch(data, b)
                     seconds = bare_loop_seconds(model, x, y, args.steps, args.repeats)
+                    xla = jit_seconds(model, x, y, args) if args.jit else None
                 rows.append(dict(step=name, precision=precision, batch_size=b, ms_per_step=1e3 * seconds,
-                                 images_per_second=b / seconds))
+                                 images_per_second=b / seconds, **xla_figures(xla, seconds, b)))
                 print(f"  {precision:>14} batch {b:4d} {name:>13}: {1e3 * seconds:7.2f} ms/step, "
-                      f"{b / seconds:8.0f} images/s", flush=True)
+                      f"{b / seconds:8.0f} images/s" + xla_text(xla, seconds), flush=True)
     return rows
+
+
+def jit_seconds(model, x, y, args):
+    """Seconds per step of the same loop compiled by XLA, or the first line of why XLA refused it."""
+    try:
+        return bare_loop_seconds(model, x, y, args.steps, args.repeats, jit=True)
+    except Exception as error:  # an op without an XLA kernel: the row says so and the run goes on
+        return str(error).strip().splitlines()[0][:160]
+
+
+def xla_figures(xla, seconds: float, batch_size: int) -> dict:
+    if xla is None:
+        return {}
+    if isinstance(xla, str):
+        return dict(xla_error=xla)
+    return dict(xla_ms_per_step=1e3 * xla, xla_images_per_second=batch_size / xla, xla_speedup=seconds / xla)
+
+
+def xla_text(xla, seconds: float) -> str:
+    if xla is None:
+        return ""
+    if isinstance(xla, str):
+        return f"; XLA refused: {xla}"
+    return f"; XLA {1e3 * xla:7.2f} ms/step, speed-up {seconds / xla:.2f}"
 
 
 def ratios(rows) -> list[dict]:
@@ -221,6 +252,8 @@ def parse_args(argv=None):
     p.add_argument("--full_mnist", action="store_true", help="largest epoch on full MNIST (cached file needed)")
     p.add_argument("--epoch_repeats", type=int, default=2, help="timed epochs per set (after one warm-up)")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: steps, fit, epochs")
+    p.add_argument("--jit", action="store_true",
+                   help="also time every step of the step table compiled by XLA (jit_compile), with the speed-up")
     p.add_argument("--json", help="also write every figure to this file")
     args = p.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
