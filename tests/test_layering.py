@@ -1,5 +1,7 @@
 """The import rules: the models depend on nothing above them in utils/ but the ground floor; reporting computes nothing."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,8 +83,8 @@ def relative(path: Path) -> str:
 
 def above(source: str, banned: tuple) -> list:
     """The modules of `banned` (or their submodules) that `source` imports, at any depth."""
-    return sorted({n for n in imported_modules(ast.parse(source)) if n.startswith(banned)
-                   and any(n == b or n.startswith(b + ".") for b in banned)})
+    names = imported_modules(ast.parse(source))
+    return sorted({n for n in names if any(n == b or n.startswith(b + ".") for b in banned)})
 
 
 @pytest.mark.parametrize("package", sorted(NOT_ABOVE))
@@ -157,7 +159,8 @@ def test_the_import_rule_reads_the_comment():
     assert deferred_imports("def f():\n    import keras\n") == [2]
     assert deferred_imports("def f():\n    # deferred: TensorFlow start-up\n    import keras\n") == []
     assert deferred_imports("def f():\n    # deferred: start-up\n    import keras\n    import numpy\n") == []
-    assert deferred_imports("def f():\n    # deferred: start-up\n    import keras\n    x = 1\n    import numpy\n") == [5]
+    later = "def f():\n    # deferred: start-up\n    import keras\n    x = 1\n    import numpy\n"
+    assert deferred_imports(later) == [5]
 
 
 PRIVATE_KERAS = ("keras.src", "._tracker", "_lock_state", "object.__setattr__")
@@ -201,9 +204,6 @@ def test_networks_and_explainers_never_read_the_configuration():
 def test_help_starts_no_tensorflow(script):
     """A script imports TensorFlow only once its run starts (inside the scripts' entry, which quiets its
     start-up lines), so `--help` is fast and an early refusal prints one line."""
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-X", "importtime", script, "--help"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0
