@@ -26,12 +26,12 @@ per image, target, final loss, pixels kept at the method's own threshold and at 
 seeker's class on the in-filled image, seconds) and explanations[_<page>].png (input | score map |
 kept pixels at --budget | in-filled image with the seeker's class). --debug writes nothing.
 """
-from utils.config import COMMON, EXPLAIN, HNS, parse_config, run
+from utils.config import AMORTISED, COMMON, EXPLAIN, HNS, parse_config, run
 from utils.stages.process import start_process
 
 
 def main(argv):
-    cfg = start_process(parse_config(argv, "explain.py", __doc__, groups=(COMMON, HNS, EXPLAIN)))
+    cfg = start_process(parse_config(argv, "explain.py", __doc__, groups=(COMMON, HNS, EXPLAIN, AMORTISED)))
     # deferred: TensorFlow start-up, --help stays fast
     from utils.stages.explain import explain_images
 

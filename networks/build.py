@@ -22,7 +22,8 @@ def build_hns(image_shape, num_classes: int, model: str = "small", seeker_model:
               stochastic: bool = False, estimator: str = "st1", learning_rate: float = 1e-3,
               steps_per_execution: int = 1, hider_weights=None, seeker_weights=None, seed: int | None = None,
               mask_mode: str = "threshold", start_budget: float = 0.5, hider_features: str = "none",
-              hider_head_layers: int = 0, **hns) -> HideAndSeek:
+              hider_head_layers: int = 0, seeker: keras.Model | None = None, hider_start=None,
+              **hns) -> HideAndSeek:
     """The HnS model, compiled with Adam(`learning_rate`); the hider and seeker from their weights files, if given.
 
     `model`, `decoder` and `mask_grid` choose the networks (`networks.hider`, `networks.seeker`; the seeker is
@@ -38,20 +39,27 @@ def build_hns(image_shape, num_classes: int, model: str = "small", seeker_model:
     (`networks.feature_hider`; `decoder` does not apply), built after the seeker has its weights, so
     that a frozen copy holds those of `seeker_weights`; `hider_head_layers` more full-resolution convolutions
     before its logits.
+
+    `seeker` replaces the built seeker by a classifier the caller already has (a frozen one to explain,
+    `utils.stages.amortised`: `seeker_weights` then does not apply); `hider_start` is a Hide-and-Seek weights
+    file whose hider's weights the hider starts from (instead of `hider_weights`, an autoencoder's).
     """
     topk = mask_mode == "topk"
     # A top-k mask picks whole cells itself (networks.budget); the hider's grid smoothing is for thresholds.
     grid = None if topk else mask_grid
     if hider_features == "none":
         hider = build_hider(model, image_shape, out_channels=1, logits=True, decoder=decoder, mask_grid=grid)
+    elif hider_weights or hider_start:
+        raise UsageError(f"{hider_weights or hider_start}: a hider to start from does not fit the hider of "
+                         f"--hider_features {hider_features}, built on the seeker's features: drop it")
+    own_seeker = seeker is None
+    seeker = build_seeker(seeker_model or model, image_shape, num_classes) if own_seeker else seeker
+    if hider_start:
+        load_weights(hider, hider_start, part=hider.name)
     elif hider_weights:
-        raise UsageError(f"--hider_weights {hider_weights} (a pretrained hider autoencoder) does not fit the hider of "
-                         f"--hider_features {hider_features}: drop --hider_weights")
-    seeker = build_seeker(seeker_model or model, image_shape, num_classes)
-    if hider_weights:
         for notice in load_weights(hider, hider_weights, may_differ=("hider_logits",)):
             print(f"note: hider layer {notice}: it keeps its initial values")
-    if seeker_weights:
+    if seeker_weights and own_seeker:
         load_weights(seeker, seeker_weights)
     if hider_features != "none":
         hider = build_feature_hider(seeker, image_shape, hider_features, FEATURE_WIDTH[model], mask_grid=grid,

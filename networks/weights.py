@@ -170,8 +170,11 @@ def _check_inputs(path, model, stored: dict[str, dict]) -> None:
                              "(the same --config), or retrain")
 
 
-def load_weights(model, path, may_differ: tuple[str, ...] = ()) -> list[str]:
+def load_weights(model, path, may_differ: tuple[str, ...] = (), part: str | None = None) -> list[str]:
     """Load `path` into `model` by layer name, checking the recorded model shapes and every layer's.
+
+    With `part`, the file is a larger model's and only its layers under ``<part>/`` are read (the hider's
+    weights from a Hide-and-Seek checkpoint: ``part=hider.name``); the file's other layers are ignored.
 
     Every layer of `model` that holds variables must be in the file with the same shapes, and
     the file must hold no layer the model lacks; otherwise a UsageError names the layers that
@@ -180,6 +183,11 @@ def load_weights(model, path, may_differ: tuple[str, ...] = ()) -> list[str]:
     keep their initial values and are returned so the caller can report them.
     """
     stored, shapes = _read(path)
+    if part is not None:
+        stored = {name[len(part) + 1:]: arrays for name, arrays in stored.items() if name.startswith(part + "/")}
+        if not stored:
+            raise UsageError(f"{path} holds no layers of a model named '{part}': pass the weights of a run whose "
+                             f"{part} is this one (the same --model and --hider_decoder)")
     _check_inputs(path, model, shapes)
     leaves = dict(_leaves(model))
     missing = sorted(set(leaves) - set(stored))

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from utils.config import COMMON, EVAL, EVALX, EXPLAIN, FAITH, HNS, PRETRAIN, as_dict
+from utils.config import AMORTISED, COMMON, EVAL, EVALX, EXPLAIN, FAITH, HNS, PRETRAIN, as_dict
 from utils.config.schema import FIELDS, HIDDEN_FLAGS, METHOD_LEARNING_RATES, UI_FLAGS, type_of
 
-EVERY_GROUP = (COMMON, HNS, EVALX, EVAL, EXPLAIN, FAITH, PRETRAIN)
+EVERY_GROUP = (COMMON, HNS, EVALX, EVAL, EXPLAIN, FAITH, PRETRAIN, AMORTISED)
 SCRIPTS = ("pretrain_seeker", "pretrain_hider", "baseline", "collaborative_training", "evaluation", "explain",
            "faithfulness")
 
@@ -93,6 +93,7 @@ CASES = [
     ("explain", ["--config", "patches", "--method", "cem-pn"]),
     ("explain", ["--method", "occlusion", "--learning_rate", "0.2"]),
     ("faithfulness", []),
+    ("train_explainer", ["--explainer_start", "scratch"]),
     ("faithfulness", ["--config", "patches", "--evalx_min_rate", "0.5"]),
 ]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 from networks.term_keys import KEYS as TERM_KEYS, settings_problems as term_problems
-from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, REFINE_OBJECTIVES, SIZE_MULTIPLE, Config,
-                                 default_occlusion_patch, type_of)
+from utils.config.schema import (FAITH_METHODS, FIELDS, NATIVE_SHAPES, NEEDS_A_RUN, REFINE_OBJECTIVES, SIZE_MULTIPLE,
+                                 STARTS, Config, default_occlusion_patch, type_of)
 from utils.cluster import check_tf_config
 from utils.errors import UsageError
 from utils.runs.layout import MAX_ALPHA_DECIMALS, decimals
@@ -117,7 +117,7 @@ def parse_budgets(text: str) -> list[float]:
 def parse_methods(text: str) -> list[str]:
     """The --methods list ('all' for every one); a UsageError names an unknown method."""
     known = FAITH_METHODS
-    methods = list(known) if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    methods = [m for m in known if m not in NEEDS_A_RUN] if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in methods if m not in known]
     check(not unknown and methods, f"--methods: unknown method {', '.join(unknown) or '(none)'}; choose from "
                                    f"{', '.join(known)} or all")
@@ -135,6 +135,14 @@ def parse_refine_steps(text: str) -> list[int]:
     return steps
 
 
+def parse_refine_starts(text: str) -> list[str]:
+    """The --refine_starts list (`STARTS`), in the order given."""
+    starts = list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    check(starts and all(s in STARTS for s in starts),
+          f"--refine_starts {text!r}: choose comma-separated starts from {', '.join(STARTS)}")
+    return starts
+
+
 def parse_refine_objectives(text: str) -> list[str]:
     """The --refine_objectives list (`REFINE_OBJECTIVES`), in the order given."""
     objectives = list(dict.fromkeys(o.strip() for o in text.split(",") if o.strip()))
@@ -148,6 +156,7 @@ def check_list(cfg: Config) -> None:
     parse_methods(cfg.methods)
     parse_refine_steps(cfg.refine_steps)
     parse_refine_objectives(cfg.refine_objectives)
+    parse_refine_starts(cfg.refine_starts)
 
 
 def _check_file(name: str, path: Optional[str]) -> None:

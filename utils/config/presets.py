@@ -25,7 +25,7 @@ from utils.config.schema import DEFAULT_CONFIG_FILE, ESTIMATORS, FIELDS, UI_FLAG
 from utils.errors import UsageError
 
 SCRIPTS = ("pretrain_seeker", "pretrain_hider", "baseline", "collaborative_training", "evaluation", "explain",
-           "faithfulness")
+           "faithfulness", "train_explainer")
 ESTIMATOR_TABLE = "estimator"
 EXTENDS, UNSET = "extends", "unset"
 

@@ -36,10 +36,12 @@ SHIFT_FILLS = ("zero", "edge")                      # utils.data.pipelines.shift
 # their border pixels elsewhere (colour and folder data).
 BLACK_BACKGROUND = ("mnist-5k", "mnist", "fashion")
 # Where FIDO/BBMP refinement starts (explain.py --start), and what a refinement row optimises (faithfulness.py).
-STARTS = ("hns",)
+STARTS = ("hns", "amortised")
 REFINE_OBJECTIVES = ("topk", "ssr")
 # What the faithfulness benchmark scores: the explainers, the HnS masks, and references.
-FAITH_METHODS = ("hns", "hns-ranked", *METHODS, *REFERENCES)
+FAITH_METHODS = ("hns", "hns-ranked", "amortised", *METHODS, *REFERENCES)
+# The one-pass explainer needs its trained run (train_explainer.py): named, never part of --methods all.
+NEEDS_A_RUN = ("amortised",)
 # The hider halves the image twice (small) or five times (large, resnet), so the
 # image size must be a multiple of 2**n for the decoder to give back the input size.
 SIZE_MULTIPLE = {"small": 4, "large": 32, "resnet": 32}
@@ -59,6 +61,9 @@ COMMON, HNS, EVAL, EXPLAIN, FAITH, PRETRAIN = "common", "hns", "eval", "explain"
 # The random masks of EVAL-X: the judge of faithfulness.py, the seeker of pretrain_seeker.py --random_masks
 # and of collaborative_training.py --seeker_training random-masks all draw them.
 EVALX = "evalx"
+# The one-pass explainer of a fixed classifier (train_explainer.py; explain.py and faithfulness.py read its run).
+AMORTISED = "amortised"
+EXPLAINER_STARTS = ("hns", "autoencoder", "scratch")
 # Switches of one invocation: never in a preset, never recorded with results.
 UI_FLAGS = ("config_file", "debug", "verbose", "overwrite", "resume", "quiet")
 
@@ -231,7 +236,8 @@ class Config:
     cem_c_steps: int = _opt(5, "CEM c search steps for that comparison.", group=EVAL, at_least=1)
     cem_iterations: int = _opt(300, "CEM iterations per c step for that comparison.", group=EVAL, at_least=1)
     # Explanations (explain.py)
-    method: str = _opt("fido-ssr", "Explanation method.", group=EXPLAIN, choices=METHODS)
+    method: str = _opt("fido-ssr", "Explanation method (amortised: the one-pass explainer that train_explainer.py "
+                       "trained with the same flags).", group=EXPLAIN, choices=(*METHODS, "amortised"))
     n: int = _opt(10, "Number of test images to explain.", group=EXPLAIN, at_least=1)
     sample_from_class: Optional[int] = _opt(None, "Take the first --n test images of true class K.",
                                             group=EXPLAIN, at_least=0, metavar="K")
@@ -255,8 +261,9 @@ class Config:
                       "refinement's steps K.", group=EXPLAIN, at_least=1)
     # Refinement from a start (FIDO, BBMP; semi-amortised: utils/explainers/masks.py)
     start: Optional[str] = _opt(None, "FIDO, BBMP: start from each image's logits of the HnS hider ('hns': the run "
-                                "and checkpoint the HnS flags name, as for faithfulness.py) and refine them for "
-                                "--steps iterations, one logit per pixel.", group=EXPLAIN, choices=STARTS)
+                                "and checkpoint the HnS flags name, as for faithfulness.py) or of the one-pass "
+                                "explainer ('amortised': train_explainer.py's run) and refine them for --steps "
+                                "iterations, one logit per pixel.", group=EXPLAIN, choices=STARTS)
     refine_objective: str = _opt("own", "With --start: the method's own objective (own), or the budget mode's exact "
                                  "top-k objective at each image's HnS budget (topk; bbmp-ssr only).", group=EXPLAIN,
                                  choices=("own", "topk"))
@@ -286,12 +293,16 @@ class Config:
                                      "savepoints.npz.", group=EXPLAIN, at_least=1)
     # Faithfulness benchmark (faithfulness.py)
     methods: str = _opt("all", "Comma-separated methods to score: any of explain.py's, hns (the binary mask), "
-                        "hns-ranked (by the hider's probability), random, random-foreground, brightest; or all.",
+                        "hns-ranked (by the hider's probability), amortised (train_explainer.py's one-pass "
+                        "explainer), random, random-foreground, brightest; or all (every one but amortised).",
                         group=FAITH)
     budgets: str = _opt("0.01,0.02,0.05,0.1,0.2,0.5", "Comma-separated fixed budgets (shares of the pixels kept, "
                         "each in (0, 1]) besides each image's HnS budget.", group=FAITH)
     refine_steps: str = _opt("", "Comma-separated refinement steps K, each adding a row hns+refine<K>: BBMP from the "
                              "HnS hider's logits, K steps, cut at each image's HnS budget (empty: none).", group=FAITH)
+    refine_starts: str = _opt("hns", "Comma-separated starts of the --refine_steps rows: hns (the HnS hider's logits, "
+                              "rows hns+refine<K>) and/or amortised (the one-pass explainer's, rows "
+                              "amortised+refine<K>).", group=FAITH)
     refine_objectives: str = _opt("topk", "Comma-separated objectives of the --refine_steps rows: topk (the budget "
                                   "mode's, rows hns+refine<K>) and/or ssr (BBMP-SSR's, rows hns+refine<K>-bbmp-ssr).",
                                   group=FAITH)
@@ -315,6 +326,16 @@ class Config:
                                 "Jethani et al. 2021) or 'seeker' (the pretrained seeker's weights, then trained on "
                                 "random masks; its run is named <evaluator>-from-seeker).", group=FAITH,
                                 choices=("scratch", "seeker"))
+    # The one-pass explainer of a fixed classifier (train_explainer.py, utils/stages/amortised.py)
+    classifier: Optional[str] = _opt(None, "The classifier to explain: a Keras model file (.keras) from images to "
+                                     "logits (default: the pretrained seeker of --seeker_weights or of the preset "
+                                     "and identifier).", group=AMORTISED)
+    explainer_budget: float = _opt(0.03, "train_explainer.py: share of the pixels the one-pass explainer's top-k mask "
+                                   "keeps in training.", group=AMORTISED, above=0, at_most=1)
+    explainer_start: str = _opt("hns", "train_explainer.py: where the explainer's hider starts: hns (the hider of the "
+                                "HnS run and checkpoint the HnS flags name, as for faithfulness.py), autoencoder (the "
+                                "pretrained hider autoencoder, --hider_weights) or scratch (random weights).",
+                                group=AMORTISED, choices=EXPLAINER_STARTS)
     evalx_min_rate: float = _opt(0.01, "EVAL-X random masks: keep rates are drawn from U(rate, 1).", group=EVALX,
                                  above=0, below=1)
     evalx_grid: Optional[int] = _opt(None, "EVAL-X random masks: cells of a grid with this many per side "
@@ -350,6 +371,10 @@ HIDDEN_FLAGS = {
     "explain.py": ("strategy", "mixed_precision", "max_epochs", "resume", "batch_size", "augment_shift", "shift_fill",
                    "baseline", "foreground_threshold", *_TRAINING_ONLY),
     "faithfulness.py": ("overwrite", "resume", *_TRAINING_ONLY),
+    # the explainer's run is a fixed top-k budget against a frozen classifier (utils.stages.amortised.training_config);
+    # the HnS flags that name the run it starts from stay
+    "train_explainer.py": ("alpha", "alpha_step", "min_alpha", "patience", "min_delta", "monitor", "start_budget",
+                           "final_budget", "budget_epochs", "baseline", "evaluate", "allow_weak_seeker"),
 }
 # The learning rates of the methods whose --learning_rate explain.py takes only when typed (the explainers' own).
 METHOD_LEARNING_RATES = LEARNING_RATES

@@ -15,20 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from networks.build import build_hns, load_autoencoder, load_seeker
+from networks.build import build_hns, load_autoencoder
 from networks.weights import load_weights
 from utils.config.arguments import data_arguments, explainer_arguments, hns_arguments, method_learning_rate
-from utils.config.schema import COMMON, EXPLAIN, as_dict
+from utils.config.schema import AMORTISED as AMORTISED_FLAGS, COMMON, EXPLAIN, as_dict
 from utils.data import load_data
 from utils.errors import UsageError
 from utils.evaluation.explanations import explanation_report
 from utils.evaluation.prediction import as_float_images
-from utils.evaluation.refinement import TOPK, hider_pass, refined_name
+from utils.evaluation.refinement import HNS_START, TOPK, hider_pass, refined_name
 from utils.explainers.choices import LEARNING_RATES
 from utils.explainers.factory import build_explainer
 from utils.explainers.infillers import build_infiller
+from utils.explainers.topk import top_k_mask
 from utils.reporting.explanations import print_summary, write_explanations
 from utils.runs import explanation_model_type
+from utils.stages.amortised import AMORTISED, load_amortised, load_classifier
 from utils.stages.evaluation import hns_checkpoint
 from utils.stages.runs import claimed, default_hider_weights, default_seeker_weights, hns_model_type, series
 
@@ -55,8 +57,8 @@ def needs_autoencoder(cfg) -> bool:
 
 def explanation_inputs(cfg) -> ExplanationInputs:
     """The weights explain.py reads, checked before anything is built or written."""
-    seeker = cfg.seeker_weights or str(default_seeker_weights(cfg))
-    if cfg.seeker_weights is None and not default_seeker_weights(cfg).is_file():
+    seeker = cfg.classifier or cfg.seeker_weights or str(default_seeker_weights(cfg))
+    if cfg.classifier is None and cfg.seeker_weights is None and not default_seeker_weights(cfg).is_file():
         raise UsageError(f"no seeker weights at {seeker}: run pretrain_seeker.py --config {cfg.config} "
                          f"--identifier {cfg.identifier} first, or pass --seeker_weights PATH")
     autoencoder = None
@@ -69,7 +71,7 @@ def explanation_inputs(cfg) -> ExplanationInputs:
                              f"--config {cfg.config} --identifier {cfg.identifier} first, pass --hider_weights "
                              f"PATH, or {fix}")
     start = None
-    if cfg.start is not None:
+    if cfg.start == HNS_START:
         start = hns_checkpoint(cfg, series(cfg, hns_model_type(cfg))[0])
     return ExplanationInputs(seeker, autoencoder, start)
 
@@ -91,7 +93,7 @@ def explain_images(cfg) -> dict:
     inputs = explanation_inputs(cfg)
     data = load_data(**data_arguments(cfg))
     indices = test_images(cfg, data)
-    seeker = load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, inputs.seeker)
+    seeker = load_classifier(cfg, data)
     autoencoder = inputs.autoencoder and load_autoencoder(cfg.model, data.image_shape, inputs.autoencoder,
                                                           cfg.hider_decoder)
     train = as_float_images(data.train.x)
@@ -100,12 +102,16 @@ def explain_images(cfg) -> dict:
     (run,) = series(cfg, model_type)
     with claimed(cfg, model_type, [run]):
         x, labels = as_float_images(data.test.x[indices]), data.test.y[indices]
-        if inputs.start is None:
+        if cfg.start == HNS_START:
+            explanation = refine_from_hns(cfg, inputs, data, seeker, x, train, autoencoder)
+        elif cfg.start == AMORTISED:
+            explanation = refine_from_amortised(cfg, data, seeker, x, train, autoencoder)
+        elif cfg.method == AMORTISED:
+            explanation = load_amortised(cfg, data, seeker)[0].explain(x)
+        else:
             explainer = build_explainer(cfg.method, seeker, train, autoencoder, progress=not cfg.quiet,
                                         **explainer_arguments(cfg, cfg.method))
             explanation = explainer.explain(x)
-        else:
-            explanation = refine_from_hns(cfg, inputs, data, seeker, x, train, autoencoder)
         report = explanation_report(explanation, seeker, infiller, x, labels, indices, cfg.method, run_name(cfg),
                                     cfg.budget)
         print_summary(run_name(cfg), report["summary"])
@@ -121,7 +127,7 @@ def explain_images(cfg) -> dict:
 def recorded_settings(cfg) -> dict:
     """The configuration explanations.json records, with the learning rate the method used (its own unless
     --learning_rate was typed; the preset's is Adam's for training) where it takes one."""
-    settings = as_dict(cfg, groups=(COMMON, EXPLAIN))
+    settings = as_dict(cfg, groups=(COMMON, EXPLAIN, AMORTISED_FLAGS))
     if cfg.method.split("-")[0] in LEARNING_RATES:
         settings["learning_rate"] = method_learning_rate(cfg, cfg.method)
     return settings
@@ -138,6 +144,23 @@ def refine_from_hns(cfg, inputs: ExplanationInputs, data, seeker, x, train, auto
     explanation.settings.update(start=cfg.start, start_checkpoint=str(checkpoint), steps=cfg.steps,
                                 refine_objective=cfg.refine_objective, start_seconds_per_image=start_seconds,
                                 hns_kept=(mask > 0.5).sum(axis=(1, 2)).tolist())
+    return explanation
+
+
+def refine_from_amortised(cfg, data, seeker, x, train, autoencoder):
+    """--method refined for --steps from the one-pass explainer's logits on x, the top-k objective at
+    --explainer_budget of the pixels; its seconds include the explainer's pass."""
+    explainer, weights = load_amortised(cfg, data, seeker)
+    print(f"refining from the one-pass explainer's logits of {weights}")
+    start = explainer.explain(x)
+    k = max(1, round(cfg.explainer_budget * x.shape[1] * x.shape[2]))
+    mask = top_k_mask(start.scores, np.full(len(x), k))
+    explanation = refine(cfg, cfg.method, cfg.refine_objective, seeker, x, start.scores, mask, cfg.steps, train,
+                         autoencoder)
+    explanation.seconds += start.seconds
+    explanation.settings.update(start=cfg.start, start_weights=str(weights), steps=cfg.steps,
+                                refine_objective=cfg.refine_objective,
+                                start_seconds_per_image=start.seconds / len(x))
     return explanation
 
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from networks.build import load_autoencoder, load_seeker
 from utils.config.arguments import data_arguments, explainer_arguments
-from utils.config.checks import parse_budgets, parse_methods, parse_refine_objectives, parse_refine_steps
+from utils.config.checks import (parse_budgets, parse_methods, parse_refine_objectives, parse_refine_starts,
+                                 parse_refine_steps)
 from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS, as_dict
 from utils.data import load_data
 from utils.errors import UsageError
@@ -32,6 +33,7 @@ from utils.explainers.infillers import build_infiller
 from utils.explainers.references import REFERENCES, ReferenceExplainer
 from utils.reporting.faithfulness_report import CO_TRAINED, faithfulness_table, line, write_faithfulness
 from utils.seeding import seed_everything
+from utils.stages.amortised import AMORTISED, amortised_weights, load_amortised
 from utils.stages.evaluation import hns_checkpoint
 from utils.stages.explain import load_hns, needs_autoencoder, refine
 from utils.stages.judge import judge_run
@@ -65,9 +67,10 @@ class BenchmarkData:
 def benchmark_inputs(cfg) -> BenchmarkInputs:
     """Everything the benchmark reads, checked before anything is built or written."""
     methods, budgets = parse_methods(cfg.methods), parse_budgets(cfg.budgets)
-    refinements = [(refined_name(HNS_START, k, None if objective == TOPK else REFINED), k, objective)
-                   for k in parse_refine_steps(cfg.refine_steps) for objective in parse_refine_objectives(
-                       cfg.refine_objectives)]
+    starts = parse_refine_starts(cfg.refine_starts)
+    refinements = [(refined_name(start, k, None if objective == TOPK else REFINED), k, objective, start)
+                   for start in starts for k in parse_refine_steps(cfg.refine_steps)
+                   for objective in parse_refine_objectives(cfg.refine_objectives)]
     run = series(cfg, hns_model_type(cfg))[0]
     checkpoint, how = hns_checkpoint(cfg, run)
     seeker = Path(cfg.seeker_weights) if cfg.seeker_weights else default_seeker_weights(cfg)
@@ -83,6 +86,10 @@ def benchmark_inputs(cfg) -> BenchmarkInputs:
                          "(and --no_ae for CEM)")
     evaluator, weights = judge_run(cfg)
     notes = [f"checkpoint {checkpoint.name}: {how}"]
+    if AMORTISED in methods or (refinements and AMORTISED in starts):
+        amortised = amortised_weights(cfg)
+        notes.append(f"the one-pass explainer (rows {AMORTISED}...): {amortised}, a hider trained against the frozen "
+                     "pretrained seeker")
     if cfg.seeker_training == "frozen":
         realx = default_seeker_weights(cfg, random_masks=True)
         if realx.is_file() and weights.is_file() and realx.resolve() == weights.resolve():
@@ -126,6 +133,14 @@ def refinement_scores(cfg, steps, objective, seeker, x, start, hns, train, autoe
     explanation = refine(cfg, REFINED, objective, seeker, x, start, mask, steps, train, autoencoder,
                          seeds=np.arange(len(x)) + cfg.seed)
     return np.asarray(explanation.scores, np.float64), start_seconds + explanation.seconds / len(x), None
+
+
+def amortised_scores(cfg, loaded: BenchmarkData, x):
+    """(logits (n, H, W), seconds per image, None) of the one-pass explainer of the pretrained seeker."""
+    explainer, _ = load_amortised(cfg, loaded.data, loaded.seeker)
+    explainer.explain(x[:1])  # traced first, so that the timed call does not trace
+    explanation = explainer.explain(x)
+    return np.asarray(explanation.scores, np.float64), explanation.seconds / len(x), None
 
 
 def method_scores(cfg, method, seeker, x, train, autoencoder):
@@ -172,11 +187,18 @@ def _score_every_method(cfg, inputs: BenchmarkInputs, loaded: BenchmarkData, jud
     probe = LeakageProbe(x.shape[1:3], loaded.data.num_classes, epochs=1, seed=cfg.seed)
     own_scores, start = hns_scores(hns, x)
     hns_mask = own_scores["hns"][2]
-    refinements = {name: (steps, objective) for name, steps, objective in inputs.refinements}
+    if AMORTISED in inputs.methods or any(r[3] == AMORTISED for r in inputs.refinements):
+        own_scores[AMORTISED] = amortised_scores(cfg, loaded, x)
+    starts = {HNS_START: (start, own_scores["hns"][1]),
+              AMORTISED: own_scores.get(AMORTISED, (None, None))[:2]}
+    refinements = {name: (steps, objective, origin) for name, steps, objective, origin in inputs.refinements}
     for method in inputs.methods + list(refinements):
         if method in refinements:
-            scores, seconds, mask = refinement_scores(cfg, *refinements[method], loaded.seeker, x, start,
-                                                      own_scores["hns"], loaded.train, loaded.autoencoder)
+            steps, objective, origin = refinements[method]
+            logits, start_seconds = starts[origin]
+            scores, seconds, mask = refinement_scores(cfg, steps, objective, loaded.seeker, x, logits,
+                                                      (None, start_seconds, hns_mask), loaded.train,
+                                                      loaded.autoencoder)
         else:
             scores, seconds, mask = (own_scores.get(method)
                                      or method_scores(cfg, method, loaded.seeker, x, loaded.train, loaded.autoencoder))

@@ -108,14 +108,17 @@ def _callbacks(cfg, model, run: Run, data: Data, files: EpochFiles):
     return callbacks, stateful, logging, adaptive
 
 
-def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float | None = None) -> TrainingResult:
+def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float | None = None,
+              model=None) -> TrainingResult:
     """Train one HnS model; write per-alpha (or per-budget) and final weights, history and TensorBoard logs
     to `run.paths`.
 
     With `resuming`, training continues from the run's resume state (see utils/training/resume.py)
-    and ends as the uninterrupted run would have.
+    and ends as the uninterrupted run would have. `model`: the HnS model to train, built by the caller
+    (default: built here from the flags).
     """
-    model = build_hns(data.image_shape, data.num_classes, baseline=baseline, **hns_arguments(cfg, run.seed))
+    if model is None:
+        model = build_hns(data.image_shape, data.num_classes, baseline=baseline, **hns_arguments(cfg, run.seed))
     files = EpochFiles(run.paths.weights)
     callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data, files)
     return fit_hns(model, data, run, resuming, files=files, batch_size=cfg.batch_size,
