@@ -16,6 +16,11 @@ HNS = ["--hider_weights", "weights/mnist-5k/hider/t/best.weights.h5",
        "--patience", "4", "--alpha_step", "0.25", "--min_alpha", "0.5", "--max_epochs", "4"]
 
 
+# The report's PP/PN comparison runs end to end (both seekers, PP and PN, its file and figures), on 2 images
+# and one short c step: its defaults (10 images, 5 x 300 iterations) took a minute of the suite's time.
+CEM = ["--cem_images", "2", "--cem_c_steps", "1", "--cem_iterations", "20"]
+
+
 def ok(result):
     assert result.returncode == 0, result.stderr[-2000:]
     return result
@@ -39,7 +44,7 @@ def pipeline_dir(tmp_path_factory):
     in_process("pretrain_hider.py", *SMALL, "--max_epochs", "1")
     ok(run_script("collaborative_training.py", *SMALL, *HNS, cwd=d))
     in_process("evaluation.py", *SMALL, "--baseline", "results/mnist-5k/seeker/t/baseline.json",
-               "--leakage_epochs", "1", "--examples", "2")
+               "--leakage_epochs", "1", "--examples", "2", *CEM)
     return d
 
 
@@ -81,6 +86,13 @@ def test_evaluation_report(pipeline_dir):
     rows = list(csv.DictReader((r / "evaluation.csv").open()))
     assert len(rows) == len(checkpoints)
     for png in ["tradeoff.png", f"masks_{report['recommended']['checkpoint'].replace('.weights.h5', '')}.png"]:
+        assert (r / png).stat().st_size > 1000
+    # the PP/PN comparison ran with the settings given, at the recommended checkpoint
+    contrastive = report["contrastive"]
+    assert contrastive["checkpoint"] == report["recommended"]["checkpoint"]
+    assert (contrastive["settings"]["c_steps"], contrastive["settings"]["max_iterations"]) == (1, 20)
+    assert set(contrastive["seekers"]) == {"pretrained seeker", "HnS seeker"}
+    for png in ("contrastive_pretrained_seeker.png", "contrastive_HnS_seeker.png"):
         assert (r / png).stat().st_size > 1000
 
 
