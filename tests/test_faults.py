@@ -13,6 +13,7 @@ import errno
 import hashlib
 import re
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,16 +110,45 @@ def same_weights(a, b):
         for x, y in zip(a.values(), b.values()))
 
 
-@pytest.mark.parametrize("kind", list(SCRIPTS))
-def test_a_write_that_fails_at_any_commit_names_the_file_and_the_same_command_resumes(
-        kind, tmp_path, monkeypatch, capsys):
-    name, argv, folder = SCRIPTS[kind]
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture(scope="module")
+def seeker_reference(tmp_path_factory):
+    """The seeker's uninterrupted run "ref", made once for the three tests that start from it: its work folder
+    and the commits it made. Each test copies the folder into its own tmp_path (they write beside it), as if it
+    had made the run there itself: the same files, byte for byte (the runs are seeded and deterministic, which
+    the tests check)."""
+    from utils.config.entry import main_wrapper
+
+    name, argv, _ = SCRIPTS["seeker"]
+    d = tmp_path_factory.mktemp("seeker-ref")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(d)
+        counter = Fault(mp)
+        assert main_wrapper(runpy.run_path(str(ROOT / name))["main"], [*argv, "--identifier", "ref"]) == 0
+    return d, counter.targets
+
+
+def reference_run(kind, tmp_path, monkeypatch, capsys, request):
+    """Run `kind` uninterrupted as "ref" in tmp_path (the current folder); returns its commits. The seeker's
+    run is the shared one, copied in."""
+    name, argv, _ = SCRIPTS[kind]
+    if kind == "seeker":
+        shared, targets = request.getfixturevalue("seeker_reference")
+        shutil.copytree(shared, tmp_path, dirs_exist_ok=True)
+        return list(targets)
     counter = Fault(monkeypatch)
     assert script(name, [*argv, "--identifier", "ref"], capsys)[0] == 0
+    return counter.targets
+
+
+@pytest.mark.parametrize("kind", list(SCRIPTS))
+def test_a_write_that_fails_at_any_commit_names_the_file_and_the_same_command_resumes(
+        kind, tmp_path, monkeypatch, capsys, request):
+    name, argv, folder = SCRIPTS[kind]
+    monkeypatch.chdir(tmp_path)
+    targets = reference_run(kind, tmp_path, monkeypatch, capsys, request)
     reference = weights_of(tmp_path / folder / "ref")
-    assert {"resume_state.npz", "final.weights.h5"} <= {p.name for p in counter.targets}
-    for n in write_points(kind, counter.targets):
+    assert {"resume_state.npz", "final.weights.h5"} <= {p.name for p in targets}
+    for n in write_points(kind, targets):
         identifier = f"fault{n}"
         fault = Fault(monkeypatch, at=n)
         code, err = script(name, [*argv, "--identifier", identifier], capsys)
@@ -141,15 +171,11 @@ def test_a_write_that_fails_at_any_commit_names_the_file_and_the_same_command_re
         assert history(folder, identifier) == history(folder, "ref"), (n, target)
 
 
-def test_sigkill_at_a_commit_then_the_same_command_finishes_the_run(tmp_path, monkeypatch, capsys):
+def test_sigkill_at_a_commit_then_the_same_command_finishes_the_run(tmp_path, monkeypatch, capsys, request):
     name, argv, folder = SCRIPTS["seeker"]
     monkeypatch.chdir(tmp_path)
-    counter = Fault(monkeypatch)
-    assert script(name, [*argv, "--identifier", "ref"], capsys)[0] == 0
+    names = [p.name for p in reference_run("seeker", tmp_path, monkeypatch, capsys, request)]
     reference = weights_of(tmp_path / folder / "ref")
-    names = [p.name for p in counter.targets]
-    monkeypatch.undo()
-    monkeypatch.chdir(tmp_path)
     # killed writing the first epoch's resume state (its temporary file left behind), and after it, before the
     # best weights move into place (the table above covers every kind of commit with an exception)
     for n in (names.index("resume_state.npz") + 1, names.index("resume_state.npz") + 2):
@@ -170,13 +196,13 @@ def test_sigkill_at_a_commit_then_the_same_command_finishes_the_run(tmp_path, mo
         assert sorted(p.name for p in run.iterdir()) == ["best.weights.h5", "final.weights.h5"]
 
 
-def test_a_resume_state_cut_short_is_named_with_the_fix_and_nothing_changes(tmp_path, monkeypatch, capsys):
+def test_a_resume_state_cut_short_is_named_with_the_fix_and_nothing_changes(tmp_path, monkeypatch, capsys,
+                                                                            request):
     # As a crash of the machine could leave a file written without the toolkit's flush-then-rename.
     name, argv, folder = SCRIPTS["seeker"]
     monkeypatch.chdir(tmp_path)
-    counter = Fault(monkeypatch)
-    assert script(name, [*argv, "--identifier", "ref"], capsys)[0] == 0
-    Fault(monkeypatch, at=[p.name for p in counter.targets].index("final.weights.h5") + 1)
+    targets = reference_run("seeker", tmp_path, monkeypatch, capsys, request)
+    Fault(monkeypatch, at=[p.name for p in targets].index("final.weights.h5") + 1)
     assert script(name, [*argv, "--identifier", "cut"], capsys)[0] == 1
     monkeypatch.undo()
     monkeypatch.chdir(tmp_path)

@@ -16,30 +16,38 @@ HNS = ["--hider_weights", "weights/mnist-5k/hider/t/best.weights.h5",
        "--patience", "4", "--alpha_step", "0.25", "--min_alpha", "0.5", "--max_epochs", "4"]
 
 
+# The report's PP/PN comparison runs end to end (both seekers, PP and PN, its file and figures), on 2 images
+# and one short c step: its defaults (10 images, 5 x 300 iterations) took a minute of the suite's time.
+CEM = ["--cem_images", "2", "--cem_c_steps", "1", "--cem_iterations", "20"]
+
+
 def ok(result):
     assert result.returncode == 0, result.stderr[-2000:]
     return result
 
 
+def in_process(script, *args, cwd):
+    """A script's command line in this process from `cwd`, through the scripts' entry point (exit code 0), without
+    a second TensorFlow start-up."""
+    import importlib
+
+    from utils.config.entry import main_wrapper
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        assert main_wrapper(importlib.import_module(script[:-3]).main, list(args)) == 0
+
+
 @pytest.fixture(scope="module")
 def pipeline_dir(tmp_path_factory):
     """The pipeline: the training scripts as real processes, the others in this one (same entry point)."""
-    from utils.config.entry import main_wrapper
-
-    def in_process(script, *args):
-        import importlib
-
-        with pytest.MonkeyPatch.context() as mp:
-            mp.chdir(d)
-            assert main_wrapper(importlib.import_module(script[:-3]).main, list(args)) == 0
-
     d = tmp_path_factory.mktemp("pipeline")
     ok(run_script("pretrain_seeker.py", *SMALL, "--max_epochs", "2", cwd=d))
-    in_process("baseline.py", *SMALL)
-    in_process("pretrain_hider.py", *SMALL, "--max_epochs", "1")
+    in_process("baseline.py", *SMALL, cwd=d)
+    in_process("pretrain_hider.py", *SMALL, "--max_epochs", "1", cwd=d)
     ok(run_script("collaborative_training.py", *SMALL, *HNS, cwd=d))
     in_process("evaluation.py", *SMALL, "--baseline", "results/mnist-5k/seeker/t/baseline.json",
-               "--leakage_epochs", "1", "--examples", "2")
+               "--leakage_epochs", "1", "--examples", "2", *CEM, cwd=d)
     return d
 
 
@@ -81,6 +89,13 @@ def test_evaluation_report(pipeline_dir):
     rows = list(csv.DictReader((r / "evaluation.csv").open()))
     assert len(rows) == len(checkpoints)
     for png in ["tradeoff.png", f"masks_{report['recommended']['checkpoint'].replace('.weights.h5', '')}.png"]:
+        assert (r / png).stat().st_size > 1000
+    # the PP/PN comparison ran with the settings given, at the recommended checkpoint
+    contrastive = report["contrastive"]
+    assert contrastive["checkpoint"] == report["recommended"]["checkpoint"]
+    assert (contrastive["settings"]["c_steps"], contrastive["settings"]["max_iterations"]) == (1, 20)
+    assert set(contrastive["seekers"]) == {"pretrained seeker", "HnS seeker"}
+    for png in ("contrastive_pretrained_seeker.png", "contrastive_HnS_seeker.png"):
         assert (r / png).stat().st_size > 1000
 
 
@@ -230,10 +245,12 @@ def test_realx_pipeline_with_a_unet_hider_and_an_independent_judge(pipeline_dir,
     d = pipeline_dir
     realx = "weights/mnist-5k/seeker-random/t/best.weights.h5"
     variant = ["--hider_decoder", "unet", "--seeker_training", "frozen"]
-    ok(run_script("pretrain_seeker.py", *SMALL, "--random_masks", "--max_epochs", "1", cwd=d))
-    ok(run_script("pretrain_hider.py", *SMALL, "--hider_decoder", "unet", "--max_epochs", "1", cwd=d))
+    # in this process, through the same entry point (the fixture runs pretrain_seeker.py and
+    # collaborative_training.py as real processes)
+    in_process("pretrain_seeker.py", *SMALL, "--random_masks", "--max_epochs", "1", cwd=d)
+    in_process("pretrain_hider.py", *SMALL, "--hider_decoder", "unet", "--max_epochs", "1", cwd=d)
     hns = [*HNS[4:], "--hider_weights", "weights/mnist-5k/hider-unet/t/best.weights.h5", "--seeker_weights", realx]
-    ok(run_script("collaborative_training.py", *SMALL, *variant, *hns, cwd=d))
+    in_process("collaborative_training.py", *SMALL, *variant, *hns, cwd=d)
     w = d / "weights/mnist-5k/hns/deterministic+unet+frozen+hinge/t"
     start, final = read_weights(d / realx), read_weights(w / "final.weights.h5")
     assert all(np.array_equal(start[k][i], final[f"seeker_small/{k}"][i]) for k in start for i in range(len(start[k])))

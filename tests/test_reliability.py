@@ -220,16 +220,17 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(reference):
     assert a.keys() == b.keys() and all(np.array_equal(x, y) for k in a for x, y in zip(a[k], b[k]))
 
 
-def test_sigint_finishes_the_step_saves_and_explains_and_a_second_process_is_refused(reference):
+def test_sigint_finishes_the_step_saves_and_explains_and_a_second_process_is_refused(reference, monkeypatch, capsys):
     proc = start(reference, "stopped")
     wait_for_epoch(reference, "stopped", 1, proc)
     proc.send_signal(signal.SIGSTOP)  # still working on the run (and holding its lock) while a second one tries
-    try:
-        second = run_script("collaborative_training.py", *HNS, "--identifier", "stopped", cwd=reference)
+    try:  # the second process is this one, through the scripts' entry point: no second TensorFlow start-up
+        code, err = run_in_process("collaborative_training.py", [*HNS, "--identifier", "stopped"], reference,
+                                   monkeypatch, capsys)
     finally:
         proc.send_signal(signal.SIGCONT)
-    assert second.returncode == 2
-    (line,) = second.stderr.strip().splitlines()
+    assert code == 2
+    (line,) = err.strip().splitlines()
     assert f"in use by process {proc.pid}" in line and ".lock" in line
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -243,9 +244,10 @@ def test_sigint_finishes_the_step_saves_and_explains_and_a_second_process_is_ref
     assert result.returncode == 0, result.stderr
     assert (w / "final.weights.h5").is_file() and not (w / "resume_state.npz").exists()
     assert history(reference, "stopped") == history(reference, "ref")  # nothing the second process did mattered
-    # a finished run is not resumed again nor overwritten
-    again = run_script("collaborative_training.py", *HNS, "--identifier", "stopped", cwd=reference)
-    assert again.returncode == 2 and "already exists" in again.stderr
+    # a finished run is not resumed again nor overwritten (asked in this process too)
+    code, err = run_in_process("collaborative_training.py", [*HNS, "--identifier", "stopped"], reference,
+                               monkeypatch, capsys)
+    assert code == 2 and "already exists" in err
 
 
 def batch_steps(log_dir):
