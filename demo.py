@@ -12,7 +12,8 @@ Stages: pretrain seeker -> baseline -> pretrain hider (the autoencoder: the hide
 hider on the seeker's features, and CEM's reconstruction term in the benchmark)
 [-> pretrain a seeker on random masks, for --seeker_training frozen] -> collaborative training (from
 the pretrained networks, with the preset's mask: the adaptive alpha schedule or a pixel budget, and its
-seeker training) -> evaluation -> faithfulness benchmark (the recommended checkpoint's masks against
+seeker training) -> evaluation [-> the one-pass explainer of the pretrained seeker, from the HnS
+hider, for presets whose hider is not on the seeker's features] -> faithfulness benchmark (the recommended checkpoint's masks against
 every post-hoc method, judged by an EVAL-X evaluator of another seed, which it trains, and by the
 frozen pretrained seeker). A finished stage is reused; an interrupted one continues from its last saved
 epoch (one that died before saving anything starts again); --force reruns everything.
@@ -27,13 +28,13 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from utils.config import COMMON, DEFAULT_CONFIG_FILE, HNS, Config, parse_config, run
+from utils.config import COMMON, DEFAULT_CONFIG_FILE, FAITH, HNS, Config, parse_config, run
 from utils.config.parser import OneLineParser, build_parser
 from utils.config.presets import load_presets, preset_values
 from utils.config.schema import NATIVE_SHAPES
 from utils.runs import RunPaths
 from utils.runs.records import read_record
-from utils.stages.runs import default_baseline, hider_model_type, hns_model_type, run_paths, seeker_model_type
+from utils.stages.runs import amortised_model_type, default_baseline, hider_model_type, hns_model_type, run_paths, seeker_model_type
 
 HERE = Path(__file__).resolve().parent
 # Switches the demo decides for its stages: it reuses or continues each stage itself (--force reruns them),
@@ -84,14 +85,20 @@ def stages(config: str, identifier: str, seed: int | None = None, data_dir: str 
         plan.append(Stage("pretrain random-mask seeker", "pretrain_seeker.py", common + ["--random_masks"],
                           start.final, start))
     start_hider = ["--hider_weights", str(hider.best)] if cfg.hider_features == "none" else []
-    return plan + [
+    plan += [
         Stage("collaborative training", "collaborative_training.py",
               common + [*start_hider, "--seeker_weights", str(start.best),
                         "--baseline", str(baseline)], hns.final, hns),
         Stage("evaluation", "evaluation.py", common + ["--baseline", str(baseline)],
-              hns.evaluation),
-        Stage("faithfulness", "faithfulness.py", common, hns.faithfulness),
-    ]
+              hns.evaluation)]
+    frontier = []
+    if cfg.hider_features == "none":   # the one-pass explainer starts from the HnS hider (not one on features)
+        amortised = run_paths(cfg, amortised_model_type(cfg))
+        plan.append(Stage("one-pass explainer", "train_explainer.py", common, amortised.final, amortised))
+        methods = parse_config(common, "faithfulness.py", __doc__, groups=(COMMON, HNS, FAITH)).methods
+        frontier = ["--methods", f"{methods},amortised", "--refine_starts", "hns,amortised",
+                    "--refine_steps", "10,30"]
+    return plan + [Stage("faithfulness", "faithfulness.py", common + frontier, hns.faithfulness)]
 
 
 def how(stage: Stage, force: bool) -> list | None:
@@ -178,7 +185,7 @@ def main(argv) -> int:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20  # KiB on Linux
     if peak:
         print(f"  peak resident memory of a stage: {peak:.2f} GiB")
-    summarize(plan[-2].done, config)
+    summarize(next(stage.done for stage in plan if stage.name == "evaluation"), config)
     faithfulness(plan[-1].done)
     return 0
 
@@ -190,7 +197,7 @@ def faithfulness(report: Path) -> None:
     record = read_record(report, "run faithfulness.py again (demo.py --force reruns every stage)")
     print(f"\n== faithfulness (judges that never made a mask)\n{faithfulness_table(record)}")
     print(f"report: {report.parent}/ (faithfulness.json, faithfulness.csv, faithfulness_budgets.png, "
-          "faithfulness_examples.png)")
+          "faithfulness_examples.png, faithfulness_frontier.png)")
 
 
 def summarize(report: Path, config: str) -> None:

@@ -123,3 +123,27 @@ def test_a_missing_explainer_run_or_a_bad_classifier_file_names_the_fix(user_cla
     with pytest.raises(UsageError, match="no seeker weights"):
         train_explainer.main(["--identifier", "none", "--explainer_start", "scratch"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.h5"]
+
+
+def test_the_frontier_figure_joins_each_start_to_its_refinements(tmp_path, monkeypatch):
+    import utils.reporting.plotting as plotting
+
+    def summary(ms, keep):
+        return {"seconds_per_image": ms / 1e3, "at_hns_budget": {"keep_evalx": (keep, 0.01)}}
+
+    report = {"methods": {"hns": summary(0.1, 0.93), "bbmp-ssr": summary(47, 0.95), "hns+refine30": summary(8.5, 0.96),
+                          "hns+refine10": summary(3.9, 0.94), "hns+refine10-bbmp-ssr": summary(3.0, 0.90)}}
+    lines = []
+    real_subplots = plotting.plt.subplots
+
+    def subplots(*args, **kwargs):
+        fig, ax = real_subplots(*args, **kwargs)
+        real_plot = ax.plot
+        ax.plot = lambda x, y, *a, **k: (lines.append((list(x), list(y))), real_plot(x, y, *a, **k))[1]
+        return fig, ax
+
+    monkeypatch.setattr(plotting.plt, "subplots", subplots)
+    plotting.frontier(report, tmp_path / "f.png")
+    # one chain, from the start through K = 10 and 30 (the SSR-objective row is a point of its own)
+    assert len(lines) == 1 and lines[0] == (pytest.approx([0.1, 3.9, 8.5]), [0.93, 0.94, 0.96])
+    assert (tmp_path / "f.png").stat().st_size > 0

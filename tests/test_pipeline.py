@@ -163,7 +163,7 @@ def test_faithfulness_report(pipeline_dir, faithfulness_run):
     assert report["evaluator"]["weights"].endswith("weights/mnist-5k/evalx/t-seed1/best.weights.h5")
     rows = list(csv.DictReader((r / "faithfulness.csv").open()))
     assert len(rows) == len(report["rows"]) and "keep_evalx_se" in rows[0]
-    for png in ("faithfulness_budgets.png", "faithfulness_examples.png"):
+    for png in ("faithfulness_budgets.png", "faithfulness_examples.png", "faithfulness_frontier.png"):
         assert (r / png).stat().st_size > 1000
     assert (pipeline_dir / "weights/mnist-5k/evalx/t-seed1/final.weights.h5").is_file()
 

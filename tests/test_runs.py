@@ -238,6 +238,14 @@ def test_demo_passes_a_users_image_folder_to_every_stage(tmp_path):
     assert "example/hns/topk/" in str(plan[-3].done)
     mnist = demo.stages("mnist-5k", "default")
     assert "--data_dir" not in mnist[0].argv and mnist[2].name == "pretrain hider"
+    # mnist-5k's plain hider starts the one-pass explainer after the evaluation has recommended a checkpoint, and
+    # the benchmark adds its row and the refinements from both starts; a hider on the seeker's features has none
+    assert [s.name for s in mnist[-3:]] == ["evaluation", "one-pass explainer", "faithfulness"]
+    assert "mnist-5k/amortised/default" in str(mnist[-2].done)
+    frontier = mnist[-1].argv
+    assert [frontier[frontier.index(f) + 1] for f in ("--methods", "--refine_starts", "--refine_steps")] == \
+        ["all,amortised", "hns,amortised", "10,30"]
+    assert "one-pass explainer" not in names and "--refine_steps" not in plan[-1].argv
     # Every flag of the common group goes to every stage as typed (grey images stay grey, one seeker for all);
     # the demo's own switches are refused.
     force, config, plan = demo.planned(["--config", "example", "--identifier", "mine", "--data_dir", str(tmp_path),

@@ -4,14 +4,15 @@ What it writes, to the HnS run's results folder: ``faithfulness.json`` (settings
 accuracy, one summary per method, one row per method and budget), ``faithfulness.csv`` (the rows),
 ``faithfulness_budgets.png`` (keep and remove accuracy against budget per method, both judges) and
 ``faithfulness_examples.png`` (one row per image, one column per method: the kept pixels at the
-image's HnS budget). The benchmark itself (judges, methods, scores): `utils.stages.faithfulness` and
+image's HnS budget) and ``faithfulness_frontier.png`` (EVAL-X keep at the HnS budget against milliseconds per
+image, refinements joined to their start). The benchmark itself (judges, methods, scores): `utils.stages.faithfulness` and
 `utils.evaluation.benchmark`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from utils.reporting.plotting import budget_curves, draw_rows
+from utils.reporting.plotting import budget_curves, draw_rows, frontier
 from utils.reporting.tables import csv_text
 from utils.runs import RunPaths, atomic_write_json, atomic_write_text
 from utils.runs.layout import FAITHFULNESS
@@ -76,6 +77,8 @@ def _write_files(results: Path, report: dict, views: dict, name: str) -> None:
     atomic_write_text(results / "faithfulness.csv", faithfulness_csv(report["rows"]))
     budget_curves(report, results / "faithfulness_budgets.png", judges=JUDGES,
                   title=f"{name}: {report['images']} {report['split']} images")
+    frontier(report, results / "faithfulness_frontier.png",
+             title=f"{name}: cost and faithfulness, {report['images']} {report['split']} images")
     methods = list(views["masks"])
     rows = []
     for i in range(min(8, len(views["x"]))):

@@ -141,6 +141,34 @@ def across_runs(summary: list[dict], path, title=None) -> None:
     _finish_chart(fig, ax, path, title)
 
 
+def frontier(report: dict, path, judge: str = "evalx", title=None) -> None:
+    """The cost-faithfulness frontier: per method, the `judge`'s keep accuracy at each image's HnS budget (mean
+    +- one standard error) against milliseconds per image (log scale); refinements (rows <start>+refine<K>) are
+    joined to their start in order of K."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    summaries = report["methods"]
+    points = {m: (max(s["seconds_per_image"] * 1e3, 1e-3), *s["at_hns_budget"][f"keep_{judge}"])
+              for m, s in summaries.items()}
+    for start in [m for m in points if "+refine" not in m]:
+        chain = sorted((int(m.split("+refine")[1].split("-")[0]), m) for m in points
+                       if m.startswith(f"{start}+refine") and "-" not in m.split("+refine")[1])
+        if chain:
+            line = [points[start]] + [points[m] for _, m in chain]
+            ax.plot([p[0] for p in line], [p[1] for p in line], "-", color="0.6", lw=1, zorder=1)
+    for method, (ms, keep, se) in points.items():
+        ax.errorbar([ms], [keep], yerr=[se], fmt="o", ms=4, capsize=2, zorder=2)
+        ax.annotate(method, (ms, keep), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("milliseconds per image (log scale)")
+    ax.set_ylabel(f"{judge} accuracy, kept pixels only, at each image's HnS budget")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=110)
+    plt.close(fig)
+
+
 def budget_curves(report: dict, path, judges=("evalx", "seeker"), title=None) -> None:
     """Keep (solid) and remove (dashed) accuracy against the budget, one colour per method, one panel per judge."""
     fig, axes = plt.subplots(1, len(judges), figsize=(6.0 * len(judges), 4.6), squeeze=False)

@@ -27,28 +27,8 @@ from utils.explainers.amortised import AmortisedExplainer
 from utils.seeding import seed_everything
 from utils.stages.evaluation import hns_checkpoint
 from utils.stages.hns import train_hns
-from utils.stages.runs import claimed, default_hider_weights, default_seeker_weights, hns_model_type, hns_variant, \
-    series
-
-AMORTISED = "amortised"
-
-
-def training_config(cfg):
-    """`cfg` as the explainer's Hide-and-Seek run takes it: the classifier frozen, a fixed top-k budget of
-    --explainer_budget pixels (no schedule), no area hinge (a top-k mask's size is its budget), alpha 1."""
-    return dataclasses.replace(cfg, seeker_training="frozen", mask_mode="topk", area_hinge=False, alpha=1.0,
-                               start_budget=cfg.explainer_budget, final_budget=cfg.explainer_budget,
-                               budget_schedule="geometric", budget_epochs=1, seeker_masked_out=False)
-
-
-def amortised_model_type(cfg) -> str:
-    """'amortised', with '+<variant>' where the hider, in-fill or objective terms are not the original's (as
-    `hns_variant` names them) and '+classifier-<file stem>' for a --classifier file."""
-    parts = [part for part in hns_variant(training_config(cfg)).split("+") if part and part != "frozen"]
-    if cfg.classifier:
-        parts.append(f"classifier-{Path(cfg.classifier).name.removesuffix('.keras')}")
-    return "+".join([AMORTISED, *parts])
-
+from utils.stages.runs import (AMORTISED, amortised_model_type, claimed, default_hider_weights, default_seeker_weights,
+                               hns_model_type, series, training_config)
 
 def load_classifier(cfg, data):
     """The classifier the explainer explains: the --classifier file, else the pretrained seeker."""

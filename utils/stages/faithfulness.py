@@ -218,5 +218,5 @@ def run_benchmark(cfg, inputs: BenchmarkInputs, loaded: BenchmarkData, evaluator
     if not cfg.debug:
         written = write_faithfulness(inputs.run.paths, report, views, name=f"{cfg.config} {cfg.identifier}")
         print(f"faithfulness: {written} (+ faithfulness.csv, faithfulness_budgets.png, "
-              "faithfulness_examples.png)")
+              "faithfulness_examples.png, faithfulness_frontier.png)")
     return report

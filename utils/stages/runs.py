@@ -6,6 +6,7 @@ names what sets a Hide-and-Seek run apart from the original.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from networks.term_keys import KEYS as TERM_KEYS
@@ -75,6 +76,26 @@ def hns_model_type(cfg) -> str:
             kind += f"/rate_{_exact(cfg.rate)}"
     variant = hns_variant(cfg)
     return f"{kind}+{variant}" if variant else kind
+
+
+AMORTISED = "amortised"
+
+
+def training_config(cfg):
+    """`cfg` as the explainer's Hide-and-Seek run takes it: the classifier frozen, a fixed top-k budget of
+    --explainer_budget pixels (no schedule), no area hinge (a top-k mask's size is its budget), alpha 1."""
+    return dataclasses.replace(cfg, seeker_training="frozen", mask_mode="topk", area_hinge=False, alpha=1.0,
+                               start_budget=cfg.explainer_budget, final_budget=cfg.explainer_budget,
+                               budget_schedule="geometric", budget_epochs=1, seeker_masked_out=False)
+
+
+def amortised_model_type(cfg) -> str:
+    """'amortised', with '+<variant>' where the hider, in-fill or objective terms are not the original's (as
+    `hns_variant` names them) and '+classifier-<file stem>' for a --classifier file."""
+    parts = [part for part in hns_variant(training_config(cfg)).split("+") if part and part != "frozen"]
+    if cfg.classifier:
+        parts.append(f"classifier-{Path(cfg.classifier).name.removesuffix('.keras')}")
+    return "+".join([AMORTISED, *parts])
 
 
 def run_paths(cfg, model_type: str, run: int | None = None, root: Path | str = ".") -> RunPaths:
