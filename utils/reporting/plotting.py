@@ -97,9 +97,10 @@ def mask_grid(x, prob, mask, preds, labels, path, title=None) -> None:
     plt.close(fig)
 
 
-def _finish_chart(fig, ax, path, title=None) -> None:
+def _finish_chart(fig, ax, path, title=None, legend: bool = True) -> None:
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -161,12 +162,7 @@ def frontier(report: dict, path, judge: str = "evalx", title=None) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("milliseconds per image (log scale)")
     ax.set_ylabel(f"{judge} accuracy, kept pixels only, at each image's HnS budget")
-    ax.grid(alpha=0.3)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
+    _finish_chart(fig, ax, path, title, legend=False)   # each point is labelled by its method
 
 
 def budget_curves(report: dict, path, judges=("evalx", "seeker"), title=None) -> None:
