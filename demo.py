@@ -13,8 +13,8 @@ hider on the seeker's features, and CEM's reconstruction term in the benchmark)
 [-> pretrain a seeker on random masks, for --seeker_training frozen] -> collaborative training (from
 the pretrained networks, with the preset's mask: the adaptive alpha schedule or a pixel budget, and its
 seeker training) -> evaluation [-> the one-pass explainer of the pretrained seeker, from the HnS
-hider, for presets whose hider is not on the seeker's features] -> faithfulness benchmark (the recommended checkpoint's masks against
-every post-hoc method, judged by an EVAL-X evaluator of another seed, which it trains, and by the
+hider, for presets whose hider is not on the seeker's features] -> faithfulness benchmark (the
+recommended checkpoint's masks against every post-hoc method, judged by an EVAL-X evaluator of another seed, which it trains, and by the
 frozen pretrained seeker). A finished stage is reused; an interrupted one continues from its last saved
 epoch (one that died before saving anything starts again); --force reruns everything.
 """
@@ -34,7 +34,8 @@ from utils.config.presets import load_presets, preset_values
 from utils.config.schema import NATIVE_SHAPES
 from utils.runs import RunPaths
 from utils.runs.records import read_record
-from utils.stages.runs import amortised_model_type, default_baseline, hider_model_type, hns_model_type, run_paths, seeker_model_type
+from utils.stages.runs import (amortised_model_type, default_baseline, hider_model_type, hns_model_type, run_paths,
+                               seeker_model_type)
 
 HERE = Path(__file__).resolve().parent
 # Switches the demo decides for its stages: it reuses or continues each stage itself (--force reruns them),

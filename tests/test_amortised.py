@@ -66,7 +66,7 @@ def test_the_training_objective_is_the_classifier_s_cross_entropy_on_the_top_k_p
     assert all(np.array_equal(a, b) for a, b in zip(before, classifier.get_weights()))  # frozen: bit-identical
 
 
-def parse(tmp_path, *argv):
+def parse(*argv):
     from utils.config import AMORTISED, COMMON, HNS, parse_config
 
     return parse_config(["--identifier", "t", *map(str, argv)], "train_explainer.py", "",
@@ -95,7 +95,7 @@ def test_training_against_a_user_s_keras_file_never_changes_it_and_explain_py_re
     monkeypatch.chdir(tmp_path)
     argv = ["--classifier", user_classifier, "--explainer_start", "scratch", "--max_epochs", "1",
             "--train_images", 256, "--quiet"]
-    cfg = parse(tmp_path, *argv, "--debug")
+    cfg = parse(*argv, "--debug")
     # the preset's random-mask seeker training and area hinge do not apply to a frozen classifier under a budget
     assert amortised_model_type(cfg) == "amortised+classifier-mine"
     (result,) = train_amortised(cfg, load_data(cfg))
@@ -108,6 +108,15 @@ def test_training_against_a_user_s_keras_file_never_changes_it_and_explain_py_re
     report = json.loads((tmp_path / "results" / "mnist-5k" / "explanations" / "amortised" / "t" /
                          "explanations.json").read_text())
     assert report["method"] == "amortised" and [r["kept_at_budget"] for r in report["images"]] == [39] * 3
+    # another classifier of the same file name names the same run: the explainer of the first one is refused
+    other = tmp_path / "other" / "mine.keras"
+    other.parent.mkdir()
+    model = keras.saving.load_model(user_classifier, compile=False)
+    model.set_weights([w + 1 for w in model.get_weights()])
+    model.save(other)
+    with pytest.raises(UsageError, match="trained against another classifier"):
+        explain.main(list(map(str, ["--identifier", "t", "--classifier", other, "--method", "amortised", "--n", "3",
+                                    "--quiet", "--debug"])))
 
 
 def test_a_missing_explainer_run_or_a_bad_classifier_file_names_the_fix(user_classifier, tmp_path, monkeypatch):

@@ -318,6 +318,6 @@ def test_refinement_rows_are_named_by_start_and_steps_and_include_the_start_s_ti
     seeker = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
     x, start = rng.random((3, 6, 6, 1)).astype(np.float32), rng.normal(size=(3, 6, 6)).astype(np.float32)
     mask = top_k_mask(start, [0, 2, 5]).astype(np.float32)   # an HnS mask keeping 0, 2 and 5 pixels
-    scores, seconds, _ = refinement_scores(cfg, 0, "topk", seeker, x, start, (mask, 0.25, mask > 0.5), None, None)
+    scores, seconds, _ = refinement_scores(cfg, 0, "topk", seeker, x, start, 0.25, mask > 0.5, None, None)
     # K = 0: the start's top k_i, k_i = the HnS mask's pixels (at least one); the hider's pass is in the time
     assert np.array_equal(top_k_mask(scores, [1, 2, 5]), top_k_mask(start, [1, 2, 5])) and seconds >= 0.25

@@ -4,9 +4,9 @@ What it writes, to the HnS run's results folder: ``faithfulness.json`` (settings
 accuracy, one summary per method, one row per method and budget), ``faithfulness.csv`` (the rows),
 ``faithfulness_budgets.png`` (keep and remove accuracy against budget per method, both judges) and
 ``faithfulness_examples.png`` (one row per image, one column per method: the kept pixels at the
-image's HnS budget) and ``faithfulness_frontier.png`` (EVAL-X keep at the HnS budget against milliseconds per
-image, refinements joined to their start). The benchmark itself (judges, methods, scores): `utils.stages.faithfulness` and
-`utils.evaluation.benchmark`.
+image's HnS budget) and ``faithfulness_frontier.png`` (EVAL-X keep at the HnS budget against milliseconds
+per image, refinements joined to their start). The benchmark itself (judges, methods, scores):
+`utils.stages.faithfulness` and `utils.evaluation.benchmark`.
 """
 from __future__ import annotations
 

@@ -27,8 +27,9 @@ from utils.explainers.amortised import AmortisedExplainer
 from utils.seeding import seed_everything
 from utils.stages.evaluation import hns_checkpoint
 from utils.stages.hns import train_hns
-from utils.stages.runs import (AMORTISED, amortised_model_type, claimed, default_hider_weights, default_seeker_weights,
+from utils.stages.runs import (amortised_model_type, claimed, default_hider_weights, default_seeker_weights,
                                hns_model_type, series, training_config)
+
 
 def load_classifier(cfg, data):
     """The classifier the explainer explains: the --classifier file, else the pretrained seeker."""
@@ -116,7 +117,12 @@ def amortised_weights(cfg) -> Path:
 def load_amortised(cfg, data, classifier) -> tuple[AmortisedExplainer, Path]:
     """The explainer of `classifier` that train_explainer.py trained with the flags of `cfg`, and its weights."""
     weights = amortised_weights(cfg)
+    before = [w.copy() for w in classifier.get_weights()]
     model = build_hns(data.image_shape, data.num_classes, seeker=classifier,
                       **hns_arguments(training_config(cfg), start_weights=False))
-    load_weights(model, weights)
+    load_weights(model, weights)   # the whole run's file: the hider, and the classifier it was trained against
+    if any(not np.array_equal(a, b) for a, b in zip(before, classifier.get_weights())):
+        raise UsageError(f"the one-pass explainer at {weights} was trained against another classifier than the one "
+                         "given (--classifier or the seeker weights): train it for this one with train_explainer.py "
+                         "--overwrite, or pass the classifier it was trained against")
     return AmortisedExplainer(classifier, model.hider, seed=cfg.seed), weights

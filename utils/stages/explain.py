@@ -30,9 +30,9 @@ from utils.explainers.infillers import build_infiller
 from utils.explainers.topk import top_k_mask
 from utils.reporting.explanations import print_summary, write_explanations
 from utils.runs import explanation_model_type
-from utils.stages.amortised import AMORTISED, load_amortised, load_classifier
+from utils.stages.amortised import load_amortised, load_classifier
 from utils.stages.evaluation import hns_checkpoint
-from utils.stages.runs import claimed, default_hider_weights, default_seeker_weights, hns_model_type, series
+from utils.stages.runs import AMORTISED, claimed, default_hider_weights, default_seeker_weights, hns_model_type, series
 
 
 @dataclass

@@ -33,11 +33,11 @@ from utils.explainers.infillers import build_infiller
 from utils.explainers.references import REFERENCES, ReferenceExplainer
 from utils.reporting.faithfulness_report import CO_TRAINED, faithfulness_table, line, write_faithfulness
 from utils.seeding import seed_everything
-from utils.stages.amortised import AMORTISED, amortised_weights, load_amortised
+from utils.stages.amortised import amortised_weights, load_amortised
 from utils.stages.evaluation import hns_checkpoint
 from utils.stages.explain import load_hns, needs_autoencoder, refine
 from utils.stages.judge import judge_run
-from utils.stages.runs import default_hider_weights, default_seeker_weights, hns_model_type, series
+from utils.stages.runs import AMORTISED, default_hider_weights, default_seeker_weights, hns_model_type, series
 
 
 @dataclass
@@ -125,11 +125,10 @@ def load_benchmark_data(cfg, inputs: BenchmarkInputs) -> BenchmarkData:
 
 # --- the methods' scores ----------------------------------------------------------------------------
 
-def refinement_scores(cfg, steps, objective, seeker, x, start, hns, train, autoencoder):
-    """(scores (n, H, W), seconds per image, None) of BBMP run `steps` from the hider's logits `start` with
-    `objective` (`utils.evaluation.refinement`); `hns` is the HnS mask's (scores, seconds, binary mask),
-    whose pass the time per image includes: the start is part of the method's cost."""
-    _, start_seconds, mask = hns
+def refinement_scores(cfg, steps, objective, seeker, x, start, start_seconds, mask, train, autoencoder):
+    """(scores (n, H, W), seconds per image, None) of BBMP run `steps` from the logits `start` with `objective`
+    (`utils.evaluation.refinement`), cut at the pixels of the binary HnS `mask`; the time per image includes the
+    start's pass, `start_seconds` per image: the start is part of the method's cost."""
     explanation = refine(cfg, REFINED, objective, seeker, x, start, mask, steps, train, autoencoder,
                          seeds=np.arange(len(x)) + cfg.seed)
     return np.asarray(explanation.scores, np.float64), start_seconds + explanation.seconds / len(x), None
@@ -138,7 +137,7 @@ def refinement_scores(cfg, steps, objective, seeker, x, start, hns, train, autoe
 def amortised_scores(cfg, loaded: BenchmarkData, x):
     """(logits (n, H, W), seconds per image, None) of the one-pass explainer of the pretrained seeker."""
     explainer, _ = load_amortised(cfg, loaded.data, loaded.seeker)
-    explainer.explain(x[:1])  # traced first, so that the timed call does not trace
+    explainer.explain(x)  # traced first for this batch, so that the timed call does not trace
     explanation = explainer.explain(x)
     return np.asarray(explanation.scores, np.float64), explanation.seconds / len(x), None
 
@@ -196,9 +195,8 @@ def _score_every_method(cfg, inputs: BenchmarkInputs, loaded: BenchmarkData, jud
         if method in refinements:
             steps, objective, origin = refinements[method]
             logits, start_seconds = starts[origin]
-            scores, seconds, mask = refinement_scores(cfg, steps, objective, loaded.seeker, x, logits,
-                                                      (None, start_seconds, hns_mask), loaded.train,
-                                                      loaded.autoencoder)
+            scores, seconds, mask = refinement_scores(cfg, steps, objective, loaded.seeker, x, logits, start_seconds,
+                                                      hns_mask, loaded.train, loaded.autoencoder)
         else:
             scores, seconds, mask = (own_scores.get(method)
                                      or method_scores(cfg, method, loaded.seeker, x, loaded.train, loaded.autoencoder))
