@@ -32,7 +32,6 @@ def files(tmp_path_factory):
     (d / "garbage.weights.h5").write_bytes(b"<html>not found</html>")
     (d / "nan.toml").write_text('[p]\nevalx_min_rate = nan\n')
     (d / "script_nan.toml").write_text('[p]\n[p.collaborative_training]\nlearning_rate = inf\n')
-    (d / "grid.toml").write_text('[p]\nevalx_grid = 5\n')
     (d / "latin1.toml").write_bytes('[p]\nidentifier = "café"\n'.encode("latin-1"))
     records = {"val5": {"accuracy": 0.9, "val_accuracy": 5}, "high": {"accuracy": 0.9, "val_accuracy": "high"},
                "noacc": {"val_accuracy": 0.9}}
@@ -101,8 +100,7 @@ CASES = [
      "1.png is too large to decode safely"),
     ("pretrain_seeker.py", ["--seed", "-1"], "--seed must be in [0, 2147483647], got -1"),
     ("baseline.py", ["--seeker_weights", "garbage.weights.h5"], "is not an HDF5 file (it starts with b'<htm')"),
-    ("pretrain_hider.py", ["--config_file", "grid.toml", "--config", "p"],
-     "evalx_grid = 5 in preset [p] of grid.toml does not divide the image size 28"),
+    ("pretrain_seeker.py", ["--evalx_grid", "5"], "--evalx_grid 5 does not divide the image size 28"),
     ("pretrain_seeker.py", MW, "TF_CONFIG task index 2 is out of range"),
     # 9. HideAndSeek's optional objectives where they cannot act (issue #21)
     ("collaborative_training.py", ["--seeker_masked_out", "--seeker_training", "frozen"],
@@ -151,7 +149,7 @@ def test_bad_values_one_line_exit_2_nothing_written(files, script, args, message
 PARSE_TIME = [["--seed", "-1"], ["--learning_rate", "inf"], ["--config_file", "nan.toml", "--config", "p"],
               ["--config", "patches", "--num_classes", "10"], ["--train_images", "10"], ["--baseline", "val5.json"],
               ["--identifier", ".."], ["--config_file", "latin1.toml", "--config", "p"],
-              ["--config_file", "grid.toml", "--config", "p"], MW, ["--seeker_weights", NAN_WEIGHTS],
+              ["--evalx_grid", "5"], MW, ["--seeker_weights", NAN_WEIGHTS],
               ["--hider_weights", "garbage.weights.h5"]]
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.make_presets_fixture import cases, key, resolved
-from utils.config import COMMON, HNS, parse_config
+from utils.config import COMMON, EVALX, HNS, parse_config
 from utils.config.presets import load_presets, resolve_preset
 from utils.errors import UsageError
 
@@ -87,3 +87,18 @@ def test_a_script_exits_2_on_a_circle(tmp_path, capsys):
     toml.write_text('[p]\nextends = "q"\n[q]\nextends = "p"\n')
     assert main_wrapper(pretrain_hider.main, ["--config_file", str(toml), "--config", "p"]) == 2
     assert "in a circle (p -> q -> p)" in capsys.readouterr().err
+
+
+def test_a_presets_grid_fits_any_image_size_and_a_typed_one_is_refused(tmp_path):
+    """The folder preset's EVAL-X grid (16) at a native size it does not divide (40 pixels) becomes the nearest
+    divisor, 20, rather than stopping the run; the user's own --evalx_grid that does not divide is refused."""
+    from utils.config.parser import nearest_divisor
+    assert [nearest_divisor(40, 16), nearest_divisor(48, 16), nearest_divisor(28, 5), nearest_divisor(7, 3)] == \
+        [20, 16, 4, 1]
+    toml = tmp_path / "c.toml"
+    toml.write_text('[p]\nimage_size = 40\nevalx_grid = 16\n')
+    assert parse(toml, "--config", "p").evalx_grid == 20
+    assert parse(toml, "--config", "p", "--image_size", "64").evalx_grid == 16
+    with pytest.raises(UsageError, match="--evalx_grid 16 does not divide the image size 40"):
+        parse_config(["--config_file", str(toml), "--config", "p", "--evalx_grid", "16"], "test.py", "test",
+                     groups=(COMMON, HNS, EVALX))

@@ -109,7 +109,24 @@ def effective_values(script: str, typed: dict) -> dict:
         if getattr(filled, key) != getattr(bare, key):
             rule = "native to" if key != "shift_fill" else "default on"
             values[key] = (getattr(filled, key), f"{rule} {filled.dataset}")
+    _fit_preset_grid(values, typed)
     return values
+
+
+def nearest_divisor(n: int, g: int) -> int:
+    """The divisor of n nearest to g (of two as near, the smaller: coarser cells)."""
+    return min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: (abs(d - g), d))
+
+
+def _fit_preset_grid(values: dict, typed: dict) -> None:
+    """A preset's EVAL-X grid that does not divide the image size (the folder preset's 16 at --image_size 40)
+    becomes the divisor of the size nearest to it: a preset's default never stops a run; a typed grid that
+    does not divide is refused (`utils.config.checks`)."""
+    grid, source = values["evalx_grid"]
+    size = values["image_size"][0]
+    if "evalx_grid" in typed or grid is None or size is None or size % grid == 0:
+        return
+    values["evalx_grid"] = (nearest_divisor(size, grid), f"{source}: {grid}, the nearest divisor of image size {size}")
 
 
 def shown_values(script: str, typed: dict) -> dict:

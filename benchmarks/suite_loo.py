@@ -1,0 +1,184 @@
+"""Leave one data set of the suite out (issue 31): score Hide-and-Seek runs of the folder preset on every suite
+data set, on validation and test, and choose each setting on the other data sets' validation splits.
+
+Each data set D of ``--data_sets`` lives in ``--suite_dir``/D (written by ``python -m utils.data.suite D DIR/D``)
+and has, for every variant V of ``--variants``, an HnS run of the ``example`` preset under the identifier
+``suite-D-V`` with the variant's flags, started from the pooling seeker of ``suite-D``; ``benchmarks/suite_runs.sh``
+trains them. For every run and split (val, test) this scores, on the split's first ``--images`` images:
+
+- the binary HnS mask (the final checkpoint, the run's last budget): the share of its pixels on the evidence
+  (precision), and keep / remove of the frozen pretrained seeker with the hidden pixels blurred
+  (`utils.explainers.infillers`, the judge that did not make the masks; EVAL-X needs a trained judge per data
+  set: faithfulness.py);
+- the hider's ranking read as the mode of its kept set at each sigma of ``--sigmas`` (`utils.evaluation.ranking`;
+  sigma 0: its own keep probability): TPR at |evidence| and pointing;
+- on the same images, each post-hoc method of ``--methods`` on the pretrained seeker, cut at each image's HnS
+  budget: precision, keep / remove, TPR at |evidence| and pointing.
+
+Then it chooses by leaving one data set out (`utils.evaluation.selection`): the variant by the mean of the mask's
+precision and keep on validation, the sigma by the mean of pointing and TPR on validation, and prints each
+held-out data set's test figures for the choice the other data sets made, with standard errors.
+
+    .venv/bin/python benchmarks/suite_loo.py --suite_dir DIR --variants "A=;B=--nested_budget 0.05" \\
+        [--data_sets a,b,...] [--images 500] [--sigmas 0,1,2,4] [--methods ...] [--out scores.json]
+
+Scores already in ``--out`` (same run, split, images) are reused, so a new variant costs only its own runs.
+What it measured: docs/results/ (issue 31's leave-one-out file).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from utils.data.suite.registry import DATA_SETS  # noqa: E402
+from utils.evaluation.selection import chosen_everywhere, leave_one_out  # noqa: E402
+
+METHODS = "integrated-gradients,gradient-input,smoothgrad,sobel,random"
+SPLITS = ("val", "test")
+
+
+def variant_list(text: str) -> dict[str, list[str]]:
+    """{name: flags} of "NAME=flags;NAME=flags"."""
+    out = {}
+    for item in filter(None, (s.strip() for s in text.split(";"))):
+        name, _, flags = item.partition("=")
+        out[name.strip()] = shlex.split(flags)
+    return out
+
+
+def run_config(suite_dir: Path, name: str, variant: str, flags: list[str]):
+    """The faithfulness.py configuration of data set `name`'s run of `variant`."""
+    from utils.config import parse_config
+    from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS
+    spec = DATA_SETS[name]
+    argv = ["--config", "example", "--data_dir", str(suite_dir / name), "--image_size", str(spec.size),
+            "--channels", str(spec.channels), "--identifier", f"suite-{name}-{variant}",
+            "--seeker_weights", f"weights/example/seeker+pooling/suite-{name}/best.weights.h5", *flags]
+    return parse_config(argv, "benchmarks/suite_loo.py", __doc__, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH))
+
+
+def figures(mask, scores, x, labels, evidence, judge, infiller, sigma_scores=None) -> dict:
+    """{figure: (mean, se)} of a binary `mask` and, where given, of the ranking `scores` (see the docstring)."""
+    from utils.evaluation.faithfulness import ground_truth, keep_and_remove, mean_se, precision
+    seeds = np.arange(len(x))
+    keep, remove = keep_and_remove([judge], x, labels, mask, infiller, seeds)["seeker"]
+    out = {"precision": mean_se(precision(mask, evidence)), "keep": mean_se(keep), "remove": mean_se(remove),
+           "pixels": mean_se(mask.sum(axis=(1, 2)))}
+    for key, ranked in ({"": scores} if sigma_scores is None else sigma_scores).items():
+        if ranked is None:
+            continue
+        for figure, values in ground_truth(ranked, evidence).items():
+            if figure in ("tpr", "pointing"):
+                out[f"{figure}{key}"] = mean_se(values)
+    return out
+
+
+def score_run(cfg, images: int, sigmas: list[float], methods: list[str]) -> dict:
+    """{split: {row: figures}} of one run (see the module docstring)."""
+    from networks.build import load_seeker
+    from utils.evaluation.faithfulness import Judge
+    from utils.evaluation.prediction import as_float_images
+    from utils.evaluation.ranking import mode_ranking
+    from utils.evaluation.refinement import hider_pass
+    from utils.explainers.infillers import build_infiller
+    from utils.explainers.topk import top_k_mask
+    from utils.stages.data import load_data
+    from utils.stages.explain import load_hns
+    from utils.stages.faithfulness import method_scores
+    from utils.stages.runs import hns_model_type, series
+    data = load_data(cfg)
+    run = series(cfg, hns_model_type(cfg))[0]
+    if not run.paths.final.is_file():
+        raise FileNotFoundError(f"no final weights at {run.paths.final}: train the run first")
+    hns = load_hns(cfg, data, run.paths.final)
+    seeker = load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, cfg.seeker_weights)
+    train = as_float_images(data.train.x)
+    judge, infiller = Judge("seeker", seeker), build_infiller("blur", cfg.image_size, train)
+    out = {"checkpoint": str(run.paths.final)}
+    for split_name, split in (("val", data.val), ("test", data.test)):
+        n = min(images, len(split))
+        x, labels, evidence = as_float_images(split.x[:n]), split.y[:n], split.evidence[:n]
+        mask, probability, _, seconds = hider_pass(hns, x)
+        mask = mask > 0.5
+        rows = {"hns": {**figures(mask, None, x, labels, evidence, judge, infiller,
+                                  {f"@{s:g}": mode_ranking(probability, s) for s in sigmas}),
+                        "ms": seconds * 1e3}}
+        for method in methods:
+            start = time.perf_counter()
+            scores, _, _ = method_scores(cfg, method, seeker, x, train, None)
+            cut = top_k_mask(scores, mask.sum(axis=(1, 2)))
+            rows[method] = {**figures(cut, scores, x, labels, evidence, judge, infiller),
+                            "ms": (time.perf_counter() - start) / n * 1e3}
+        out[split_name] = {"images": n, "rows": rows}
+        print(f"  {split_name}: " + "; ".join(
+            f"{m} prec {r['precision'][0]:.3f} keep {r['keep'][0]:.3f} point "
+            f"{r.get('pointing', r.get('pointing@0', (float('nan'),)))[0]:.3f}" for m, r in rows.items()), flush=True)
+    return out
+
+
+def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list[float]) -> list[str]:
+    """The leave-one-out choices and the held-out figures, as printed lines."""
+    def val(d, v):
+        return scores[d][v]["val"]["rows"]["hns"]
+
+    def test(d, v):
+        return scores[d][v]["test"]["rows"]["hns"]
+
+    lines = []
+    mask_val = {v: {d: (val(d, v)["precision"][0] + val(d, v)["keep"][0]) / 2 for d in data_sets} for v in variants}
+    for d, pick in leave_one_out(mask_val).items():
+        t = test(d, pick["choice"])
+        lines.append(f"mask   held out {d:15s} chose {pick['choice']:6s} (val {pick['validation']:.3f}): test precision "
+                     f"{t['precision'][0]:.3f} +- {t['precision'][1]:.3f}, keep {t['keep'][0]:.3f} +- {t['keep'][1]:.3f}")
+    lines.append(f"mask   chosen on every data set: {chosen_everywhere(mask_val)}")
+    ranking_val = {(v, s): {d: (val(d, v)[f"pointing@{s:g}"][0] + val(d, v)[f"tpr@{s:g}"][0]) / 2
+                            for d in data_sets} for v in variants for s in sigmas}
+    for d, pick in leave_one_out(ranking_val).items():
+        v, s = pick["choice"]
+        t = test(d, v)
+        lines.append(f"rank   held out {d:15s} chose {v}, sigma {s:g} (val {pick['validation']:.3f}): test pointing "
+                     f"{t[f'pointing@{s:g}'][0]:.3f} +- {t[f'pointing@{s:g}'][1]:.3f}, TPR {t[f'tpr@{s:g}'][0]:.3f}")
+    lines.append(f"rank   chosen on every data set: {chosen_everywhere(ranking_val)}")
+    return lines
+
+
+def main(argv) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite_dir", type=Path, required=True)
+    parser.add_argument("--data_sets", default=",".join(DATA_SETS))
+    parser.add_argument("--variants", default="A=")
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--sigmas", default="0,1,2,4")
+    parser.add_argument("--methods", default=METHODS)
+    parser.add_argument("--out", type=Path, default=Path("results/suite_loo.json"))
+    args = parser.parse_args(argv)
+    data_sets, variants = args.data_sets.split(","), variant_list(args.variants)
+    sigmas, methods = [float(s) for s in args.sigmas.split(",")], [m for m in args.methods.split(",") if m]
+    scores = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    for d in data_sets:
+        for v, flags in variants.items():
+            if v in scores.get(d, {}) and scores[d][v]["val"]["images"] == args.images:
+                continue
+            print(f"{d} {v} {' '.join(flags)}", flush=True)
+            scores.setdefault(d, {})[v] = score_run(run_config(args.suite_dir, d, v, flags), args.images, sigmas,
+                                                    methods)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = args.out.with_suffix(".tmp")
+            tmp.write_text(json.dumps(scores, indent=1))
+            tmp.replace(args.out)
+    print("\n".join(choose(scores, data_sets, list(variants), sigmas)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
