@@ -19,7 +19,7 @@ for D in "$@"; do
   L=$SUITE/logs/$D
   if [ ! -f "weights/example/seeker+pooling/suite-$D/best.weights.h5" ]; then
     s=$(date +%s); $P pretrain_seeker.py $common --identifier "suite-$D" --max_epochs 10 > "$L.seeker.log" 2>&1
-    echo "$D seeker $(( $(date +%s) - s )) s rc=$?" >> "$SUITE/logs/times"
+    rc=$?; echo "$D seeker $(( $(date +%s) - s )) s rc=$rc" >> "$SUITE/logs/times"
     $P baseline.py $common --identifier "suite-$D" > "$L.baseline.log" 2>&1
   fi
   s=$(date +%s)
@@ -28,5 +28,5 @@ for D in "$@"; do
     --seeker_weights "weights/example/seeker+pooling/suite-$D/best.weights.h5" \
     --baseline "results/example/seeker+pooling/suite-$D/baseline.json" --max_epochs 12 --budget_epochs 8 $FLAGS \
     > "$L.hns-$V.log" 2>&1
-  echo "$D hns-$V $(( $(date +%s) - s )) s rc=$?" >> "$SUITE/logs/times"
+  rc=$?; echo "$D hns-$V $(( $(date +%s) - s )) s rc=$rc" >> "$SUITE/logs/times"
 done
