@@ -149,6 +149,37 @@ def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list
         lines.append(f"rank   held out {d:15s} chose {v}, sigma {s:g} (val {pick['validation']:.3f}): test pointing "
                      f"{t[f'pointing@{s:g}'][0]:.3f} +- {t[f'pointing@{s:g}'][1]:.3f}, TPR {t[f'tpr@{s:g}'][0]:.3f}")
     lines.append(f"rank   chosen on every data set: {chosen_everywhere(ranking_val)}")
+    lines += targets(scores, data_sets, leave_one_out(mask_val), leave_one_out(ranking_val))
+    return lines
+
+
+def targets(scores: dict, data_sets: list[str], mask_picks: dict, ranking_picks: dict) -> list[str]:
+    """Per held-out data set, its test table: the chosen HnS mask and ranking against every post-hoc method cut at
+    the same budgets, and issue 31's three checks (pointing >= integrated gradients' - 1 se; precision and keep
+    >= every other row's, the frozen seeker judging here)."""
+    lines = []
+    for d in data_sets:
+        v, (rv, s) = mask_picks[d]["choice"], ranking_picks[d]["choice"]
+        rows = scores[d][v]["test"]["rows"]
+        hns, ranked = rows["hns"], scores[d][rv]["test"]["rows"]["hns"]
+        lines.append(f"\n{d} (test, {scores[d][v]['test']['images']} images): mask of {v}, ranking of {rv} at sigma {s:g}")
+        lines.append(f"  {'row':22s} {'precision':>15s} {'keep':>15s} {'remove':>15s} {'pointing':>15s} {'TPR':>15s}")
+
+        def cell(r, k):
+            return f"{r[k][0]:.3f} +- {r[k][1]:.3f}" if k in r else "-"
+        lines.append(f"  {'HnS':22s} {cell(hns, 'precision'):>15s} {cell(hns, 'keep'):>15s} {cell(hns, 'remove'):>15s} "
+                     f"{cell(ranked, f'pointing@{s:g}'):>15s} {cell(ranked, f'tpr@{s:g}'):>15s}")
+        for m, r in rows.items():
+            if m != "hns":
+                lines.append(f"  {m:22s} {cell(r, 'precision'):>15s} {cell(r, 'keep'):>15s} {cell(r, 'remove'):>15s} "
+                             f"{cell(r, 'pointing'):>15s} {cell(r, 'tpr'):>15s}")
+        others = {m: r for m, r in rows.items() if m not in ("hns", "random")}
+        ig = rows.get("integrated-gradients")
+        point = ranked[f"pointing@{s:g}"][0]
+        checks = [("pointing >= IG - 1 se", ig is None or point >= ig["pointing"][0] - ig["pointing"][1]),
+                  ("precision >= every method", all(hns["precision"][0] >= r["precision"][0] for r in others.values())),
+                  ("keep >= every method", all(hns["keep"][0] >= r["keep"][0] for r in others.values()))]
+        lines.append("  " + "; ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks))
     return lines
 
 

@@ -321,3 +321,15 @@ def test_refinement_rows_are_named_by_start_and_steps_and_include_the_start_s_ti
     scores, seconds, _ = refinement_scores(cfg, 0, "topk", seeker, x, start, 0.25, mask > 0.5, None, None)
     # K = 0: the start's top k_i, k_i = the HnS mask's pixels (at least one); the hider's pass is in the time
     assert np.array_equal(top_k_mask(scores, [1, 2, 5]), top_k_mask(start, [1, 2, 5])) and seconds >= 0.25
+
+
+def test_a_judge_that_reads_random_pixels_as_well_as_whole_images_is_named_blind():
+    from utils.evaluation.benchmark import blind_judge_note
+    # blob_count's blur judge (docs/results): whole 0.976, random 3% 0.988 on 500 images
+    blur = {"whole": (0.976, 0.007), "random_0.03": (0.988, 0.005)}
+    assert "cannot tell masks apart" in blind_judge_note(blur)
+    # its mean judge: random 3% at 0.464, far below whole images
+    assert blind_judge_note({"whole": (0.966, 0.008), "random_0.03": (0.464, 0.022)}) is None
+    # 2 standard errors of the difference: 0.95 vs 0.93 with se 0.01 each is within 2 * 0.0141
+    assert blind_judge_note({"whole": (0.95, 0.01), "random_0.03": (0.93, 0.01)}) is not None
+    assert blind_judge_note({"whole": (0.95, 0.01), "random_0.03": (0.91, 0.01)}) is None

@@ -55,6 +55,19 @@ def refuse_a_judge_at_chance(accuracy: float, n: int, classes: int, weights) -> 
                          f"(--judge_infiller blur)")
 
 
+def blind_judge_note(accuracy: dict, rate: float = 0.03) -> str | None:
+    """A note where the judge reads images with a random `rate` of their pixels as well as whole images (within 2
+    standard errors of each): then the in-fill leaks the rest of the image (the blur in-filler keeps large, smooth
+    evidence visible), every mask keeps about as much as random pixels do, and the keep figures cannot tell
+    methods apart; else None. `accuracy`: `evaluator_accuracy`'s {name: (mean, se)}."""
+    (whole, se_whole), (random, se_random) = accuracy["whole"], accuracy[f"random_{rate:g}"]
+    if random < whole - 2 * np.hypot(se_whole, se_random):
+        return None
+    return (f"the judge reads random {rate:.0%} of the pixels ({random:.3f}) as well as whole images ({whole:.3f}): its "
+            f"in-fill leaks what it hides, so its keep figures cannot tell masks apart; judge with another "
+            f"--judge_infiller (mean hides the most) under a new --evaluator NAME")
+
+
 def hns_scores(hns, x) -> tuple[dict, np.ndarray]:
     """(scores (n, H, W), seconds per image, binary mask) of "hns" (the mask) and "hns-ranked" (the keep
     probability) on images x, and the hider's logits (n, H, W), the refinements' start, from one pass of

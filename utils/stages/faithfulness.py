@@ -23,7 +23,8 @@ from utils.config.checks import (parse_budgets, parse_methods, parse_refine_obje
 from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS, as_dict
 from utils.data import load_data
 from utils.errors import UsageError
-from utils.evaluation.benchmark import evaluator_accuracy, hns_scores, refuse_a_judge_at_chance, score_method
+from utils.evaluation.benchmark import (blind_judge_note, evaluator_accuracy, hns_scores, refuse_a_judge_at_chance,
+                                       score_method)
 from utils.evaluation.faithfulness import Judge
 from utils.evaluation.leakage import LeakageProbe
 from utils.evaluation.prediction import as_float_images
@@ -164,7 +165,7 @@ def benchmark_report(cfg, inputs: BenchmarkInputs, loaded: BenchmarkData, evalua
     x, labels = as_float_images(split.x[:n]), split.y[:n]
     report = {"settings": as_dict(cfg, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH)), "images": n,
               "split": cfg.faith_split,
-              "checkpoint": str(inputs.checkpoint), "notes": inputs.notes, "seeker": str(inputs.seeker),
+              "checkpoint": str(inputs.checkpoint), "notes": list(inputs.notes), "seeker": str(inputs.seeker),
               "evaluator": {"weights": str(inputs.evaluator_weights),
                             "accuracy": evaluator_accuracy(judges[0], data, loaded.judge_infiller, cfg.seed,
                                                            cfg.evalx_grid)},
@@ -173,6 +174,10 @@ def benchmark_report(cfg, inputs: BenchmarkInputs, loaded: BenchmarkData, evalua
         f"{k} {v[0]:.3f}" for k, v in report["evaluator"]["accuracy"].items()))
     refuse_a_judge_at_chance(report["evaluator"]["accuracy"]["whole"][0], len(data.test), data.num_classes,
                              inputs.evaluator_weights)
+    blind = blind_judge_note(report["evaluator"]["accuracy"])
+    if blind:
+        report["notes"].append(blind)
+        print(f"note: {blind}")
     views = {"x": x, "labels": labels, "masks": {}}
     evidence = None if split.evidence is None else split.evidence[:n]
     _score_every_method(cfg, inputs, loaded, judges, hns, x, labels, evidence, report, views)
