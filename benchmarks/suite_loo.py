@@ -11,7 +11,7 @@ trains them. For every run and split (val, test) this scores, on the split's fir
   (`utils.explainers.infillers`, the judge that did not make the masks; EVAL-X needs a trained judge per data
   set: faithfulness.py);
 - the hider's ranking read as the mode of its kept set at each sigma of ``--sigmas`` (`utils.evaluation.ranking`;
-  sigma 0: its own keep probability): TPR at |evidence| and pointing;
+  sigma 0: its own keep probability; "kept<sigma>": the densest kept pixels first): TPR at |evidence| and pointing;
 - on the same images, each post-hoc method of ``--methods`` on the pretrained seeker, cut at each image's HnS
   budget: precision, keep / remove, TPR at |evidence| and pointing.
 
@@ -22,7 +22,7 @@ held-out data set's test figures for the choice the other data sets made, with s
     .venv/bin/python benchmarks/suite_loo.py --suite_dir DIR --variants "A=;B=--nested_budget 0.05" \\
         [--data_sets a,b,...] [--images 500] [--sigmas 0,1,2,4] [--methods ...] [--out scores.json]
 
-Scores already in ``--out`` (same run, split, images) are reused, so a new variant costs only its own runs.
+Scores already in ``--out`` (same run, images, sigmas, methods and flags) are reused, so a new variant costs only its own runs.
 What it measured: docs/results/ (issue 31's leave-one-out file).
 """
 from __future__ import annotations
@@ -111,7 +111,8 @@ def score_run(cfg, images: int, sigmas: list[float], methods: list[str]) -> dict
         mask, probability, _, seconds = hider_pass(hns, x)
         mask = mask > 0.5
         rows = {"hns": {**figures(mask, None, x, labels, evidence, judge, infiller,
-                                  {f"@{s:g}": mode_ranking(probability, s) for s in sigmas}),
+                                  {**{f"@{s:g}": mode_ranking(probability, s) for s in sigmas},
+                                   **{f"@kept{s:g}": mode_ranking(probability, s, mask) for s in sigmas if s > 0}}),
                         "ms": seconds * 1e3}}
         for method in methods:
             start = time.perf_counter()
@@ -141,13 +142,14 @@ def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list
         lines.append(f"mask   held out {d:15s} chose {pick['choice']:6s} (val {pick['validation']:.3f}): test precision "
                      f"{t['precision'][0]:.3f} +- {t['precision'][1]:.3f}, keep {t['keep'][0]:.3f} +- {t['keep'][1]:.3f}")
     lines.append(f"mask   chosen on every data set: {chosen_everywhere(mask_val)}")
-    ranking_val = {(v, s): {d: (val(d, v)[f"pointing@{s:g}"][0] + val(d, v)[f"tpr@{s:g}"][0]) / 2
-                            for d in data_sets} for v in variants for s in sigmas}
+    readouts = [f"{s:g}" for s in sigmas] + [f"kept{s:g}" for s in sigmas if s > 0]
+    ranking_val = {(v, r): {d: (val(d, v)[f"pointing@{r}"][0] + val(d, v)[f"tpr@{r}"][0]) / 2
+                            for d in data_sets} for v in variants for r in readouts}
     for d, pick in leave_one_out(ranking_val).items():
         v, s = pick["choice"]
         t = test(d, v)
-        lines.append(f"rank   held out {d:15s} chose {v}, sigma {s:g} (val {pick['validation']:.3f}): test pointing "
-                     f"{t[f'pointing@{s:g}'][0]:.3f} +- {t[f'pointing@{s:g}'][1]:.3f}, TPR {t[f'tpr@{s:g}'][0]:.3f}")
+        lines.append(f"rank   held out {d:15s} chose {v}, sigma {s} (val {pick['validation']:.3f}): test pointing "
+                     f"{t[f'pointing@{s}'][0]:.3f} +- {t[f'pointing@{s}'][1]:.3f}, TPR {t[f'tpr@{s}'][0]:.3f}")
     lines.append(f"rank   chosen on every data set: {chosen_everywhere(ranking_val)}")
     lines += targets(scores, data_sets, leave_one_out(mask_val), leave_one_out(ranking_val))
     return lines
@@ -162,20 +164,20 @@ def targets(scores: dict, data_sets: list[str], mask_picks: dict, ranking_picks:
         v, (rv, s) = mask_picks[d]["choice"], ranking_picks[d]["choice"]
         rows = scores[d][v]["test"]["rows"]
         hns, ranked = rows["hns"], scores[d][rv]["test"]["rows"]["hns"]
-        lines.append(f"\n{d} (test, {scores[d][v]['test']['images']} images): mask of {v}, ranking of {rv} at sigma {s:g}")
+        lines.append(f"\n{d} (test, {scores[d][v]['test']['images']} images): mask of {v}, ranking of {rv} at sigma {s}")
         lines.append(f"  {'row':22s} {'precision':>15s} {'keep':>15s} {'remove':>15s} {'pointing':>15s} {'TPR':>15s}")
 
         def cell(r, k):
             return f"{r[k][0]:.3f} +- {r[k][1]:.3f}" if k in r else "-"
         lines.append(f"  {'HnS':22s} {cell(hns, 'precision'):>15s} {cell(hns, 'keep'):>15s} {cell(hns, 'remove'):>15s} "
-                     f"{cell(ranked, f'pointing@{s:g}'):>15s} {cell(ranked, f'tpr@{s:g}'):>15s}")
+                     f"{cell(ranked, f'pointing@{s}'):>15s} {cell(ranked, f'tpr@{s}'):>15s}")
         for m, r in rows.items():
             if m != "hns":
                 lines.append(f"  {m:22s} {cell(r, 'precision'):>15s} {cell(r, 'keep'):>15s} {cell(r, 'remove'):>15s} "
                              f"{cell(r, 'pointing'):>15s} {cell(r, 'tpr'):>15s}")
         others = {m: r for m, r in rows.items() if m not in ("hns", "random")}
         ig = rows.get("integrated-gradients")
-        point = ranked[f"pointing@{s:g}"][0]
+        point = ranked[f"pointing@{s}"][0]
         checks = [("pointing >= IG - 1 se", ig is None or point >= ig["pointing"][0] - ig["pointing"][1]),
                   ("precision >= every method", all(hns["precision"][0] >= r["precision"][0] for r in others.values())),
                   ("keep >= every method", all(hns["keep"][0] >= r["keep"][0] for r in others.values()))]
@@ -198,16 +200,24 @@ def main(argv) -> int:
     scores = json.loads(args.out.read_text()) if args.out.is_file() else {}
     for d in data_sets:
         for v, flags in variants.items():
-            if v in scores.get(d, {}) and scores[d][v]["val"]["images"] == args.images:
+            done = scores.get(d, {}).get(v, {})
+            if done.get("asked") == [args.images, args.sigmas, args.methods, flags]:
                 continue
             print(f"{d} {v} {' '.join(flags)}", flush=True)
-            scores.setdefault(d, {})[v] = score_run(run_config(args.suite_dir, d, v, flags), args.images, sigmas,
-                                                    methods)
+            try:
+                scored = score_run(run_config(args.suite_dir, d, v, flags), args.images, sigmas, methods)
+            except FileNotFoundError as e:   # not trained yet: left out of the choice
+                print(f"  left out: {e}", flush=True)
+                continue
+            scores.setdefault(d, {})[v] = scored
+            scores[d][v]["asked"] = [args.images, args.sigmas, args.methods, flags]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             tmp = args.out.with_suffix(".tmp")
             tmp.write_text(json.dumps(scores, indent=1))
             tmp.replace(args.out)
-    print("\n".join(choose(scores, data_sets, list(variants), sigmas)))
+    complete = [d for d in data_sets if all(v in scores.get(d, {}) for v in variants)]
+    print(f"\nchoosing on the data sets with every variant scored: {', '.join(complete)}")
+    print("\n".join(choose(scores, complete, list(variants), sigmas)))
     return 0
 
 

@@ -52,3 +52,17 @@ def test_mode_ranking_puts_the_densest_kept_pixel_first():
     assert mode_ranking(s, 1)[0, 4, 4] == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="sigma"):
         mode_ranking(s, -1)
+
+
+def test_the_kept_mode_stays_on_the_kept_pixels():
+    # two parallel kept strokes two pixels apart: the density peaks on the unkept row between them
+    s = np.zeros((1, 7, 7))
+    s[0, 2, 1:6] = s[0, 4, 1:6] = 0.9
+    y = s > 0.5
+    free = np.unravel_index(np.argmax(mode_ranking(s, 1)), s.shape)[1:]
+    kept = np.unravel_index(np.argmax(mode_ranking(s, 1, y)), s.shape)[1:]
+    assert free == (3, 3) and not y[0][free]
+    assert y[0][kept] and kept in ((2, 3), (4, 3))
+    r = mode_ranking(s, 1, y)
+    assert r[y].min() > r[~y].max()        # every kept pixel before every other
+    assert np.array_equal(r[~y], s[~y])    # the others in the hider's order
