@@ -51,21 +51,24 @@ def refuse_a_judge_at_chance(accuracy: float, n: int, classes: int, weights) -> 
         raise UsageError(f"the EVAL-X judge {weights} reads {accuracy:.3f} of the whole test images, no better than "
                          f"chance ({chance:.3f}; floor {floor:.3f}): it never learnt, or learnt to read only masked "
                          f"images; train a new one under a new --evaluator NAME with more epochs (--max_epochs), larger "
-                         f"cells (--evalx_grid) or, for a seeker with global pooling, the blur in-filler "
-                         f"(--judge_infiller blur)")
+                         f"cells (--evalx_grid) or, for a seeker with global pooling, the mean in-filler "
+                         f"(--judge_infiller mean)")
 
 
 def blind_judge_note(accuracy: dict, rate: float = 0.03) -> str | None:
     """A note where the judge reads images with a random `rate` of their pixels as well as whole images (within 2
-    standard errors of each): then the in-fill leaks the rest of the image (the blur in-filler keeps large, smooth
-    evidence visible), every mask keeps about as much as random pixels do, and the keep figures cannot tell
-    methods apart; else None. `accuracy`: `evaluator_accuracy`'s {name: (mean, se)}."""
+    standard errors of each), else None. Then every mask keeps about as much as random pixels do and the keep
+    figures cannot tell methods apart, for one of two reasons: the in-fill leaks what it hides (the blur in-filler
+    keeps large, smooth evidence visible: blob_count), or any `rate` of the pixels holds evidence enough (one
+    pixel of a large region's colour: colour_regions; docs/results/2026-12-07-suite-loo.md). `accuracy`:
+    `evaluator_accuracy`'s {name: (mean, se)}."""
     (whole, se_whole), (random, se_random) = accuracy["whole"], accuracy[f"random_{rate:g}"]
     if random < whole - 2 * np.hypot(se_whole, se_random):
         return None
-    return (f"the judge reads random {rate:.0%} of the pixels ({random:.3f}) as well as whole images ({whole:.3f}): its "
-            f"in-fill leaks what it hides, so its keep figures cannot tell masks apart; judge with another "
-            f"--judge_infiller (mean hides the most) under a new --evaluator NAME")
+    return (f"the judge reads random {rate:.0%} of the pixels ({random:.3f}) as well as whole images ({whole:.3f}), so "
+            f"its keep figures cannot tell masks apart: its in-fill leaks what it hides (try --judge_infiller mean "
+            f"under a new --evaluator NAME), or any {rate:.0%} of the pixels holds the evidence (then compare "
+            f"precision, pointing and removal)")
 
 
 def hns_scores(hns, x) -> tuple[dict, np.ndarray]:
