@@ -58,6 +58,7 @@ def variant_list(text: str) -> dict[str, list[str]]:
 
 def run_config(suite_dir: Path, name: str, variant: str, flags: list[str]):
     """The faithfulness.py configuration of data set `name`'s run of `variant`."""
+    # deferred: TensorFlow start-up, --help stays fast
     from utils.config import parse_config
     from utils.config.schema import COMMON, EVALX, EXPLAIN, FAITH, HNS
     spec = DATA_SETS[name]
@@ -69,6 +70,7 @@ def run_config(suite_dir: Path, name: str, variant: str, flags: list[str]):
 
 def figures(mask, scores, x, labels, evidence, judge, infiller, sigma_scores=None) -> dict:
     """{figure: (mean, se)} of a binary `mask` and, where given, of the ranking `scores` (see the docstring)."""
+    # deferred: TensorFlow start-up, --help stays fast
     from utils.evaluation.faithfulness import ground_truth, keep_and_remove, mean_se, precision
     seeds = np.arange(len(x))
     keep, remove = keep_and_remove([judge], x, labels, mask, infiller, seeds)["seeker"]
@@ -85,6 +87,7 @@ def figures(mask, scores, x, labels, evidence, judge, infiller, sigma_scores=Non
 
 def score_run(cfg, images: int, sigmas: list[float], methods: list[str]) -> dict:
     """{split: {row: figures}} of one run (see the module docstring)."""
+    # deferred: TensorFlow start-up, --help stays fast
     from networks.build import load_seeker
     from utils.evaluation.faithfulness import Judge
     from utils.evaluation.prediction import as_float_images
