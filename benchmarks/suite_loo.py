@@ -77,8 +77,6 @@ def figures(mask, scores, x, labels, evidence, judge, infiller, sigma_scores=Non
     out = {"precision": mean_se(precision(mask, evidence)), "keep": mean_se(keep), "remove": mean_se(remove),
            "pixels": mean_se(mask.sum(axis=(1, 2)))}
     for key, ranked in ({"": scores} if sigma_scores is None else sigma_scores).items():
-        if ranked is None:
-            continue
         for figure, values in ground_truth(ranked, evidence).items():
             if figure in ("tpr", "pointing"):
                 out[f"{figure}{key}"] = mean_se(values)

@@ -11,11 +11,11 @@ set -u
 cd "$(dirname "$0")/.."
 P=.venv/bin/python
 SUITE=$1; V=$2; FLAGS=$3; shift 3
-declare -A SIZE=([tetrominoes]=64 [texture_patch]=48 [blob_count]=32 [stroke_figures]=48 [colour_regions]=40)
-declare -A CH=([tetrominoes]=1 [texture_patch]=3 [blob_count]=1 [stroke_figures]=1 [colour_regions]=3)
 mkdir -p "$SUITE/logs"
 for D in "$@"; do
-  common="--config example --data_dir $SUITE/$D --image_size ${SIZE[$D]} --channels ${CH[$D]} --quiet"
+  # the data set's native size and channels, from the suite's registry
+  read -r SIZE CH < <($P -c "from utils.data.suite.registry import data_set; d = data_set('$D'); print(d.size, d.channels)")
+  common="--config example --data_dir $SUITE/$D --image_size $SIZE --channels $CH --quiet"
   L=$SUITE/logs/$D
   if [ ! -f "weights/example/seeker+pooling/suite-$D/best.weights.h5" ]; then
     s=$(date +%s); $P pretrain_seeker.py $common --identifier "suite-$D" --max_epochs 10 > "$L.seeker.log" 2>&1
