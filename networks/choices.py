@@ -6,5 +6,5 @@ SEEKER_TRAININGS = ("joint", "random-masks", "frozen")  # networks.hns.HideAndSe
 MASK_MODES = ("threshold", "topk")                      # networks.binary, networks.budget.TopKNeuron
 HIDER_FEATURES = ("none", "frozen", "live")              # networks.feature_hider
 RANDOM_MASK_SHAPES = ("evalx", "budget")                # networks.hns.HideAndSeek: the seeker's random masks
-MASK_INFILLS = ("zero", "blur", "local-mean", "noise")  # networks.infill: what a HideAndSeek mask puts in
+MASK_INFILLS = ("zero", "blur", "local-mean", "noise", "mean")  # networks.infill: what a HideAndSeek mask puts in
 SEEKER_MODELS = ("small", "large", "resnet", "pooling")  # networks.seeker.build_seeker

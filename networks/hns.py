@@ -17,8 +17,10 @@ is never updated; only the hider learns, against a classifier that never saw its
 In-filling (``mask_infill``): every masked image the model makes (every term's, and `call`'s, so that
 evaluation scores what was trained) is ``x~ = x * z + (1 - z) * G(x, round(z))`` (`networks.infill.infill`, no
 gradient through G) with G zero (the original: exactly x * z), blur, local-mean or noise (FIDO's settings scaled
-to the image size), so that masked images stay closer to the training distribution than black holes do. The
-noise in-filler draws fresh noise every training step from the model's seed.
+to the image size), so that masked images stay closer to the training distribution than black holes do, or mean:
+the training images' mean colour, a constant held by the layer ``fill_value`` (`FillValueLayer`), which the
+training stage sets (`set_fill_value`) and the run's weights files keep. The noise in-filler draws fresh noise
+every training step from the model's seed.
 """
 from __future__ import annotations
 
@@ -32,9 +34,28 @@ from keras import ops
 from networks import term_keys
 from networks.choices import MASK_INFILLS, SEEKER_TRAININGS
 from networks.feature_hider import build_feature_hider, live_recipe
-from networks.infill import data_free_infiller, infill
+from networks.infill import FillValue, data_free_infiller, infill
 from networks.metrics import fidelity, fii, fir, foreground_pixels
 from networks.objective import Objective, objective_terms
+
+
+class FillValueLayer(keras.layers.Layer):
+    """One colour (a non-trainable weight of `channels` values) broadcast over a batch of images: what hidden pixels
+    hold with ``mask_infill`` 'mean'. A layer, so that the weights files (`networks.weights`, by layer) keep it."""
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.value = self.add_weight(shape=(channels,), initializer="zeros", trainable=False, name="value")
+
+    def call(self, x):
+        return ops.zeros_like(x) + ops.cast(self.value, x.dtype)
+
+
+def set_fill_value(model, mean) -> None:
+    """Set a ``mask_infill`` 'mean' model's fill colour to `mean` (one value in [0, 1] per channel: the training
+    images' mean); every other model has none, and nothing is done."""
+    if model.mask_infill == "mean":
+        model.fill_value.value.assign(tf.broadcast_to(tf.constant(mean, tf.float32), model.fill_value.value.shape))
 
 
 def _check_hider(hider) -> None:
@@ -69,7 +90,8 @@ class HideAndSeek(keras.Model):
             'frozen' the seeker's weights are made non-trainable here.
         min_keep_rate, random_mask_grid: the random masks of 'random-masks' (keep rates from
             U(min_keep_rate, 1); grid cells per side or None for pixels). seed: the seed of every draw.
-        mask_infill: what masked images hold where the mask hides: 'zero', 'blur', 'local-mean' or 'noise'.
+        mask_infill: what masked images hold where the mask hides: 'zero', 'blur', 'local-mean', 'noise' or 'mean'
+            (set the colour with `set_fill_value`).
         **kwargs: the terms' keys (`networks.term_keys.KEYS`: logit_bound, logit_penalty, area_hinge,
             random_mask_shape, mask_smoothness, nested_budget, masked_out_weight, seeker_masked_out), each an
             attribute of the model, and Keras' own (name, dtype).
@@ -109,7 +131,12 @@ class HideAndSeek(keras.Model):
             setattr(self, name, value)
         if seeker_training == "frozen":
             seeker.trainable = False
-        self.mask_infill, self.infiller = mask_infill, data_free_infiller(mask_infill, hider.input_shape[1])
+        self.mask_infill = mask_infill
+        if mask_infill == "mean":   # only where used, so that the other trainings' weights files keep their layout
+            self.fill_value = FillValueLayer(hider.input_shape[-1], name="fill_value")
+            self.infiller = FillValue(self.fill_value)
+        else:
+            self.infiller = data_free_infiller(mask_infill, hider.input_shape[1])
         # Only where used, so that the weights files of the other trainings keep their layout.
         self.fill_noise = keras.random.SeedGenerator(seed, name="fill_noise") if mask_infill == "noise" else None
         for name in sorted({term.seed_name for term in self.terms if term.seed_name}):

@@ -175,6 +175,22 @@ class Noise(Infiller):
         return {"infiller": self.name, "std": self.std}
 
 
+class FillValue(Infiller):
+    """A constant colour held by a Keras layer (`networks.hns.FillValueLayer`): HideAndSeek's ``mean`` in-fill, the
+    training images' mean colour per channel, a weight of the model so that it travels with the run's weights."""
+
+    name = "mean"
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, x, z, seeds=None, iteration=0):
+        return self.layer(x)
+
+    def settings(self) -> dict:
+        return {"infiller": self.name, "mean": [float(v) for v in self.layer.value.numpy()]}
+
+
 def data_free_infiller(name: str, image_size: int) -> Infiller:
     """The in-filler `name` among those that need no data and no model (`networks.choices.MASK_INFILLS`), with
     FIDO's settings scaled to `image_size` (local-mean falls back to 0 where its window sees no kept pixel)."""

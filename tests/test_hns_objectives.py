@@ -210,7 +210,56 @@ def test_noise_fill_is_fresh_in_every_training_step_and_fixed_in_prediction():
     assert np.array_equal(model.fill(x, tf.ones_like(z), training=True).numpy(), x.numpy())
 
 
-@pytest.mark.parametrize("fill", ["blur", "local-mean", "noise"])
+def test_mean_fill_holds_the_set_colour_and_travels_with_the_weights(tmp_path):
+    from networks.hns import set_fill_value
+    from networks.weights import load_weights, save_weights
+
+    hider, seeker = fresh_pair()
+    model = HideAndSeek(hider, seeker, build_neuron(False, "st1"), mask_infill="mean")
+    set_fill_value(model, [0.25])
+    x = tf.constant(tiny_data()[0])
+    z = np.zeros((8, *SHAPE[:2], 1), np.float32)
+    z[:, :3] = 1.0  # the top three rows kept
+    filled = model.fill(x, tf.constant(z)).numpy()
+    np.testing.assert_array_equal(filled[:, :3], x.numpy()[:, :3])
+    np.testing.assert_allclose(filled[:, 3:], 0.25)
+    y, _, _ = model.mask(x)
+    np.testing.assert_allclose(model(x).numpy(), seeker(x * y + (1 - y) * 0.25).numpy(), rtol=1e-5, atol=1e-6)
+    save_weights(model, tmp_path / "m.weights.h5")
+    again = HideAndSeek(*fresh_pair(), build_neuron(False, "st1"), mask_infill="mean")
+    load_weights(again, tmp_path / "m.weights.h5")
+    np.testing.assert_allclose(again.fill(x, tf.constant(z)).numpy(), filled)
+    blur = HideAndSeek(*fresh_pair(), build_neuron(False, "st1"), mask_infill="blur")
+    set_fill_value(blur, [0.25])   # no colour to set: nothing happens
+    assert not hasattr(blur, "fill_value")
+
+
+def test_training_sets_the_mean_fill_to_the_training_images_mean(tmp_path, monkeypatch):
+    from networks.build import build_hns
+    from utils.config import Config, fill_dataset_defaults
+    from utils.config.arguments import hns_arguments
+    from utils.data.splits import Data, Split
+    from utils.runs import Run
+    from utils.stages.hns import train_hns
+    from utils.stages.runs import run_paths
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+
+    def split(m, level):  # images near `level` (uint8), so that the mean is known
+        return Split(np.clip(rng.integers(level - 10, level + 11, (m, 8, 8, 1)), 0, 255).astype(np.uint8),
+                     rng.integers(0, 3, m).astype(np.int32))
+
+    data = Data(split(32, 60), split(16, 200), split(16, 200), 3)
+    cfg = fill_dataset_defaults(Config(dataset="mnist", image_size=8, channels=1, num_classes=3, batch_size=8,
+                                       max_epochs=1, mask_mode="topk", start_budget=0.5, final_budget=0.25,
+                                       budget_epochs=1, mask_infill="mean", seed=3, quiet=True))
+    model = build_hns(data.image_shape, 3, **hns_arguments(cfg))
+    train_hns(cfg, data, Run(None, run_paths(cfg, "hns/topk"), 3), model=model)
+    np.testing.assert_allclose(model.fill_value.value.numpy(), [data.train.x.mean() / 255.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("fill", ["blur", "local-mean", "noise", "mean"])
 def test_every_fill_trains_and_survives_the_config_round_trip(fill):
     x, labels = tiny_data()
     keras.utils.set_random_seed(0)

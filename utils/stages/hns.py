@@ -6,9 +6,11 @@ schedule's callbacks, what bounds a run, and which runs are left to do.
 """
 from __future__ import annotations
 
+import numpy as np
 from tensorboard.plugins.hparams import api as hp
 
 from networks.build import build_hns
+from networks.hns import set_fill_value
 from networks.term_keys import KEYS as TERM_KEYS
 from utils.config.arguments import fit_arguments, hns_arguments
 from utils.config.schema import as_dict
@@ -119,6 +121,8 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
     """
     if model is None:
         model = build_hns(data.image_shape, data.num_classes, baseline=baseline, **hns_arguments(cfg, run.seed))
+    # --mask_infill mean: the training images' mean colour (a resumed run reads the same value back from its state)
+    set_fill_value(model, np.mean(data.train.x, axis=(0, 1, 2), dtype=np.float64) / 255.0)
     files = EpochFiles(run.paths.weights)
     callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data, files)
     return fit_hns(model, data, run, resuming, files=files, batch_size=cfg.batch_size,
