@@ -15,12 +15,18 @@ trains them. For every run and split (val, test) this scores, on the split's fir
 - on the same images, each post-hoc method of ``--methods`` on the pretrained seeker, cut at each image's HnS
   budget: precision, keep / remove, TPR at |evidence| and pointing.
 
+With ``--judge evalx`` it also scores the binary mask with the data set's EVAL-X judge of the folder preset
+(``faithfulness.py``'s evaluator ``suite-D-mean``: trained from the pretrained seeker on random masks, hidden pixels
+at the training images' mean; it must be trained first): keep and remove, cached apart from the rest, and the
+variant's rule reads this keep instead of the frozen seeker's blurred one, which favours masks trained with a blur
+in-fill (the blur shows the hidden evidence, docs/results/2026-12-07-suite-loo.md).
+
 Then it chooses by leaving one data set out (`utils.evaluation.selection`): the variant by the mean of the mask's
 precision and keep on validation, the sigma by the mean of pointing and TPR on validation, and prints each
 held-out data set's test figures for the choice the other data sets made, with standard errors.
 
     .venv/bin/python benchmarks/suite_loo.py --suite_dir DIR --variants "A=;B=--nested_budget 0.05" \\
-        [--data_sets a,b,...] [--images 500] [--sigmas 0,1,2,4] [--methods ...] [--out scores.json]
+        [--data_sets a,b,...] [--images 500] [--sigmas 0,1,2,4] [--methods ...] [--judge evalx] [--out scores.json]
 
 Scores already in ``--out`` (same run, images, sigmas, methods and flags) are reused, so a new variant costs only its own runs.
 What it measured: docs/results/ (issue 31's leave-one-out file).
@@ -64,7 +70,8 @@ def run_config(suite_dir: Path, name: str, variant: str, flags: list[str]):
     spec = DATA_SETS[name]
     argv = ["--config", "example", "--data_dir", str(suite_dir / name), "--image_size", str(spec.size),
             "--channels", str(spec.channels), "--identifier", f"suite-{name}-{variant}",
-            "--seeker_weights", f"weights/example/seeker+pooling/suite-{name}/best.weights.h5", *flags]
+            "--seeker_weights", f"weights/example/seeker+pooling/suite-{name}/best.weights.h5",
+            "--evaluator", f"suite-{name}-mean", "--evaluator_start", "seeker", *flags]
     return parse_config(argv, "benchmarks/suite_loo.py", __doc__, groups=(COMMON, HNS, EVALX, EXPLAIN, FAITH))
 
 
@@ -128,13 +135,50 @@ def score_run(cfg, images: int, sigmas: list[float], methods: list[str]) -> dict
     return out
 
 
-def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list[float]) -> list[str]:
-    """The leave-one-out choices and the held-out figures, as printed lines."""
+def judge_scores(cfg, images: int) -> dict:
+    """{split: {"keep": (mean, se), "remove": (mean, se)}} of the binary HnS mask (final checkpoint) for the data
+    set's EVAL-X judge with the training images' mean in-fill (see the module docstring)."""
+    # deferred: TensorFlow start-up, --help stays fast
+    from utils.evaluation.faithfulness import Judge, keep_and_remove, mean_se
+    from utils.evaluation.prediction import as_float_images
+    from utils.evaluation.refinement import hider_pass
+    from utils.explainers.infillers import build_infiller
+    from utils.stages.data import load_data
+    from utils.stages.explain import load_hns
+    from utils.stages.judge import judge_run
+    from utils.stages.runs import hns_model_type, series
+    from networks.build import load_seeker
+    data = load_data(cfg)
+    run = series(cfg, hns_model_type(cfg))[0]
+    _, weights = judge_run(cfg)
+    for path, what in ((run.paths.final, "final weights"), (weights, "EVAL-X judge")):
+        if not path.is_file():
+            raise FileNotFoundError(f"no {what} at {path}: train it first")
+    hns = load_hns(cfg, data, run.paths.final)
+    judge = Judge("evalx", load_seeker(cfg.seeker_architecture, data.image_shape, data.num_classes, weights))
+    infiller = build_infiller("mean", cfg.image_size, as_float_images(data.train.x))
+    out = {"judge": str(weights)}
+    for split_name, split in (("val", data.val), ("test", data.test)):
+        n = min(images, len(split))
+        x, labels = as_float_images(split.x[:n]), split.y[:n]
+        mask = hider_pass(hns, x)[0] > 0.5
+        keep, remove = keep_and_remove([judge], x, labels, mask, infiller, np.arange(n))["evalx"]
+        out[split_name] = {"keep": mean_se(keep), "remove": mean_se(remove)}
+        print(f"  {split_name}: EVAL-X keep {out[split_name]['keep'][0]:.3f}, remove {out[split_name]['remove'][0]:.3f}",
+              flush=True)
+    return out
+
+
+def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list[float], judge: str = "seeker") -> list[str]:
+    """The leave-one-out choices and the held-out figures, as printed lines; `judge` "evalx": the variant's keep is
+    the EVAL-X judge's (`judge_scores`), else the frozen seeker's with the blur."""
     def val(d, v):
-        return scores[d][v]["val"]["rows"]["hns"]
+        row = scores[d][v]["val"]["rows"]["hns"]
+        return {**row, "keep": scores[d][v]["evalx"]["val"]["keep"]} if judge == "evalx" else row
 
     def test(d, v):
-        return scores[d][v]["test"]["rows"]["hns"]
+        row = scores[d][v]["test"]["rows"]["hns"]
+        return {**row, "keep": scores[d][v]["evalx"]["test"]["keep"]} if judge == "evalx" else row
 
     lines = []
     mask_val = {v: {d: (val(d, v)["precision"][0] + val(d, v)["keep"][0]) / 2 for d in data_sets} for v in variants}
@@ -143,6 +187,9 @@ def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list
         lines.append(f"mask   held out {d:15s} chose {pick['choice']:6s} (val {pick['validation']:.3f}): test precision "
                      f"{t['precision'][0]:.3f} +- {t['precision'][1]:.3f}, keep {t['keep'][0]:.3f} +- {t['keep'][1]:.3f}")
     lines.append(f"mask   chosen on every data set: {chosen_everywhere(mask_val)}")
+    if judge == "evalx":
+        lines.append("mask   validation (precision + EVAL-X keep) / 2: " + "; ".join(
+            f"{v}: " + ", ".join(f"{d} {mask_val[v][d]:.3f}" for d in data_sets) for v in variants))
     readouts = [f"{s:g}" for s in sigmas] + [f"kept{s:g}" for s in sigmas if s > 0]
     ranking_val = {(v, r): {d: (val(d, v)[f"pointing@{r}"][0] + val(d, v)[f"tpr@{r}"][0]) / 2
                             for d in data_sets} for v in variants for r in readouts}
@@ -194,6 +241,8 @@ def main(argv) -> int:
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--sigmas", default="0,1,2,4")
     parser.add_argument("--methods", default=METHODS)
+    parser.add_argument("--judge", choices=("seeker", "evalx"), default="seeker",
+                        help="the variant's keep: the frozen seeker with the blur, or the EVAL-X mean judge")
     parser.add_argument("--out", type=Path, default=Path("results/suite_loo.json"))
     args = parser.parse_args(argv)
     data_sets, variants = args.data_sets.split(","), variant_list(args.variants)
@@ -202,23 +251,25 @@ def main(argv) -> int:
     for d in data_sets:
         for v, flags in variants.items():
             done = scores.get(d, {}).get(v, {})
-            if done.get("asked") == [args.images, args.sigmas, args.methods, flags]:
-                continue
+            asked = [args.images, args.sigmas, args.methods, flags]
             print(f"{d} {v} {' '.join(flags)}", flush=True)
             try:
-                scored = score_run(run_config(args.suite_dir, d, v, flags), args.images, sigmas, methods)
+                cfg = run_config(args.suite_dir, d, v, flags)
+                if done.get("asked") != asked:
+                    scores.setdefault(d, {})[v] = {**score_run(cfg, args.images, sigmas, methods), "asked": asked}
+                if args.judge == "evalx" and scores[d][v].get("evalx", {}).get("asked") != asked:
+                    scores[d][v]["evalx"] = {**judge_scores(cfg, args.images), "asked": asked}
             except FileNotFoundError as e:   # not trained yet: left out of the choice
                 print(f"  left out: {e}", flush=True)
                 continue
-            scores.setdefault(d, {})[v] = scored
-            scores[d][v]["asked"] = [args.images, args.sigmas, args.methods, flags]
             args.out.parent.mkdir(parents=True, exist_ok=True)
             tmp = args.out.with_suffix(".tmp")
             tmp.write_text(json.dumps(scores, indent=1))
             tmp.replace(args.out)
-    complete = [d for d in data_sets if all(v in scores.get(d, {}) for v in variants)]
+    complete = [d for d in data_sets if all(v in scores.get(d, {}) and (args.judge != "evalx" or "evalx" in scores[d][v])
+                                            for v in variants)]
     print(f"\nchoosing on the data sets with every variant scored: {', '.join(complete)}")
-    print("\n".join(choose(scores, complete, list(variants), sigmas)))
+    print("\n".join(choose(scores, complete, list(variants), sigmas, args.judge)))
     return 0
 
 
