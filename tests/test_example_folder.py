@@ -57,7 +57,7 @@ def test_example_preset_trains_and_explains_a_colour_folder(tmp_path, capsys):
                "--budget_epochs", "1", "--max_epochs", "2", cwd=d)
     assert "run length: --max_epochs 2 epochs" in capsys.readouterr().out
     in_process("evaluation.py", *run, "--leakage_epochs", "0", "--cem_images", "0", "--examples", "2", cwd=d)
-    variant = "example/hns/topk/geometric+seeker-pooling+random-masks+features-live+head2+out1+seeker-out+fill-blur+nested0.25/t"
+    variant = "example/hns/topk/geometric+seeker-pooling+random-masks+features-live+head2+out1+seeker-out+fill-mean+nested0.05/t"
     weights = d / "weights" / variant
     assert (weights / "final.weights.h5").is_file()
     results = d / "results" / variant

@@ -23,7 +23,10 @@ def test_example_builds_on_patches_with_only_its_differences():
     assert presets["example"]["extends"] == "patches"
     own = {k for k, v in presets["example"].items() if not isinstance(v, dict)}
     assert own == {"extends", "unset", "dataset", "data_dir", "image_size", "seeker_model", "augment_shift",
-                   "evalx_grid"}
+                   "evalx_grid", "mask_infill", "nested_budget"}
+    # chosen on the suite, not on patches (docs/results/2026-12-07-suite-infill.md)
+    assert (presets["example"]["mask_infill"], presets["example"]["nested_budget"]) == ("mean", 0.05)
+    assert (presets["patches"]["mask_infill"], presets["patches"]["nested_budget"]) == ("blur", 0.25)
     # patches' script tables serve, but the judge of the faithfulness benchmark (docs/results/2026-12-07-suite-loo.md)
     assert [k for k, v in presets["example"].items() if isinstance(v, dict)] == ["faithfulness"]
     assert presets["example"]["faithfulness"] == {"max_epochs": 30, "evaluator_start": "seeker",
