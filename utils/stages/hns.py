@@ -121,8 +121,8 @@ def train_hns(cfg, data: Data, run: Run, resuming: bool = False, baseline: float
     """
     if model is None:
         model = build_hns(data.image_shape, data.num_classes, baseline=baseline, **hns_arguments(cfg, run.seed))
-    # --mask_infill mean: the training images' mean colour (a resumed run reads the same value back from its state)
-    set_fill_value(model, np.mean(data.train.x, axis=(0, 1, 2), dtype=np.float64) / 255.0)
+    if model.mask_infill == "mean":  # the training images' mean colour (a resumed run reads it back from its state)
+        set_fill_value(model, np.mean(data.train.x, axis=(0, 1, 2), dtype=np.float64) / 255.0)
     files = EpochFiles(run.paths.weights)
     callbacks, stateful, logging, adaptive = _callbacks(cfg, model, run, data, files)
     return fit_hns(model, data, run, resuming, files=files, batch_size=cfg.batch_size,
