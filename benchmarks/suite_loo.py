@@ -164,21 +164,24 @@ def judge_scores(cfg, images: int) -> dict:
         mask = hider_pass(hns, x)[0] > 0.5
         keep, remove = keep_and_remove([judge], x, labels, mask, infiller, np.arange(n))["evalx"]
         out[split_name] = {"keep": mean_se(keep), "remove": mean_se(remove)}
-        print(f"  {split_name}: EVAL-X keep {out[split_name]['keep'][0]:.3f}, remove {out[split_name]['remove'][0]:.3f}",
-              flush=True)
+        keep, remove = out[split_name]["keep"][0], out[split_name]["remove"][0]
+        print(f"  {split_name}: EVAL-X keep {keep:.3f}, remove {remove:.3f}", flush=True)
     return out
 
 
-def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list[float], judge: str = "seeker") -> list[str]:
+def choose(scores: dict, data_sets: list[str], variants: list[str], sigmas: list[float],
+           judge: str = "seeker") -> list[str]:
     """The leave-one-out choices and the held-out figures, as printed lines; `judge` "evalx": the variant's keep is
     the EVAL-X judge's (`judge_scores`), else the frozen seeker's with the blur."""
+    def hns(d, v, split):
+        row = scores[d][v][split]["rows"]["hns"]
+        return {**row, "keep": scores[d][v]["evalx"][split]["keep"]} if judge == "evalx" else row
+
     def val(d, v):
-        row = scores[d][v]["val"]["rows"]["hns"]
-        return {**row, "keep": scores[d][v]["evalx"]["val"]["keep"]} if judge == "evalx" else row
+        return hns(d, v, "val")
 
     def test(d, v):
-        row = scores[d][v]["test"]["rows"]["hns"]
-        return {**row, "keep": scores[d][v]["evalx"]["test"]["keep"]} if judge == "evalx" else row
+        return hns(d, v, "test")
 
     lines = []
     mask_val = {v: {d: (val(d, v)["precision"][0] + val(d, v)["keep"][0]) / 2 for d in data_sets} for v in variants}
@@ -266,8 +269,9 @@ def main(argv) -> int:
             tmp = args.out.with_suffix(".tmp")
             tmp.write_text(json.dumps(scores, indent=1))
             tmp.replace(args.out)
-    complete = [d for d in data_sets if all(v in scores.get(d, {}) and (args.judge != "evalx" or "evalx" in scores[d][v])
-                                            for v in variants)]
+    def scored(d, v):
+        return v in scores.get(d, {}) and (args.judge != "evalx" or "evalx" in scores[d][v])
+    complete = [d for d in data_sets if all(scored(d, v) for v in variants)]
     print(f"\nchoosing on the data sets with every variant scored: {', '.join(complete)}")
     print("\n".join(choose(scores, complete, list(variants), sigmas, args.judge)))
     return 0

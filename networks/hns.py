@@ -34,21 +34,20 @@ from keras import ops
 from networks import term_keys
 from networks.choices import MASK_INFILLS, SEEKER_TRAININGS
 from networks.feature_hider import build_feature_hider, live_recipe
-from networks.infill import FillValue, data_free_infiller, infill
+from networks.infill import Mean, data_free_infiller, infill
 from networks.metrics import fidelity, fii, fir, foreground_pixels
 from networks.objective import Objective, objective_terms
 
 
 class FillValueLayer(keras.layers.Layer):
-    """One colour (a non-trainable weight of `channels` values) broadcast over a batch of images: what hidden pixels
-    hold with ``mask_infill`` 'mean'. A layer, so that the weights files (`networks.weights`, by layer) keep it."""
+    """Holds one colour (a non-trainable weight of `channels` values): what hidden pixels hold with ``mask_infill``
+    'mean' (`networks.infill.Mean` reads it). A layer, so that the weights files (`networks.weights`, by layer) keep
+    it; it is never called."""
 
     def __init__(self, channels: int, **kwargs):
         super().__init__(**kwargs)
         self.value = self.add_weight(shape=(channels,), initializer="zeros", trainable=False, name="value")
-
-    def call(self, x):
-        return ops.zeros_like(x) + ops.cast(self.value, x.dtype)
+        self.built = True
 
 
 def set_fill_value(model, mean) -> None:
@@ -134,7 +133,7 @@ class HideAndSeek(keras.Model):
         self.mask_infill = mask_infill
         if mask_infill == "mean":   # only where used, so that the other trainings' weights files keep their layout
             self.fill_value = FillValueLayer(hider.input_shape[-1], name="fill_value")
-            self.infiller = FillValue(self.fill_value)
+            self.infiller = Mean(self.fill_value.value)
         else:
             self.infiller = data_free_infiller(mask_infill, hider.input_shape[1])
         # Only where used, so that the weights files of the other trainings keep their layout.

@@ -7,14 +7,15 @@ With a keep mask z in [0, 1] (1 = observed) of shape (n, H, W, 1) and an in-fill
 As in FIDO's code, G sees the rounded mask and carries no gradient: the gradient reaches z
 through the blend only. An in-filler is a callable ``G(x, z, seeds, iteration)`` on batches;
 `seeds` and `iteration` draw per-image noise where it has any. The in-fillers that need neither
-data nor a model (zero, local-mean, blur, noise) live here, so that HideAndSeek can fill its masks
-with them; `utils.explainers.infillers` documents them all and adds those fitted on data.
+data nor a model (zero, local-mean, blur, noise, and mean once its colour is given) live here, so that
+HideAndSeek can fill its masks with them; `utils.explainers.infillers` documents them all and adds those fitted on data.
 
 With `Zero`, `infill` is exactly x * z: the same arithmetic as the plain product, so models that
 fill with zeros train as they did before in-fillers existed.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -175,20 +176,25 @@ class Noise(Infiller):
         return {"infiller": self.name, "std": self.std}
 
 
-class FillValue(Infiller):
-    """A constant colour held by a Keras layer (`networks.hns.FillValueLayer`): HideAndSeek's ``mean`` in-fill, the
-    training images' mean colour per channel, a weight of the model so that it travels with the run's weights."""
+class Mean(Infiller):
+    """The data set's mean colour. `mean`: one value per channel (or one for all), or a Keras variable holding them
+    (HideAndSeek's ``mean`` in-fill: its layer ``fill_value``, so that the run's weights files keep the colour)."""
 
     name = "mean"
 
-    def __init__(self, layer):
-        self.layer = layer
+    def __init__(self, mean):
+        self.mean = mean if isinstance(mean, keras.Variable) else np.atleast_1d(np.asarray(mean, np.float32))
+
+    @classmethod
+    def fit(cls, images):
+        """The per-channel mean of training images (n, H, W, C) in [0, 1]."""
+        return cls(np.asarray(images, np.float32).mean(axis=(0, 1, 2)))
 
     def __call__(self, x, z, seeds=None, iteration=0):
-        return self.layer(x)
+        return tf.zeros_like(x) + tf.cast(self.mean, x.dtype)
 
     def settings(self) -> dict:
-        return {"infiller": self.name, "mean": [float(v) for v in self.layer.value.numpy()]}
+        return {"infiller": self.name, "mean": np.asarray(self.mean, np.float32).tolist()}
 
 
 def data_free_infiller(name: str, image_size: int) -> Infiller:

@@ -34,30 +34,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-# The in-fillers that need no data and no model live in networks.infill, where HideAndSeek can use them.
-from networks.infill import (FIDO_SIGMA, FIDO_SIZE, FIDO_WINDOW, Blur, Infiller, LocalMean, Noise, Zero,  # noqa: F401
-                             default_sigma, default_window, infill)
+# The in-fillers that need no model live in networks.infill, where HideAndSeek can use them.
+from networks.infill import (FIDO_SIGMA, FIDO_SIZE, FIDO_WINDOW, Blur, Infiller, LocalMean,  # noqa: F401
+                             Mean, Noise, Zero, default_sigma, default_window, infill)
 from utils.explainers.choices import INFILLERS
-
-
-class Mean(Infiller):
-    """The data set's mean colour. `mean`: one value per channel (or one for all)."""
-
-    name = "mean"
-
-    def __init__(self, mean):
-        self.mean = np.atleast_1d(np.asarray(mean, np.float32))
-
-    @classmethod
-    def fit(cls, images):
-        """The per-channel mean of training images (n, H, W, C) in [0, 1]."""
-        return cls(np.asarray(images, np.float32).mean(axis=(0, 1, 2)))
-
-    def __call__(self, x, z, seeds=None, iteration=0):
-        return tf.zeros_like(x) + tf.constant(self.mean)
-
-    def settings(self) -> dict:
-        return {"infiller": self.name, "mean": self.mean.tolist()}
 
 
 class Autoencoder(Infiller):
