@@ -18,13 +18,18 @@ recommended checkpoint's masks against every post-hoc method, judged by an EVAL-
 frozen pretrained seeker). A finished stage is reused; an interrupted one continues from its last saved
 epoch (one that died before saving anything starts again); --force reruns everything.
 """
+import atexit
 import ctypes
+import importlib
+import os
 import resource
+import runpy
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import traceback
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -54,6 +59,69 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+# What every stage imports at its start (TensorFlow and Keras with them): imported once by the demo, so that each
+# stage, a fork of the demo, starts without paying for them again (6-8 s a stage on 2 cores).
+SHARED_IMPORTS = ("tensorflow", "keras", "networks.build", "utils.stages.pretraining", "utils.stages.hns",
+                  "utils.stages.evaluation", "utils.stages.amortised", "utils.stages.faithfulness",
+                  "utils.evaluation", "utils.reporting.plotting", "utils.reporting.faithfulness_report")
+
+
+def shared_start() -> bool:
+    """Import what every stage imports, here, once; True when the stages can then start as forks of this process.
+
+    Only on Linux (fork), and only while TensorFlow's runtime has not started in this process (importing does not
+    start it; running an operation would, and a fork of a started runtime can hang): otherwise, or with
+    HNS_DEMO_PROCESSES=1 in the environment, each stage runs as a new Python process, as `python SCRIPT.py` would.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("HNS_DEMO_PROCESSES") == "1":
+        return False
+    for name in SHARED_IMPORTS:
+        importlib.import_module(name)
+    try:
+        from tensorflow.python.eager import context
+        return not context.context()._initialized   # noqa: SLF001 - TensorFlow has no public "started?"
+    except (ImportError, AttributeError):
+        return False
+
+
+def run_stage(script: Path, argv: list, fork: bool) -> int:
+    """Run `script` with `argv` as its command line in a process of its own; its exit code (-N: killed by signal N).
+
+    With `fork` the process is a fork of this one (`shared_start`), which runs the script as ``__main__`` does
+    (`runpy`), so its imports are already made; otherwise a new interpreter. Either way a stage cannot outlive
+    the demo (`_die_with_parent`), and its state is its own."""
+    if not fork:
+        return subprocess.call([sys.executable, str(script), *argv], preexec_fn=_die_with_parent)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:   # the stage: leave through os._exit, never back into the demo's frames
+        code = 1
+        try:
+            _die_with_parent()
+            sys.argv = [str(script), *argv]
+            runpy.run_path(str(script), run_name="__main__")
+            code = 0
+        except SystemExit as e:
+            if isinstance(e.code, int) or e.code is None:
+                code = e.code or 0
+            else:
+                print(e.code, file=sys.stderr)
+        except BaseException:   # noqa: BLE001 - what the interpreter would print, then its exit code
+            traceback.print_exc()
+        finally:
+            atexit._run_exitfuncs()   # noqa: SLF001 - the stage's exit handlers, as at a normal exit
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except KeyboardInterrupt:   # the stage had the same Ctrl-C: let it save its state and stop first
+        os.waitpid(pid, 0)
+        raise
+    return os.waitstatus_to_exitcode(status)
 
 
 @dataclass
@@ -165,6 +233,9 @@ def main(argv) -> int:
     force, config, plan = planned(argv)
     timings = []
     total = time.perf_counter()
+    fork = shared_start()
+    if fork:
+        timings.append(("shared start-up", time.perf_counter() - total))
     for stage in plan:
         extra = how(stage, force)
         if extra is None:
@@ -172,8 +243,7 @@ def main(argv) -> int:
             continue
         print(f"== {stage.name}: python {stage.script} {' '.join(stage.argv + extra)}", flush=True)
         start = time.perf_counter()
-        code = subprocess.call([sys.executable, str(HERE / stage.script), *stage.argv, *extra],
-                               preexec_fn=_die_with_parent)
+        code = run_stage(HERE / stage.script, [*stage.argv, *extra], fork)
         timings.append((stage.name, time.perf_counter() - start))
         if code != 0:
             print(f"demo: stage '{stage.name}' failed with exit code {code}; run `make demo` again to continue it",

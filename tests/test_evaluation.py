@@ -206,3 +206,19 @@ def test_leakage_probe_restarts_identically_for_each_checkpoint():
     first = probe.score(a, ytr, b, yte)
     probe.score(_label_masks(ytr, rng, False), ytr, b, yte)  # a different checkpoint in between
     assert probe.score(a, ytr, b, yte) == first
+
+
+def test_leakage_probe_steps_once_per_batch_over_each_shuffled_epoch():
+    """The compiled loop takes Keras fit's steps: per epoch ceil(n / 128) batches that hold every mask once."""
+    from utils.evaluation.leakage import LeakageProbe
+
+    probe = LeakageProbe((12, 12), 10, epochs=3, seed=4)
+    batches = probe._batches(300)
+    assert batches.shape == (3 * 3, 128)
+    for epoch in batches.reshape(3, -1):
+        assert sorted(epoch[epoch >= 0]) == list(range(300)) and (epoch < 0).sum() == 3 * 128 - 300
+    assert not np.array_equal(batches[:3], batches[3:6])   # reshuffled each epoch
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 10, 100)
+    probe.predict(_label_masks(y, rng, True), y, _label_masks(y[:5], rng, True), repeat=3)
+    assert int(probe.model.optimizer.iterations) == 3 * 3   # 3 epochs of 300 masks

@@ -327,3 +327,42 @@ def test_a_report_whose_writer_fails_leaves_the_earlier_one(tmp_path):
             raise ValueError("the figure failed")
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"r.json": "old", "a.csv": "old",
                                                                    ".r.json.files": '[\n  "a.csv",\n  "r.json"\n]\n'}
+
+
+def test_demo_stages_forked_after_the_shared_imports_run_as_their_own_processes(tmp_path):
+    """demo.py imports TensorFlow once and forks each stage from it: a stage that trains gives the same weights as
+    in a new interpreter, and a stage's exit code, one-line error or traceback come through (a subprocess drives
+    the demo's functions: this test process has started TensorFlow's runtime, which a fork must not have)."""
+    stage = tmp_path / "train.py"
+    stage.write_text(textwrap.dedent("""
+        import sys
+        import numpy as np
+        import keras
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+        model.compile("adam", "sparse_categorical_crossentropy")
+        x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+        model.fit(x, (x[:, 0] > 0).astype("int32"), epochs=2, batch_size=8, verbose=0)
+        open(sys.argv[1], "w").write(repr([float(w.sum()) for w in model.get_weights()]))
+        """))
+    (tmp_path / "refuses.py").write_text("raise SystemExit('refuses.py: error: --x must be positive')\n")
+    (tmp_path / "breaks.py").write_text("raise ValueError('broken')\n")
+    (tmp_path / "exits.py").write_text("import sys; sys.exit(3)\n")
+    driver = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        import demo
+        fork = demo.shared_start()
+        d = Path({str(tmp_path)!r})
+        codes = [demo.run_stage(d / "train.py", [str(d / "forked.txt")], fork),
+                 demo.run_stage(d / "train.py", [str(d / "new.txt")], False)]
+        codes += [demo.run_stage(d / s, [], fork) for s in ("refuses.py", "breaks.py", "exits.py")]
+        print(fork, codes)
+        """)
+    result = subprocess.run([sys.executable, "-c", driver], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.stdout.strip().splitlines()[-1] == "True [0, 0, 1, 1, 3]", result.stderr[-2000:]
+    forked, new = (tmp_path / "forked.txt").read_text(), (tmp_path / "new.txt").read_text()
+    assert forked == new and forked.startswith("[")
+    assert "refuses.py: error: --x must be positive" in result.stderr
+    assert "ValueError: broken" in result.stderr
