@@ -188,10 +188,15 @@ def test_tensorboard_steps_are_optimizer_steps_across_a_resume(tmp_path, steps_p
     ds, _, _ = tiny_data(n=32)
     model.fit(ds, epochs=1, verbose=0, callbacks=[TensorBoard(tmp_path)])
     model.fit(ds, epochs=2, initial_epoch=1, verbose=0, callbacks=[TensorBoard(tmp_path)])
-    steps = sorted(e.step for path in tmp_path.rglob("events.out.tfevents*")
-                   for e in tf.compat.v1.train.summary_iterator(str(path))
-                   for v in e.summary.value if v.tag == "batch_loss")
-    assert steps == list(range(1, 9, steps_per_execution))
+    records = [(e.step, v) for path in tmp_path.rglob("events.out.tfevents*")
+               for e in tf.compat.v1.train.summary_iterator(str(path))
+               for v in e.summary.value if v.tag == "batch_loss"]
+    assert sorted(step for step, _ in records) == list(range(1, 9, steps_per_execution))
+    # each the record tf.summary.scalar writes: a float32 scalar the scalars plugin reads
+    for _, v in records:
+        value = tf.make_ndarray(v.tensor)
+        assert v.metadata.plugin_data.plugin_name == "scalars" and value.dtype == np.float32 and value.shape == ()
+        assert np.isfinite(value) and value > 0   # a cross-entropy
 
 
 @pytest.mark.parametrize("step", [0.005, 0.0025, 0.1, 0.05, 0.333333])
