@@ -17,6 +17,9 @@ hider, for presets whose hider is not on the seeker's features] -> faithfulness 
 recommended checkpoint's masks against every post-hoc method, judged by an EVAL-X evaluator of another seed, which it trains, and by the
 frozen pretrained seeker). A finished stage is reused; an interrupted one continues from its last saved
 epoch (one that died before saving anything starts again); --force reruns everything.
+
+Each stage is a process of its own running the script as `python SCRIPT.py` would; on Linux it is a fork of
+the demo, which imported TensorFlow once for all of them (HNS_DEMO_PROCESSES=1: a new interpreter each).
 """
 import atexit
 import ctypes
@@ -80,6 +83,7 @@ def shared_start() -> bool:
     for name in SHARED_IMPORTS:
         importlib.import_module(name)
     try:
+        # deferred: TensorFlow start-up, imported above only for a demo that runs its stages
         from tensorflow.python.eager import context
         return not context.context()._initialized   # noqa: SLF001 - TensorFlow has no public "started?"
     except (ImportError, AttributeError):

@@ -8,6 +8,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.scalar import metadata
 
 from networks.weights import save_weights
 
@@ -177,8 +178,6 @@ class TensorBoard(keras.callbacks.TensorBoard):
 def _scalar_writer(writer):
     """A compiled ``write(tags, steps, values)`` of one TensorBoard scalar per entry into `writer`: the record
     ``tf.summary.scalar(tag, value, step)`` writes (a float32 tensor with the scalars plugin's metadata)."""
-    from tensorboard.plugins.scalar import metadata
-
     summary_metadata = metadata.create_summary_metadata(display_name=None, description=None).SerializeToString()
 
     @tf.function(input_signature=[tf.TensorSpec((None,), tf.string), tf.TensorSpec((None,), tf.int64),
