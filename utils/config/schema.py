@@ -217,7 +217,8 @@ class Config:
     mask_infill: str = _opt("zero", "What HnS's masked images hold where the mask hides (masked-in, masked-out, "
                             "random masks, prediction): zero (the original), blur, local-mean or noise (FIDO's "
                             "in-fillers, settings scaled to the image size), closer to the training images than "
-                            "black holes, or mean (the training images' mean colour, as the folder judge fills).", group=HNS, choices=MASK_INFILLS)
+                            "black holes, or mean (the training images' mean colour, as the folder judge fills).",
+                            group=HNS, choices=MASK_INFILLS)
     # Pretraining (pretrain_seeker.py)
     random_masks: bool = _opt(False, "Train the seeker on randomly masked images (EVAL-X: keep rates from "
                               "U(--evalx_min_rate, 1), cells of --evalx_grid, zero in-fill) for --seeker_training "
